@@ -1,0 +1,94 @@
+// Netlink: a route-netlink socket bound to one namespace, on libnl-3.
+//
+// The socket belongs to the namespace it was created in and can then be used
+// from any thread. No libnl type leaves this wrapper; every failure becomes a
+// NetlinkError naming the object ("red:eth0") and the kernel's reason.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nslab/ip_address.h"
+
+namespace nslab {
+
+// Linux's IFNAMSIZ - 1. Checked wherever a name is made.
+inline constexpr std::size_t kMaxInterfaceName = 15;
+// Empty when name is a valid interface name, else why not.
+std::string interface_name_problem(std::string_view name);
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind;   // "veth", "bridge", "" for lo
+  bool admin_up = false;
+  bool oper_up = false;  // IF_OPER_UP (or UNKNOWN for lo)
+  int mtu = 0;
+  int master = 0;
+};
+
+// One end of a veth pair. netns_fd < 0 means the socket's own namespace.
+// The peer end is always created down and unenslaved (the kernel cannot open
+// it before both ends exist): configure it from its own node afterwards.
+struct VethEnd {
+  std::string name;
+  std::string label;  // for messages: "red:eth0"
+  int netns_fd = -1;
+  int master = 0;  // bridge ifindex in that end's namespace; 0 for none
+  bool up = true;
+  int mtu = 0;     // 0: kernel default
+};
+
+enum class RouteType { unicast, blackhole, unreachable, prohibit };
+
+struct RouteRequest {
+  Family family = Family::ipv4;
+  std::optional<Prefix> destination;  // empty: default route
+  std::optional<IpAddress> gateway;
+  int oif = 0;
+  int metric = 0;
+  RouteType type = RouteType::unicast;
+  std::string label;  // for messages: "red: default via 192.168.1.254"
+};
+
+class Netlink {
+ public:
+  // A socket in the calling thread's namespace. `owner` names that namespace
+  // in messages ("red").
+  static Netlink open_here(std::string owner);
+
+  Netlink(Netlink&&) noexcept;
+  Netlink& operator=(Netlink&&) noexcept;
+  ~Netlink();
+
+  const std::string& owner() const noexcept;
+
+  std::optional<LinkInfo> find_link(std::string_view name) const;
+  LinkInfo link(std::string_view name) const;  // throws when missing
+  std::vector<LinkInfo> links() const;
+
+  // Creates `local` (enslaved, MTU, up) in this socket's namespace and `peer`
+  // directly in its target namespace, in one message.
+  void create_veth(const VethEnd& local, const VethEnd& peer);
+  // Returns the new bridge's ifindex. STP stays off: ports forward at once.
+  int create_bridge(std::string_view name, int mtu, std::string_view label);
+  void set_up(int index, bool up, std::string_view label);
+  void set_mtu(int index, int mtu, std::string_view label);
+  // Enslaves (master > 0) and sets up/down the link called name, in one message.
+  void configure(std::string_view name, int master, bool up, std::string_view label);
+  void delete_link(int index, std::string_view label);
+  // IPv6 addresses are added with IFA_F_NODAD: lab addresses are unique by
+  // validation, and a tentative address would make the first probes flaky.
+  void add_address(int index, const Prefix& prefix, std::string_view label);
+  void add_route(const RouteRequest& route);
+
+ private:
+  struct Impl;
+  explicit Netlink(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nslab

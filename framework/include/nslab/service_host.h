@@ -1,0 +1,54 @@
+// ServiceHost: nslab's built-in TCP and UDP responders.
+//
+// Each service is a socket created inside its node, so it answers only there;
+// one reactor thread serves every service of a lab (a socket belongs to its
+// namespace, not to the thread that polls it). A responder answers with the
+// node's name and a newline, then echoes whatever it receives, so a probe can
+// tell which node served it (a port forward landing on the right node).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "nslab/fd.h"
+#include "nslab/topology.h"
+
+namespace nslab {
+
+class Node;
+
+class ServiceHost {
+ public:
+  ServiceHost();
+  ~ServiceHost();  // stops the reactor, then closes every socket
+  ServiceHost(const ServiceHost&) = delete;
+  ServiceHost& operator=(const ServiceHost&) = delete;
+
+  // Listens on every address of the node (dual stack) at the port.
+  void add(const Node& node, Protocol protocol, std::uint16_t port);
+  std::size_t size() const;
+
+ private:
+  struct Conn {
+    Fd fd;
+    std::string node;
+    bool listening = false;
+    Protocol protocol = Protocol::tcp;
+  };
+  void loop();
+  void watch(Conn conn, std::uint32_t events);
+  void handle(int fd, std::uint32_t events);
+
+  Fd epoll_;
+  Fd wake_;  // eventfd that stops the loop
+  mutable std::mutex mutex_;
+  std::map<int, Conn> conns_;
+  std::size_t services_ = 0;
+  std::thread thread_;  // last: joined in the destructor before sockets close
+};
+
+}  // namespace nslab

@@ -1,0 +1,41 @@
+// The one thin wrapper around the system calls nslab makes. EINTR is retried
+// here and nowhere else; failures become SystemError naming what failed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "nslab/fd.h"
+
+namespace nslab::sys {
+
+bool errno_is_eintr() noexcept;
+
+// Calls fn() until it does not fail with EINTR; returns its result.
+template <typename F>
+auto retry(F&& fn) {
+  for (;;) {
+    auto r = fn();
+    if (!(r == -1 && errno_is_eintr())) return r;
+  }
+}
+
+// open(2) with O_CLOEXEC, throwing SystemError("cannot open <path>").
+Fd open(const std::string& path, int flags, mode_t mode = 0);
+// socket(2) with SOCK_CLOEXEC, throwing SystemError naming `what`.
+Fd socket(int domain, int type, int protocol, std::string_view what);
+// Writes all of data or throws naming `what`.
+void write_all(int fd, std::string_view data, std::string_view what);
+// Reads a whole small file (procfs, sysfs).
+std::string read_file(const std::string& path);
+// Writes a whole small file (procfs, sysfs) opened O_WRONLY.
+void write_file(const std::string& path, std::string_view data);
+// Sets O_NONBLOCK.
+void set_nonblocking(int fd);
+// Raises RLIMIT_NOFILE's soft limit to its hard limit (large labs hold
+// several descriptors per node). Returns the new soft limit.
+unsigned long raise_fd_limit() noexcept;
+
+}  // namespace nslab::sys

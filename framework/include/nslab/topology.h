@@ -1,0 +1,130 @@
+// Topology: the description of a lab, separate from building it (Mininet's
+// addHost/addLink, then Mininet(topo)). Plain data plus a validator; a Lab
+// realizes it. Scenario files produce one, C++ tests build one directly.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nslab/error.h"
+#include "nslab/ip_address.h"
+#include "nslab/netlink.h"
+
+namespace nslab {
+
+enum class Protocol { icmp, tcp, udp };
+std::string_view to_string(Protocol p) noexcept;
+
+// One end of a link: "red:eth0", or "host:veth-red@v-net-0" for a bridge port.
+struct Endpoint {
+  std::string node;
+  std::string interface;
+  std::string bridge;  // a bridge of `node` this end is a port of; empty for none
+  std::vector<Prefix> addresses;
+  int mtu = 0;     // 0: kernel default (1500)
+  bool up = true;  // false leaves the interface down (a negative test)
+  SourceLocation where;
+
+  // Parses "node:interface[@bridge] [ADDRESS/LEN ...]"; throws ConfigError.
+  static Endpoint parse(std::string_view text, SourceLocation where = {});
+  std::string label() const { return node + ":" + interface; }
+};
+
+struct LinkSpec {
+  Endpoint a;
+  Endpoint b;
+  SourceLocation where;
+};
+
+struct BridgeSpec {
+  std::string name;
+  std::vector<Prefix> addresses;
+  int mtu = 0;
+  SourceLocation where;
+};
+
+struct RouteSpec {
+  std::optional<Prefix> to;  // empty: default
+  Family family = Family::ipv4;
+  std::optional<IpAddress> via;
+  std::string dev;
+  int metric = 0;
+  RouteType type = RouteType::unicast;
+  SourceLocation where;
+
+  // "default via 192.168.1.254", "192.168.1.0/24 dev eth0", "blackhole 10.0.0.0/8".
+  std::string str() const;
+  // `to` is "default", "default6" or a prefix; via is an address or empty.
+  static RouteSpec make(std::string_view to, std::string_view via = {}, std::string_view dev = {});
+};
+
+struct ServiceSpec {
+  Protocol protocol = Protocol::tcp;
+  std::uint16_t port = 0;
+  SourceLocation where;
+};
+
+struct NodeSpec {
+  std::string name;
+  std::vector<BridgeSpec> bridges;
+  std::vector<RouteSpec> routes;
+  std::vector<std::pair<std::string, std::string>> sysctls;  // in order given
+  std::vector<ServiceSpec> services;
+  SourceLocation where;
+
+  NodeSpec& bridge(std::string name, std::vector<std::string> addresses = {});
+  NodeSpec& route(std::string_view to, std::string_view via = {}, std::string_view dev = {});
+  NodeSpec& sysctl(std::string key, std::string value);
+  NodeSpec& service(Protocol protocol, std::uint16_t port);
+  const BridgeSpec* find_bridge(std::string_view name) const;
+};
+
+// Only namespaced keys may be set: "net." sysctls. Empty when fine, else why not.
+std::string sysctl_key_problem(std::string_view key);
+// Empty when name is a valid node name (letters, digits, '-', '_'; 1..32).
+std::string node_name_problem(std::string_view name);
+
+class Topology {
+ public:
+  explicit Topology(std::string name = "lab") : name_(std::move(name)) {}
+
+  const std::string& name() const noexcept { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Throws ConfigError on a duplicate or invalid name.
+  NodeSpec& add_node(std::string name, SourceLocation where = {});
+  NodeSpec& node(std::string_view name);
+  const NodeSpec& node(std::string_view name) const;
+  const NodeSpec* find_node(std::string_view name) const;
+  LinkSpec& add_link(Endpoint a, Endpoint b, SourceLocation where = {});
+  // Shorthand: link("red:eth0 192.168.1.1/24", "host:veth-red@v-net-0").
+  LinkSpec& link(std::string_view a, std::string_view b);
+
+  const std::vector<NodeSpec>& nodes() const noexcept { return nodes_; }
+  const std::vector<LinkSpec>& links() const noexcept { return links_; }
+
+  // Every problem found, in the order of the description. Needs no privilege.
+  std::vector<ConfigError> problems() const;
+  // Throws the first problem.
+  void validate() const;
+
+  // Interfaces of a node in declaration order (bridges first, then link ends),
+  // each with its addresses; used for "primary address" and validation.
+  struct Interface {
+    std::string name;
+    std::vector<Prefix> addresses;
+    SourceLocation where;
+  };
+  std::vector<Interface> interfaces_of(std::string_view node) const;
+
+ private:
+  std::string name_;
+  std::vector<NodeSpec> nodes_;
+  std::vector<LinkSpec> links_;
+};
+
+}  // namespace nslab

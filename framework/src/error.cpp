@@ -1,0 +1,26 @@
+#include "nslab/error.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace nslab {
+
+SystemError::SystemError(const std::string& what_failed, int err)
+    : Error(fmt::format("{}: {}", what_failed, std::strerror(err))), code_(err) {}
+
+NetlinkError::NetlinkError(const std::string& what_failed, int err)
+    : Error(fmt::format("{}: {}", what_failed, std::strerror(err))), code_(err) {}
+
+std::string SourceLocation::str() const {
+  if (!known()) return file;
+  return fmt::format("{}:{}:{}", file, line, column);
+}
+
+ConfigError::ConfigError(const std::string& message, SourceLocation where)
+    : Error(where.known() || !where.file.empty() ? fmt::format("{}: {}", where.str(), message)
+                                                 : message),
+      message_(message),
+      where_(std::move(where)) {}
+
+}  // namespace nslab

@@ -1,0 +1,269 @@
+#include "nslab/lab.h"
+
+#include <chrono>
+#include <fmt/format.h>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "nslab/error.h"
+#include "nslab/service_host.h"
+#include "nslab/sys.h"
+#include "nslab/sysctl.h"
+
+namespace nslab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+bool lab_has_ipv6(const Topology& t) {
+  for (const auto& n : t.nodes())
+    for (const auto& i : t.interfaces_of(n.name))
+      for (const auto& p : i.addresses)
+        if (!p.address().is_v4()) return true;
+  return false;
+}
+
+}  // namespace
+
+Lab::Lab(Topology topology, LabOptions options)
+    : topology_(std::move(topology)), options_(options) {
+  topology_.validate();
+  sys::raise_fd_limit();
+  build();
+}
+
+Lab::~Lab() {
+  services_.reset();
+  nodes_.clear();
+}
+
+void Lab::build() {
+  auto t0 = Clock::now();
+  auto phase = [](double& slot, auto&& fn) {
+    auto p0 = Clock::now();
+    fn();
+    slot = ms_since(p0);
+  };
+  phase(times_.namespaces_ms, [&] { create_namespaces(); });
+  phase(times_.links_ms, [&] { create_links(); });
+  phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
+  phase(times_.sysctls_ms, [&] { apply_sysctls(); });
+  phase(times_.wait_up_ms, [&] { wait_links_up(); });
+  phase(times_.services_ms, [&] { start_services(); });
+  times_.total_ms = ms_since(t0);
+}
+
+// One helper thread creates every namespace in turn: unshare moves it into the
+// new namespace, where it opens the node's netlink socket and applies nslab's
+// per-node defaults. The caller's thread never changes namespace.
+void Lab::create_namespaces() {
+  const bool ipv6 = lab_has_ipv6(topology_);
+  nodes_.reserve(topology_.nodes().size());
+  on_new_thread([&] {
+    for (const auto& spec : topology_.nodes()) {
+      Netns ns = Netns::unshare_this_thread();
+      Netlink nl = Netlink::open_here(spec.name);
+      nl.set_up(1, true, spec.name + ":lo");
+      // REJECT must read as `refused`, not turn into `blocked` under ICMP rate
+      // limits (DESIGN.md, traps).
+      write_sysctl_here("net.ipv4.icmp_ratelimit", "0");
+      if (ipv6) {
+        write_sysctl_here("net.ipv6.icmp.ratelimit", "0");
+        // Lab addresses are unique by validation; DAD would only delay them.
+        write_sysctl_here("net.ipv6.conf.all.accept_dad", "0");
+        write_sysctl_here("net.ipv6.conf.default.accept_dad", "0");
+      }
+      // A lab bridge is a plain switch unless the scenario says otherwise:
+      // bridged frames do not cross the node's iptables FORWARD chain.
+      if (!spec.bridges.empty() && sysctl_exists_here("net.bridge.bridge-nf-call-iptables")) {
+        write_sysctl_here("net.bridge.bridge-nf-call-iptables", "0");
+        write_sysctl_here("net.bridge.bridge-nf-call-ip6tables", "0");
+        write_sysctl_here("net.bridge.bridge-nf-call-arptables", "0");
+      }
+      nodes_.push_back(std::make_unique<Node>(spec.name, std::move(ns), std::move(nl)));
+    }
+  });
+}
+
+void Lab::create_links() {
+  std::map<std::string, int, std::less<>> bridge_index;  // "node:bridge"
+  for (const auto& spec : topology_.nodes()) {
+    Node& n = node(spec.name);
+    for (const auto& b : spec.bridges) {
+      int idx = n.netlink().create_bridge(b.name, b.mtu, spec.name + ":" + b.name);
+      bridge_index[spec.name + ":" + b.name] = idx;
+      n.record_interface({b.name, b.addresses});
+    }
+  }
+  for (const auto& l : topology_.links()) {
+    // The end that is a bridge port is created by its own node, so that it is
+    // enslaved in the same message; the other end is born in its namespace.
+    bool swap = l.a.bridge.empty() && !l.b.bridge.empty();
+    const Endpoint& le = swap ? l.b : l.a;
+    const Endpoint& pe = swap ? l.a : l.b;
+    Node& ln = node(le.node);
+    Node& pn = node(pe.node);
+    VethEnd local{le.interface, le.label(), -1, 0, le.up, le.mtu};
+    VethEnd peer{pe.interface, pe.label(), pn.netns().fd(), 0, pe.up, pe.mtu};
+    if (!le.bridge.empty()) local.master = bridge_index.at(le.node + ":" + le.bridge);
+    ln.netlink().create_veth(local, peer);
+    int master = pe.bridge.empty() ? 0 : bridge_index.at(pe.node + ":" + pe.bridge);
+    if (master || pe.up) pn.netlink().configure(pe.interface, master, pe.up, pe.label());
+    ln.record_interface({le.interface, le.addresses});
+    pn.record_interface({pe.interface, pe.addresses});
+  }
+}
+
+void Lab::add_addresses_and_routes() {
+  auto t0 = Clock::now();
+  for (const auto& spec : topology_.nodes()) {
+    Node& n = node(spec.name);
+    if (n.interfaces().empty()) continue;
+    auto links = n.netlink().links();
+    auto index_of = [&](const std::string& name) {
+      for (const auto& l : links)
+        if (l.name == name) return l.index;
+      throw NetlinkError(fmt::format("no link \"{}:{}\"", spec.name, name), ENODEV);
+    };
+    for (const auto& i : n.interfaces()) {
+      if (i.addresses.empty()) continue;
+      int idx = index_of(i.name);
+      for (const auto& p : i.addresses) n.netlink().add_address(idx, p, spec.name + ":" + i.name);
+    }
+    for (const auto& r : spec.routes) {
+      RouteRequest req;
+      req.family = r.family;
+      req.destination = r.to;
+      req.gateway = r.via;
+      req.oif = r.dev.empty() ? 0 : (r.dev == "lo" ? 1 : index_of(r.dev));
+      req.metric = r.metric;
+      req.type = r.type;
+      req.label = spec.name + ": " + r.str();
+      try {
+        n.netlink().add_route(req);
+      } catch (const NetlinkError& e) {
+        if (r.where.known()) throw ConfigError(e.what(), r.where);
+        throw;
+      }
+    }
+  }
+  times_.routes_ms = ms_since(t0);
+}
+
+void Lab::apply_sysctls() {
+  std::vector<Node*> with;
+  for (const auto& spec : topology_.nodes())
+    if (!spec.sysctls.empty()) with.push_back(&node(spec.name));
+  if (with.empty()) return;
+  run_in_each(with, [&](Node& n) {
+    for (const auto& [k, v] : topology_.node(n.name()).sysctls) {
+      try {
+        write_sysctl_here(k, v);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()),
+                          topology_.node(n.name()).where);
+      }
+    }
+  });
+}
+
+// A packet sent before the kernel's link watcher has activated a new link is
+// dropped, so build() returns only when every link that should be up is.
+void Lab::wait_links_up() {
+  std::map<std::string, std::set<std::string>> want;  // node -> interfaces
+  for (const auto& l : topology_.links()) {
+    if (!l.a.up || !l.b.up) continue;
+    want[l.a.node].insert(l.a.interface);
+    want[l.b.node].insert(l.b.interface);
+    for (const auto* e : {&l.a, &l.b})
+      if (!e->bridge.empty()) want[e->node].insert(e->bridge);
+  }
+  auto deadline = Clock::now() + options_.link_up_timeout;
+  std::chrono::microseconds pause{100};
+  while (!want.empty()) {
+    for (auto it = want.begin(); it != want.end();) {
+      for (const auto& li : node(it->first).netlink().links())
+        if (li.oper_up) it->second.erase(li.name);
+      it = it->second.empty() ? want.erase(it) : std::next(it);
+    }
+    if (want.empty()) break;
+    if (Clock::now() > deadline) {
+      std::string late;
+      for (const auto& [n, ifs] : want)
+        for (const auto& i : ifs) late += fmt::format(" {}:{}", n, i);
+      throw TimeoutError(fmt::format("links not up after {} ms:{}",
+                                     options_.link_up_timeout.count(), late));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds{5000});
+  }
+}
+
+void Lab::start_services() {
+  for (const auto& spec : topology_.nodes())
+    for (const auto& s : spec.services) services().add(node(spec.name), s.protocol, s.port);
+}
+
+ServiceHost& Lab::services() {
+  if (!services_) services_ = std::make_unique<ServiceHost>();
+  return *services_;
+}
+
+void Lab::run_in_each(const std::vector<Node*>& nodes, const std::function<void(Node&)>& fn) {
+  on_new_thread([&] {
+    for (Node* n : nodes) {
+      n->netns().enter_this_thread();
+      fn(*n);
+    }
+  });
+}
+
+const Node* Lab::find_node(std::string_view name) const {
+  for (const auto& n : nodes_)
+    if (n->name() == name) return n.get();
+  return nullptr;
+}
+
+const Node& Lab::node(std::string_view name) const {
+  if (const Node* n = find_node(name)) return *n;
+  throw ConfigError(fmt::format("no node \"{}\" in lab \"{}\"", name, topology_.name()));
+}
+
+Node& Lab::node(std::string_view name) {
+  return const_cast<Node&>(std::as_const(*this).node(name));
+}
+
+IpAddress Lab::resolve(std::string_view target, std::optional<Family> family) const {
+  if (auto a = IpAddress::parse(target)) return *a;
+  std::string_view node_name = target, iface;
+  if (auto colon = target.find(':'); colon != std::string_view::npos) {
+    node_name = target.substr(0, colon);
+    iface = target.substr(colon + 1);
+  }
+  const Node* n = find_node(node_name);
+  if (!n)
+    throw ConfigError(fmt::format("probe target \"{}\": no node \"{}\" in lab \"{}\"", target,
+                                  node_name, topology_.name()));
+  std::vector<Family> order = family ? std::vector{*family}
+                                     : std::vector{Family::ipv4, Family::ipv6};
+  for (Family f : order) {
+    auto a = iface.empty() ? n->primary_address(f) : n->interface_address(iface, f);
+    if (a) return *a;
+  }
+  throw ConfigError(fmt::format("probe target \"{}\" has no {}address", target,
+                                family ? fmt::format("{} ", to_string(*family)) : ""));
+}
+
+const Node* Lab::owner_of(const IpAddress& a) const {
+  for (const auto& n : nodes_)
+    if (n->owns(a)) return n.get();
+  return nullptr;
+}
+
+}  // namespace nslab

@@ -1,0 +1,338 @@
+// The only file that speaks libnl. Messages are built with libnl's message
+// API so that a veth is created with its peer already in the target namespace,
+// configured and up, in one request (DESIGN.md: 40x faster than moving it).
+#include "nslab/netlink.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+#include <cstring>
+#include <fmt/format.h>
+
+#include "nslab/error.h"
+
+namespace nslab {
+
+std::string interface_name_problem(std::string_view name) {
+  if (name.empty()) return "an interface name cannot be empty";
+  if (name.size() > kMaxInterfaceName)
+    return fmt::format("interface name \"{}\" is {} characters long; Linux allows at most {}",
+                       name, name.size(), kMaxInterfaceName);
+  if (name == "." || name == "..") return fmt::format("\"{}\" is not a valid interface name", name);
+  for (char c : name) {
+    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\0')
+      return fmt::format("interface name \"{}\" contains '{}'", name, c == '\n' ? '?' : c);
+  }
+  return {};
+}
+
+namespace {
+
+struct MsgDeleter {
+  void operator()(nl_msg* m) const noexcept { nlmsg_free(m); }
+};
+using Msg = std::unique_ptr<nl_msg, MsgDeleter>;
+
+Msg new_msg(int type, int flags) {
+  Msg m(nlmsg_alloc_simple(type, flags | NLM_F_REQUEST));
+  if (!m) throw std::bad_alloc();
+  return m;
+}
+
+template <typename T>
+void append(nl_msg* m, const T& header) {
+  if (nlmsg_append(m, const_cast<T*>(&header), sizeof header, NLMSG_ALIGNTO) < 0)
+    throw std::bad_alloc();
+}
+
+void put(nl_msg* m, int type, const void* data, std::size_t len) {
+  if (nla_put(m, type, static_cast<int>(len), data) < 0) throw std::bad_alloc();
+}
+void put_u32(nl_msg* m, int type, std::uint32_t v) { put(m, type, &v, sizeof v); }
+void put_str(nl_msg* m, int type, std::string_view s) {
+  std::string z(s);
+  put(m, type, z.c_str(), z.size() + 1);
+}
+nlattr* nest(nl_msg* m, int type) {
+  nlattr* a = nla_nest_start(m, type);
+  if (!a) throw std::bad_alloc();
+  return a;
+}
+
+LinkInfo parse_link(nlmsghdr* h) {
+  LinkInfo info;
+  auto* ifi = static_cast<ifinfomsg*>(nlmsg_data(h));
+  info.index = ifi->ifi_index;
+  info.admin_up = (ifi->ifi_flags & IFF_UP) != 0;
+  nlattr* tb[IFLA_MAX + 1] = {};
+  if (nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return info;
+  if (tb[IFLA_IFNAME]) info.name = nla_get_string(tb[IFLA_IFNAME]);
+  if (tb[IFLA_MTU]) info.mtu = static_cast<int>(nla_get_u32(tb[IFLA_MTU]));
+  if (tb[IFLA_MASTER]) info.master = static_cast<int>(nla_get_u32(tb[IFLA_MASTER]));
+  if (tb[IFLA_OPERSTATE]) {
+    auto st = nla_get_u8(tb[IFLA_OPERSTATE]);
+    info.oper_up = st == IF_OPER_UP || (st == IF_OPER_UNKNOWN && (ifi->ifi_flags & IFF_RUNNING));
+  }
+  if (tb[IFLA_LINKINFO]) {
+    nlattr* li[IFLA_INFO_MAX + 1] = {};
+    if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], nullptr) == 0 && li[IFLA_INFO_KIND])
+      info.kind = nla_get_string(li[IFLA_INFO_KIND]);
+  }
+  return info;
+}
+
+}  // namespace
+
+struct Netlink::Impl {
+  nl_sock* sock = nullptr;
+  std::string owner;
+
+  ~Impl() {
+    if (sock) nl_socket_free(sock);
+  }
+
+  // Sends m and reads its answer: an ack, one link, or a dump of links.
+  // Returns 0 or the kernel's errno (libnl's own codes would lose it).
+  int transact(nl_msg* m, LinkInfo* reply = nullptr, std::vector<LinkInfo>* dump = nullptr) {
+    int rc = nl_send_auto(sock, m);
+    if (rc < 0) return EIO;
+    struct Ctx {
+      int err = 0;
+      LinkInfo* reply;
+      std::vector<LinkInfo>* dump;
+    } ctx{0, reply, dump};
+    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
+    if (!cb) throw std::bad_alloc();
+    nl_cb_err(
+        cb, NL_CB_CUSTOM,
+        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+          static_cast<Ctx*>(arg)->err = -e->error;
+          return NL_STOP;
+        },
+        &ctx);
+    nl_cb_set(
+        cb, NL_CB_VALID, NL_CB_CUSTOM,
+        [](nl_msg* msg, void* arg) -> int {
+          auto* c = static_cast<Ctx*>(arg);
+          nlmsghdr* h = nlmsg_hdr(msg);
+          if (h->nlmsg_type == RTM_NEWLINK) {
+            if (c->reply) *c->reply = parse_link(h);
+            if (c->dump) c->dump->push_back(parse_link(h));
+          }
+          return NL_OK;
+        },
+        &ctx);
+    rc = nl_recvmsgs(sock, cb);
+    nl_cb_put(cb);
+    if (ctx.err != 0) return ctx.err;
+    if (rc < 0) return EIO;
+    return 0;
+  }
+
+  void must(nl_msg* m, const std::string& what) {
+    int err = transact(m);
+    if (err != 0) throw NetlinkError(what, err);
+  }
+};
+
+Netlink::Netlink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Netlink::Netlink(Netlink&&) noexcept = default;
+Netlink& Netlink::operator=(Netlink&&) noexcept = default;
+Netlink::~Netlink() = default;
+
+Netlink Netlink::open_here(std::string owner) {
+  auto impl = std::make_unique<Impl>();
+  impl->owner = std::move(owner);
+  impl->sock = nl_socket_alloc();
+  if (!impl->sock) throw std::bad_alloc();
+  if (int rc = nl_connect(impl->sock, NETLINK_ROUTE); rc < 0)
+    throw Error(fmt::format("cannot open a netlink socket in \"{}\": {}", impl->owner,
+                            nl_geterror(rc)));
+  // Acks are asked for per request (GETs get their answer instead).
+  nl_socket_disable_auto_ack(impl->sock);
+  int fd = nl_socket_get_fd(impl->sock);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  nl_socket_set_buffer_size(impl->sock, 1 << 20, 1 << 20);
+  return Netlink(std::move(impl));
+}
+
+const std::string& Netlink::owner() const noexcept { return impl_->owner; }
+
+std::optional<LinkInfo> Netlink::find_link(std::string_view name) const {
+  if (!interface_name_problem(name).empty()) return std::nullopt;
+  // No NLM_F_ACK: the answer is the link itself or an error, never both.
+  Msg m = new_msg(RTM_GETLINK, 0);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  append(m.get(), ifi);
+  put_str(m.get(), IFLA_IFNAME, name);
+  put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  LinkInfo info;
+  int err = impl_->transact(m.get(), &info);
+  if (err == ENODEV) return std::nullopt;
+  if (err != 0)
+    throw NetlinkError(fmt::format("cannot look up link \"{}:{}\"", impl_->owner, name), err);
+  if (info.index == 0) return std::nullopt;
+  return info;
+}
+
+LinkInfo Netlink::link(std::string_view name) const {
+  auto l = find_link(name);
+  if (!l) throw NetlinkError(fmt::format("no link \"{}:{}\"", impl_->owner, name), ENODEV);
+  return *l;
+}
+
+std::vector<LinkInfo> Netlink::links() const {
+  Msg m = new_msg(RTM_GETLINK, NLM_F_DUMP);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  append(m.get(), ifi);
+  put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  std::vector<LinkInfo> out;
+  int err = impl_->transact(m.get(), nullptr, &out);
+  if (err != 0) throw NetlinkError(fmt::format("cannot list links of \"{}\"", impl_->owner), err);
+  return out;
+}
+
+void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
+  for (const auto* end : {&local, &peer}) {
+    if (auto why = interface_name_problem(end->name); !why.empty())
+      throw ConfigError(fmt::format("cannot create veth \"{}\": {}", end->label, why));
+  }
+  Msg m = new_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_flags = local.up ? IFF_UP : 0;
+  ifi.ifi_change = IFF_UP;
+  append(m.get(), ifi);
+  put_str(m.get(), IFLA_IFNAME, local.name);
+  if (local.mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(local.mtu));
+  if (local.master > 0) put_u32(m.get(), IFLA_MASTER, static_cast<std::uint32_t>(local.master));
+  if (local.netns_fd >= 0) put_u32(m.get(), IFLA_NET_NS_FD, static_cast<std::uint32_t>(local.netns_fd));
+  nlattr* linkinfo = nest(m.get(), IFLA_LINKINFO);
+  put_str(m.get(), IFLA_INFO_KIND, "veth");
+  nlattr* data = nest(m.get(), IFLA_INFO_DATA);
+  nlattr* peer_attr = nest(m.get(), VETH_INFO_PEER);
+  // The peer stays down here: the kernel configures it before the two ends are
+  // joined, and opening a veth without its peer fails (ENOTCONN).
+  ifinfomsg pifi{};
+  pifi.ifi_family = AF_UNSPEC;
+  append(m.get(), pifi);
+  put_str(m.get(), IFLA_IFNAME, peer.name);
+  if (peer.mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(peer.mtu));
+  if (peer.netns_fd >= 0) put_u32(m.get(), IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer.netns_fd));
+  nla_nest_end(m.get(), peer_attr);
+  nla_nest_end(m.get(), data);
+  nla_nest_end(m.get(), linkinfo);
+  impl_->must(m.get(), fmt::format("cannot create veth \"{}\" <-> \"{}\"", local.label, peer.label));
+}
+
+int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label) {
+  if (auto why = interface_name_problem(name); !why.empty())
+    throw ConfigError(fmt::format("cannot create bridge \"{}\": {}", label, why));
+  Msg m = new_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_flags = IFF_UP;
+  ifi.ifi_change = IFF_UP;
+  append(m.get(), ifi);
+  put_str(m.get(), IFLA_IFNAME, name);
+  if (mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(mtu));
+  nlattr* linkinfo = nest(m.get(), IFLA_LINKINFO);
+  put_str(m.get(), IFLA_INFO_KIND, "bridge");
+  nla_nest_end(m.get(), linkinfo);
+  impl_->must(m.get(), fmt::format("cannot create bridge \"{}\"", label));
+  return link(name).index;
+}
+
+namespace {
+Msg setlink_msg(int index, unsigned flags, unsigned change) {
+  Msg m = new_msg(RTM_NEWLINK, NLM_F_ACK);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = index;
+  ifi.ifi_flags = flags;
+  ifi.ifi_change = change;
+  append(m.get(), ifi);
+  return m;
+}
+}  // namespace
+
+void Netlink::set_up(int index, bool up, std::string_view label) {
+  Msg m = setlink_msg(index, up ? IFF_UP : 0, IFF_UP);
+  impl_->must(m.get(), fmt::format("cannot set \"{}\" {}", label, up ? "up" : "down"));
+}
+
+void Netlink::set_mtu(int index, int mtu, std::string_view label) {
+  Msg m = setlink_msg(index, 0, 0);
+  put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(mtu));
+  impl_->must(m.get(), fmt::format("cannot set MTU {} on \"{}\"", mtu, label));
+}
+
+void Netlink::configure(std::string_view name, int master, bool up, std::string_view label) {
+  Msg m = setlink_msg(0, up ? IFF_UP : 0, IFF_UP);
+  put_str(m.get(), IFLA_IFNAME, name);
+  if (master > 0) put_u32(m.get(), IFLA_MASTER, static_cast<std::uint32_t>(master));
+  impl_->must(m.get(), fmt::format("cannot {}set \"{}\" {}", master > 0 ? "enslave and " : "",
+                                   label, up ? "up" : "down"));
+}
+
+void Netlink::delete_link(int index, std::string_view label) {
+  Msg m = new_msg(RTM_DELLINK, NLM_F_ACK);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = index;
+  append(m.get(), ifi);
+  impl_->must(m.get(), fmt::format("cannot delete \"{}\"", label));
+}
+
+void Netlink::add_address(int index, const Prefix& prefix, std::string_view label) {
+  Msg m = new_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+  ifaddrmsg ifa{};
+  ifa.ifa_family = static_cast<unsigned char>(to_af(prefix.family()));
+  ifa.ifa_prefixlen = static_cast<unsigned char>(prefix.length());
+  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa.ifa_index = static_cast<unsigned>(index);
+  if (!prefix.address().is_v4()) ifa.ifa_flags = IFA_F_NODAD;
+  append(m.get(), ifa);
+  const auto& a = prefix.address();
+  put(m.get(), IFA_LOCAL, a.data(), a.size());
+  put(m.get(), IFA_ADDRESS, a.data(), a.size());
+  if (!a.is_v4()) put_u32(m.get(), IFA_FLAGS, IFA_F_NODAD);
+  impl_->must(m.get(), fmt::format("cannot add address {} to \"{}\"", prefix.str(), label));
+}
+
+void Netlink::add_route(const RouteRequest& r) {
+  Msg m = new_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+  rtmsg rtm{};
+  rtm.rtm_family = static_cast<unsigned char>(to_af(r.family));
+  rtm.rtm_dst_len = r.destination ? static_cast<unsigned char>(r.destination->length()) : 0;
+  rtm.rtm_table = RT_TABLE_MAIN;
+  rtm.rtm_protocol = RTPROT_STATIC;
+  switch (r.type) {
+    case RouteType::unicast: rtm.rtm_type = RTN_UNICAST; break;
+    case RouteType::blackhole: rtm.rtm_type = RTN_BLACKHOLE; break;
+    case RouteType::unreachable: rtm.rtm_type = RTN_UNREACHABLE; break;
+    case RouteType::prohibit: rtm.rtm_type = RTN_PROHIBIT; break;
+  }
+  rtm.rtm_scope = (r.type == RouteType::unicast && !r.gateway && r.oif) ? RT_SCOPE_LINK
+                                                                        : RT_SCOPE_UNIVERSE;
+  append(m.get(), rtm);
+  if (r.destination) {
+    auto net = r.destination->network().address();
+    put(m.get(), RTA_DST, net.data(), net.size());
+  }
+  if (r.gateway) put(m.get(), RTA_GATEWAY, r.gateway->data(), r.gateway->size());
+  if (r.oif > 0) put_u32(m.get(), RTA_OIF, static_cast<std::uint32_t>(r.oif));
+  if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
+  impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
+}
+
+}  // namespace nslab
