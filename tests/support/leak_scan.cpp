@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -36,29 +37,46 @@ bool is_pid(const std::string& s) {
 
 }  // namespace
 
-NetnsCensus take_census(pid_t parent) {
+pid_t parent_of(const std::string& pid) {
+  std::ifstream st("/proc/" + pid + "/stat");
+  std::string line;
+  std::getline(st, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  char state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+NetnsCensus take_census() {
   NetnsCensus c;
+  std::map<pid_t, pid_t> parent;
   for_each_entry("/proc", [&](const std::string& pid) {
-    if (!is_pid(pid)) return;
-    std::string base = "/proc/" + pid;
-    for_each_entry(base + "/task",
-                   [&](const std::string& tid) { note_link(base + "/task/" + tid + "/ns/net", c.namespaces); });
+    if (is_pid(pid)) parent[std::stoi(pid)] = parent_of(pid);
+  });
+  const pid_t self = ::getpid();
+  auto descends = [&](pid_t p) {
+    for (int depth = 0; p > 1 && depth < 64; ++depth) {
+      auto it = parent.find(p);
+      if (it == parent.end()) return false;
+      if (it->second == self) return true;
+      p = it->second;
+    }
+    return false;
+  };
+  for (const auto& [pid, ppid] : parent) {
+    (void)ppid;
+    if (pid != self && !descends(pid)) continue;
+    if (pid != self) c.descendants.insert(pid);
+    std::string base = "/proc/" + std::to_string(pid);
+    for_each_entry(base + "/task", [&](const std::string& tid) {
+      note_link(base + "/task/" + tid + "/ns/net", c.namespaces);
+    });
     for_each_entry(base + "/fd",
                    [&](const std::string& fd) { note_link(base + "/fd/" + fd, c.namespaces); });
-    if (parent > 0) {
-      std::ifstream st(base + "/stat");
-      std::string line;
-      std::getline(st, line);
-      auto close = line.rfind(')');
-      if (close != std::string::npos) {
-        std::istringstream rest(line.substr(close + 2));
-        char state;
-        pid_t ppid = 0;
-        rest >> state >> ppid;
-        if (ppid == parent) c.children_of_parent.insert(std::stoi(pid));
-      }
-    }
-  });
+  }
   std::ifstream mi("/proc/self/mountinfo");
   for (std::string line; std::getline(mi, line);)
     if (line.find(" - nsfs ") != std::string::npos) c.nsfs_mounts.insert(line);

@@ -1,8 +1,10 @@
-// A census of what could keep a network namespace alive on this machine:
-// every process's and thread's namespace link, every open descriptor that is
-// a namespace, and every nsfs bind mount. A namespace that appears in none of
-// these no longer exists. Used to prove that labs leak nothing, even when the
-// process that built them is killed.
+// A census of what could keep a lab's network namespace alive: the namespace
+// links of every thread, and every open descriptor that is a namespace, in
+// this process and all its descendants (the only processes that can have been
+// handed a lab's namespace), plus every nsfs bind mount. A namespace that
+// appears in none of these no longer exists. Used to prove that labs leak
+// nothing, even when the process that built them is killed. Other processes
+// (parallel tests) are left out so that `ctest -j` does not disturb it.
 #pragma once
 
 #include <sys/types.h>
@@ -16,10 +18,10 @@ namespace nslab::testing {
 struct NetnsCensus {
   std::set<std::uint64_t> namespaces;  // inode numbers
   std::set<std::string> nsfs_mounts;   // mountinfo lines of nsfs mounts
-  std::set<pid_t> children_of_parent;  // processes whose parent is `parent`
+  std::set<pid_t> descendants;         // live descendants of this process
 };
 
-NetnsCensus take_census(pid_t parent = 0);
+NetnsCensus take_census();
 // Namespaces in `now` and not in `before`.
 std::set<std::uint64_t> new_namespaces(const NetnsCensus& before, const NetnsCensus& now);
 // Open descriptors of this process.
