@@ -1,0 +1,37 @@
+// Shared pieces of nslab's benchmarks: the article's bridge lab as a topology
+// and as the article's `ip` commands, a sandbox for the shell baseline, timing.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "nslab/topology.h"
+
+namespace nslab::bench {
+
+using Clock = std::chrono::steady_clock;
+inline double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// host with bridge v-net-0 (10.0.255.254/16) and n nodes n1..nN, one veth each.
+Topology bridge_lab(int n);
+// The same lab as the article builds it: one `ip` process per command.
+std::string bridge_lab_script(int n);
+std::string bridge_lab_teardown_script(int n);
+
+// Runs the build script, then the teardown script, with sh in a private
+// network and mount namespace with its own /run (so `ip netns add` touches
+// nothing of the machine's). Returns {build ms, teardown ms}; negative when
+// the scripts failed.
+struct ShellTimes {
+  double build_ms = -1;
+  double teardown_ms = -1;
+};
+ShellTimes run_sandboxed_shell(const std::string& build, const std::string& teardown);
+
+// Median of the values.
+double median(std::vector<double> v);
+
+}  // namespace nslab::bench
