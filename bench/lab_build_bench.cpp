@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "SKIP: %s\n", why->c_str());
     return 4;
   }
-  std::printf("| nodes | nslab build ms (namespaces / links / addresses / wait up) | nslab teardown ms "
+  std::printf("| nodes | nslab build ms (namespaces / links / addresses / neighbours / wait up) | nslab teardown ms "
               "| nslab peak RSS MiB | `ip` script build ms | `ip` script teardown ms | build ratio |\n");
   std::printf("|---:|---|---:|---:|---:|---:|---:|\n");
   for (int n : sizes) {
@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
     double links = med([](auto& s) { return s.build.links_ms; });
     double addr = med([](auto& s) { return s.build.addresses_ms; });
     double up = med([](auto& s) { return s.build.wait_up_ms; });
+    double neigh = med([](auto& s) { return s.build.neighbours_ms; });
     double down = med([](auto& s) { return s.teardown_ms; });
     double rss = med([](auto& s) { return static_cast<double>(s.max_rss_kib) / 1024.0; });
     std::string shell_build = "-", shell_down = "-", ratio = "-";
@@ -120,8 +121,8 @@ int main(int argc, char** argv) {
       shell_down = fmt::format("{:.0f}", median(d));
       ratio = fmt::format("{:.0f}x", median(b) / total);
     }
-    std::printf("| %d | %.1f (%.1f / %.1f / %.1f / %.1f) | %.1f | %.1f | %s | %s | %s |\n", n, total,
-                ns, links, addr, up, down, rss, shell_build.c_str(), shell_down.c_str(),
+    std::printf("| %d | %.1f (%.1f / %.1f / %.1f / %.1f / %.1f) | %.1f | %.1f | %s | %s | %s |\n", n, total,
+                ns, links, addr, neigh, up, down, rss, shell_build.c_str(), shell_down.c_str(),
                 ratio.c_str());
     std::fflush(stdout);
   }

@@ -16,8 +16,8 @@ std::optional<std::string> lab_environment_problem() {
       Netlink nl = Netlink::open_here("environment-check");
       nl.set_up(1, true, "environment-check:lo");
       try {
-        nl.create_veth(VethEnd{"check0", "environment-check:check0", -1, 0, true, 0},
-                       VethEnd{"check1", "environment-check-peer:check1", b.fd(), 0, false, 0});
+        nl.create_veth(VethEnd{"check0", "environment-check:check0", -1, 0, true, 0, std::nullopt},
+                       VethEnd{"check1", "environment-check-peer:check1", b.fd(), 0, false, 0, std::nullopt});
         nl.create_bridge("checkbr0", 0, "environment-check:checkbr0");
       } catch (const NetlinkError& e) {
         if (e.code() == EPERM)

@@ -53,6 +53,7 @@ void Lab::build() {
   phase(times_.namespaces_ms, [&] { create_namespaces(); });
   phase(times_.links_ms, [&] { create_links(); });
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
+  phase(times_.neighbours_ms, [&] { add_static_neighbours(); });
   phase(times_.sysctls_ms, [&] { apply_sysctls(); });
   phase(times_.wait_up_ms, [&] { wait_links_up(); });
   phase(times_.services_ms, [&] { start_services(); });
@@ -91,14 +92,22 @@ void Lab::create_namespaces() {
   });
 }
 
+// Locally administered, unique within the lab: 02:6e:73 ("ns") and a counter.
+MacAddress Lab::next_mac() {
+  std::uint32_t n = ++mac_counter_;
+  return MacAddress{0x02, 0x6e, 0x73, static_cast<std::uint8_t>(n >> 16),
+                    static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+}
+
 void Lab::create_links() {
   std::map<std::string, int, std::less<>> bridge_index;  // "node:bridge"
   for (const auto& spec : topology_.nodes()) {
     Node& n = node(spec.name);
     for (const auto& b : spec.bridges) {
-      int idx = n.netlink().create_bridge(b.name, b.mtu, spec.name + ":" + b.name);
+      MacAddress mac = next_mac();
+      int idx = n.netlink().create_bridge(b.name, b.mtu, spec.name + ":" + b.name, mac);
       bridge_index[spec.name + ":" + b.name] = idx;
-      n.record_interface({b.name, b.addresses});
+      n.record_interface({b.name, b.addresses, mac});
     }
   }
   for (const auto& l : topology_.links()) {
@@ -109,14 +118,14 @@ void Lab::create_links() {
     const Endpoint& pe = swap ? l.a : l.b;
     Node& ln = node(le.node);
     Node& pn = node(pe.node);
-    VethEnd local{le.interface, le.label(), -1, 0, le.up, le.mtu};
-    VethEnd peer{pe.interface, pe.label(), pn.netns().fd(), 0, pe.up, pe.mtu};
+    VethEnd local{le.interface, le.label(), -1, 0, le.up, le.mtu, next_mac()};
+    VethEnd peer{pe.interface, pe.label(), pn.netns().fd(), 0, pe.up, pe.mtu, next_mac()};
     if (!le.bridge.empty()) local.master = bridge_index.at(le.node + ":" + le.bridge);
     ln.netlink().create_veth(local, peer);
     int master = pe.bridge.empty() ? 0 : bridge_index.at(pe.node + ":" + pe.bridge);
     if (master || pe.up) pn.netlink().configure(pe.interface, master, pe.up, pe.label());
-    ln.record_interface({le.interface, le.addresses});
-    pn.record_interface({pe.interface, pe.addresses});
+    ln.record_interface({le.interface, le.addresses, *local.mac});
+    pn.record_interface({pe.interface, pe.addresses, *peer.mac});
   }
 }
 
@@ -154,6 +163,48 @@ void Lab::add_addresses_and_routes() {
     }
   }
   times_.routes_ms = ms_since(t0);
+}
+
+void Lab::add_static_neighbours() {
+  if (!options_.static_neighbours) return;
+  struct Member {
+    Node* node;
+    const Node::Interface* iface;
+  };
+  std::map<int, std::vector<Member>> by_segment;
+  auto segments = topology_.segments();
+  for (auto& n : nodes_)
+    for (const auto& i : n->interfaces())
+      if (!i.addresses.empty()) by_segment[segments.at(n->name() + ":" + i.name)].push_back({n.get(), &i});
+  // Per node: (interface name, entry), the ifindex filled in below.
+  std::map<Node*, std::vector<std::pair<std::string, Neighbour>>> todo;
+  for (const auto& [seg, members] : by_segment) {
+    (void)seg;
+    std::size_t addresses = 0;
+    for (const auto& m : members) addresses += m.iface->addresses.size();
+    if (members.size() < 2 || addresses > options_.static_neighbour_limit) continue;
+    for (const auto& me : members)
+      for (const auto& other : members) {
+        if (&me == &other) continue;
+        for (const auto& theirs : other.iface->addresses) {
+          bool on_link = false;
+          for (const auto& mine : me.iface->addresses) on_link = on_link || mine.contains(theirs.address());
+          if (on_link)
+            todo[me.node].push_back({me.iface->name, Neighbour{0, theirs.address(), other.iface->mac}});
+        }
+      }
+  }
+  for (auto& [n, named] : todo) {
+    std::map<std::string, int> index;
+    for (const auto& l : n->netlink().links()) index[l.name] = l.index;
+    std::vector<Neighbour> entries;
+    entries.reserve(named.size());
+    for (auto& [ifname, e] : named) {
+      e.ifindex = index.at(ifname);
+      entries.push_back(e);
+    }
+    n->netlink().add_neighbours(entries);
+  }
 }
 
 void Lab::apply_sysctls() {
@@ -258,6 +309,31 @@ IpAddress Lab::resolve(std::string_view target, std::optional<Family> family) co
   }
   throw ConfigError(fmt::format("probe target \"{}\" has no {}address", target,
                                 family ? fmt::format("{} ", to_string(*family)) : ""));
+}
+
+std::vector<ProbeResult> Lab::probe(const std::vector<Probe>& probes, const ProbeOptions& options) {
+  std::lock_guard lock(probe_mutex_);
+  return run_probes(*this, probes, options);
+}
+
+ProbeResult Lab::probe(const Probe& p, const ProbeOptions& options) {
+  return std::move(probe(std::vector<Probe>{p}, options).front());
+}
+
+Verdict Lab::ping(std::string_view from, std::string_view to, const ProbeOptions& options) {
+  return probe(Probe{std::string(from), std::string(to)}, options).verdict;
+}
+
+ProbeResult Lab::tcp(std::string_view from, std::string_view to, std::uint16_t port,
+                     const ProbeOptions& options) {
+  Probe p{std::string(from), std::string(to), Protocol::tcp, port};
+  p.want_served_by = true;
+  return probe(p, options);
+}
+
+ProbeResult Lab::udp(std::string_view from, std::string_view to, std::uint16_t port,
+                     const ProbeOptions& options) {
+  return probe(Probe{std::string(from), std::string(to), Protocol::udp, port}, options);
 }
 
 const Node* Lab::owner_of(const IpAddress& a) const {

@@ -7,6 +7,7 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <linux/neighbour.h>
 #include <linux/veth.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -31,6 +32,10 @@ std::string interface_name_problem(std::string_view name) {
       return fmt::format("interface name \"{}\" contains '{}'", name, c == '\n' ? '?' : c);
   }
   return {};
+}
+
+std::string to_string(const MacAddress& m) {
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
 namespace {
@@ -213,6 +218,7 @@ void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
   ifi.ifi_change = IFF_UP;
   append(m.get(), ifi);
   put_str(m.get(), IFLA_IFNAME, local.name);
+  if (local.mac) put(m.get(), IFLA_ADDRESS, local.mac->data(), 6);
   if (local.mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(local.mtu));
   if (local.master > 0) put_u32(m.get(), IFLA_MASTER, static_cast<std::uint32_t>(local.master));
   if (local.netns_fd >= 0) put_u32(m.get(), IFLA_NET_NS_FD, static_cast<std::uint32_t>(local.netns_fd));
@@ -226,6 +232,7 @@ void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
   pifi.ifi_family = AF_UNSPEC;
   append(m.get(), pifi);
   put_str(m.get(), IFLA_IFNAME, peer.name);
+  if (peer.mac) put(m.get(), IFLA_ADDRESS, peer.mac->data(), 6);
   if (peer.mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(peer.mtu));
   if (peer.netns_fd >= 0) put_u32(m.get(), IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer.netns_fd));
   nla_nest_end(m.get(), peer_attr);
@@ -234,7 +241,8 @@ void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
   impl_->must(m.get(), fmt::format("cannot create veth \"{}\" <-> \"{}\"", local.label, peer.label));
 }
 
-int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label) {
+int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label,
+                           std::optional<MacAddress> mac) {
   if (auto why = interface_name_problem(name); !why.empty())
     throw ConfigError(fmt::format("cannot create bridge \"{}\": {}", label, why));
   Msg m = new_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
@@ -244,6 +252,7 @@ int Netlink::create_bridge(std::string_view name, int mtu, std::string_view labe
   ifi.ifi_change = IFF_UP;
   append(m.get(), ifi);
   put_str(m.get(), IFLA_IFNAME, name);
+  if (mac) put(m.get(), IFLA_ADDRESS, mac->data(), 6);
   if (mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(mtu));
   nlattr* linkinfo = nest(m.get(), IFLA_LINKINFO);
   put_str(m.get(), IFLA_INFO_KIND, "bridge");
@@ -333,6 +342,67 @@ void Netlink::add_route(const RouteRequest& r) {
   if (r.oif > 0) put_u32(m.get(), RTA_OIF, static_cast<std::uint32_t>(r.oif));
   if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
   impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
+}
+
+void Netlink::add_neighbours(const std::vector<Neighbour>& entries) {
+  constexpr std::size_t kInFlight = 512;  // acks the receive buffer holds at once
+  for (std::size_t first = 0; first < entries.size(); first += kInFlight) {
+    std::size_t last = std::min(entries.size(), first + kInFlight);
+    // One datagram carries the whole chunk: the kernel handles each message
+    // in turn and acks each one.
+    std::vector<char> batch;
+    for (std::size_t i = first; i < last; ++i) {
+      const Neighbour& n = entries[i];
+      Msg m = new_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
+      ndmsg nd{};
+      nd.ndm_family = static_cast<unsigned char>(to_af(n.address.family()));
+      nd.ndm_ifindex = n.ifindex;
+      nd.ndm_state = NUD_PERMANENT;
+      append(m.get(), nd);
+      put(m.get(), NDA_DST, n.address.data(), n.address.size());
+      put(m.get(), NDA_LLADDR, n.mac.data(), 6);
+      nl_complete_msg(impl_->sock, m.get());
+      nlmsghdr* h = nlmsg_hdr(m.get());
+      const char* bytes = reinterpret_cast<const char*>(h);
+      batch.insert(batch.end(), bytes, bytes + NLMSG_ALIGN(h->nlmsg_len));
+    }
+    if (nl_sendto(impl_->sock, batch.data(), batch.size()) < 0)
+      throw NetlinkError(fmt::format("cannot send neighbour entries in \"{}\"", impl_->owner), EIO);
+    struct Ctx {
+      std::size_t acks = 0;
+      int err = 0;
+    } ctx;
+    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(impl_->sock));
+    if (!cb) throw std::bad_alloc();
+    nl_cb_err(
+        cb, NL_CB_CUSTOM,
+        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+          auto* c = static_cast<Ctx*>(arg);
+          ++c->acks;
+          if (e->error && !c->err) c->err = -e->error;
+          return NL_OK;
+        },
+        &ctx);
+    nl_cb_set(
+        cb, NL_CB_ACK, NL_CB_CUSTOM,
+        [](nl_msg*, void* arg) -> int {
+          ++static_cast<Ctx*>(arg)->acks;
+          return NL_OK;
+        },
+        &ctx);
+    // Several requests are in flight, so answers may not match the last
+    // sequence number sent.
+    nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, [](nl_msg*, void*) -> int { return NL_OK; }, nullptr);
+    while (ctx.acks < last - first) {
+      if (nl_recvmsgs(impl_->sock, cb) < 0 && ctx.acks < last - first && !ctx.err) {
+        ctx.err = EIO;
+        break;
+      }
+    }
+    nl_cb_put(cb);
+    if (ctx.err)
+      throw NetlinkError(fmt::format("cannot add neighbour entries in \"{}\"", impl_->owner), ctx.err);
+  }
 }
 
 }  // namespace nslab

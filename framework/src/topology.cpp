@@ -262,22 +262,12 @@ std::vector<ConfigError> Topology::problems() const {
 
   // Address collisions: within one node, and within one layer-2 segment
   // (a veth pair, or a bridge with its ports).
-  std::unordered_map<std::string, std::string> parent;
-  std::function<std::string(const std::string&)> find = [&](const std::string& k) {
-    auto it = parent.find(k);
-    if (it == parent.end() || it->second == k) return k;
-    return it->second = find(it->second);
+  const auto segment = segments();
+  auto find = [&](const std::string& label) {
+    auto it = segment.find(label);
+    return it == segment.end() ? -1 : it->second;
   };
-  auto unite = [&](const std::string& a, const std::string& b) {
-    auto ra = find(a), rb = find(b);
-    if (ra != rb) parent[ra] = rb;
-  };
-  for (const auto& l : links_) {
-    unite(l.a.label(), l.b.label());
-    for (const auto* e : {&l.a, &l.b})
-      if (!e->bridge.empty()) unite(e->label(), e->node + ":" + e->bridge);
-  }
-  std::map<std::pair<std::string, IpAddress>, std::string> on_segment;
+  std::map<std::pair<int, IpAddress>, std::string> on_segment;
   std::map<std::pair<std::string, IpAddress>, std::string> on_node;
   for (const auto& n : nodes_) {
     for (const auto& i : interfaces_of(n.name)) {
@@ -337,6 +327,37 @@ std::vector<ConfigError> Topology::problems() const {
                 where);
       }
     }
+  }
+  return out;
+}
+
+std::map<std::string, int> Topology::segments() const {
+  std::unordered_map<std::string, std::string> parent;
+  std::function<std::string(const std::string&)> root = [&](const std::string& k) {
+    auto it = parent.find(k);
+    if (it == parent.end() || it->second == k) return k;
+    return it->second = root(it->second);
+  };
+  auto unite = [&](const std::string& a, const std::string& b) {
+    auto ra = root(a), rb = root(b);
+    if (ra != rb) parent[ra] = rb;
+  };
+  for (const auto& l : links_) {
+    unite(l.a.label(), l.b.label());
+    for (const auto* e : {&l.a, &l.b})
+      if (!e->bridge.empty()) unite(e->label(), e->node + ":" + e->bridge);
+  }
+  std::map<std::string, int> ids, out;
+  auto number = [&](const std::string& label) {
+    auto r = root(label);
+    auto it = ids.emplace(r, static_cast<int>(ids.size())).first;
+    out[label] = it->second;
+  };
+  for (const auto& n : nodes_)
+    for (const auto& b : n.bridges) number(n.name + ":" + b.name);
+  for (const auto& l : links_) {
+    number(l.a.label());
+    number(l.b.label());
   }
   return out;
 }

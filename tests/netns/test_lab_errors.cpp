@@ -74,8 +74,8 @@ BOOST_AUTO_TEST_CASE(existing_link_name_is_named_in_the_error) {
   auto& lab = build(nslab::seed::veth_pair());
   auto& red = lab.node("red");
   auto& blue = lab.node("blue");
-  nslab::VethEnd local{"veth-red", "red:veth-red", -1, 0, true, 0};
-  nslab::VethEnd peer{"x1", "blue:x1", blue.netns().fd(), 0, false, 0};
+  nslab::VethEnd local{"veth-red", "red:veth-red", -1, 0, true, 0, std::nullopt};
+  nslab::VethEnd peer{"x1", "blue:x1", blue.netns().fd(), 0, false, 0, std::nullopt};
   BOOST_CHECK_EXCEPTION(red.netlink().create_veth(local, peer), nslab::NetlinkError,
                         [](const nslab::NetlinkError& e) {
                           return has(e.what(),

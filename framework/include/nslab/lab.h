@@ -11,12 +11,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "nslab/node.h"
+#include "nslab/probe.h"
 #include "nslab/topology.h"
 
 namespace nslab {
@@ -26,6 +28,15 @@ class ServiceHost;
 struct LabOptions {
   // How long build() waits for every link to be operationally up.
   std::chrono::milliseconds link_up_timeout{3000};
+  // Every interface gets a fixed MAC, and every address on a segment of at
+  // most static_neighbour_limit addresses is entered as a permanent ARP/NDP
+  // entry in its neighbours. The kernel's dynamic neighbour table is shared by
+  // all namespaces on the machine and overflows at about 1,024 entries
+  // (gc_thresh3, settable only in the initial namespace): without this, a
+  // 50-node matrix, or a neighbouring test under `ctest -j`, loses packets.
+  // Set false to see real ARP/NDP on the wire.
+  bool static_neighbours = true;
+  std::size_t static_neighbour_limit = 256;
 };
 
 // Milliseconds spent in each phase of the last build (for benchmarks).
@@ -34,6 +45,7 @@ struct BuildTimes {
   double links_ms = 0;
   double addresses_ms = 0;
   double routes_ms = 0;
+  double neighbours_ms = 0;
   double sysctls_ms = 0;
   double wait_up_ms = 0;
   double services_ms = 0;
@@ -69,11 +81,22 @@ class Lab {
 
   ServiceHost& services();
 
+  // Probes (see probe.h). One thread at a time probes a lab; concurrent
+  // callers wait their turn, since probes of one node share its raw socket.
+  Verdict ping(std::string_view from, std::string_view to, const ProbeOptions& options = {});
+  ProbeResult tcp(std::string_view from, std::string_view to, std::uint16_t port,
+                  const ProbeOptions& options = {});
+  ProbeResult udp(std::string_view from, std::string_view to, std::uint16_t port,
+                  const ProbeOptions& options = {});
+  ProbeResult probe(const Probe& probe, const ProbeOptions& options = {});
+  std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
+
  private:
   void build();
   void create_namespaces();
   void create_links();
   void add_addresses_and_routes();
+  void add_static_neighbours();
   void apply_sysctls();
   void wait_links_up();
   void start_services();
@@ -81,6 +104,10 @@ class Lab {
   Topology topology_;
   LabOptions options_;
   BuildTimes times_;
+  MacAddress next_mac();
+
+  std::uint32_t mac_counter_ = 0;
+  std::mutex probe_mutex_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unique_ptr<ServiceHost> services_;  // destroyed first: it uses node sockets
 };

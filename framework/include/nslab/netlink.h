@@ -5,6 +5,8 @@
 // NetlinkError naming the object ("red:eth0") and the kernel's reason.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,9 @@
 #include "nslab/ip_address.h"
 
 namespace nslab {
+
+using MacAddress = std::array<std::uint8_t, 6>;
+std::string to_string(const MacAddress& mac);
 
 // Linux's IFNAMSIZ - 1. Checked wherever a name is made.
 inline constexpr std::size_t kMaxInterfaceName = 15;
@@ -40,6 +45,14 @@ struct VethEnd {
   int master = 0;  // bridge ifindex in that end's namespace; 0 for none
   bool up = true;
   int mtu = 0;     // 0: kernel default
+  std::optional<MacAddress> mac;  // empty: random
+};
+
+// A permanent neighbour (ARP/NDP) entry: address -> MAC on a link.
+struct Neighbour {
+  int ifindex = 0;
+  IpAddress address;
+  MacAddress mac{};
 };
 
 enum class RouteType { unicast, blackhole, unreachable, prohibit };
@@ -74,7 +87,8 @@ class Netlink {
   // directly in its target namespace, in one message.
   void create_veth(const VethEnd& local, const VethEnd& peer);
   // Returns the new bridge's ifindex. STP stays off: ports forward at once.
-  int create_bridge(std::string_view name, int mtu, std::string_view label);
+  int create_bridge(std::string_view name, int mtu, std::string_view label,
+                    std::optional<MacAddress> mac = std::nullopt);
   void set_up(int index, bool up, std::string_view label);
   void set_mtu(int index, int mtu, std::string_view label);
   // Enslaves (master > 0) and sets up/down the link called name, in one message.
@@ -84,6 +98,10 @@ class Netlink {
   // validation, and a tentative address would make the first probes flaky.
   void add_address(int index, const Prefix& prefix, std::string_view label);
   void add_route(const RouteRequest& route);
+  // Adds permanent entries, many requests in flight at once. Permanent
+  // entries do not count against the kernel's neighbour table limit
+  // (gc_thresh3), which is shared by every namespace on the machine.
+  void add_neighbours(const std::vector<Neighbour>& entries);
 
  private:
   struct Impl;

@@ -20,6 +20,7 @@ class Node {
   struct Interface {
     std::string name;
     std::vector<Prefix> addresses;
+    MacAddress mac{};
   };
 
   Node(std::string name, Netns ns, Netlink netlink)
@@ -42,6 +43,11 @@ class Node {
   void set_sysctl(std::string_view key, std::string_view value) const;
   std::string sysctl(std::string_view key) const;
 
+  // The node's raw ICMP socket for the family, made on first use by a thread
+  // inside the node (see run_probes). -1 until then.
+  int icmp_socket(Family f) const noexcept { return (f == Family::ipv4 ? icmp4_ : icmp6_).get(); }
+  void set_icmp_socket(Family f, Fd fd) { (f == Family::ipv4 ? icmp4_ : icmp6_) = std::move(fd); }
+
   // Interfaces as the lab made them, in declaration order (bridges first).
   const std::vector<Interface>& interfaces() const noexcept { return interfaces_; }
   void record_interface(Interface i) { interfaces_.push_back(std::move(i)); }
@@ -52,11 +58,12 @@ class Node {
   bool owns(const IpAddress& a) const;
 
  private:
-  // Member order is teardown order in reverse: the netlink socket goes before
-  // the namespace handle that it keeps alive.
+  // Member order is teardown order in reverse: probe sockets, then the netlink
+  // socket, then the namespace handle that they keep alive.
   std::string name_;
   Netns ns_;
   Netlink netlink_;
+  Fd icmp4_, icmp6_;
   std::vector<Interface> interfaces_;
 };
 

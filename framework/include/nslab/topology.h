@@ -121,6 +121,10 @@ class Topology {
   };
   std::vector<Interface> interfaces_of(std::string_view node) const;
 
+  // Layer-2 segments: "node:interface" -> segment number. A veth pair is one
+  // segment; a bridge and every port on it are one.
+  std::map<std::string, int> segments() const;
+
  private:
   std::string name_;
   std::vector<NodeSpec> nodes_;

@@ -1,0 +1,53 @@
+// Probes: ICMP echo, TCP connect and UDP request/response between lab nodes,
+// through sockets created inside the source node (never a forked `ping`).
+//
+// A batch of probes runs concurrently in one event loop with one deadline, so
+// a batch with blocked cells costs about one timeout, not one per probe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nslab/ip_address.h"
+#include "nslab/topology.h"
+#include "nslab/verdict.h"
+
+namespace nslab {
+
+class Lab;
+
+struct Probe {
+  std::string from;  // node name
+  std::string to;    // "node", "node:interface" or an address
+  Protocol protocol = Protocol::icmp;
+  std::uint16_t port = 0;         // tcp/udp
+  std::optional<Family> family;   // default: IPv4 where the target has it
+  std::string payload;            // tcp/udp: sent, and expected echoed back
+  bool want_served_by = false;    // tcp: wait for the service's greeting
+
+  std::string str() const;  // "red -> blue icmp", "external -> host:eth0 tcp/8080"
+};
+
+struct ProbeResult {
+  Probe probe;
+  IpAddress target;
+  Verdict verdict = Verdict::blocked;
+  std::string served_by;  // the node a built-in service answered from
+  std::chrono::microseconds rtt{0};
+  std::string detail;     // the evidence: "echo reply from 192.168.1.2", ...
+};
+
+struct ProbeOptions {
+  std::chrono::milliseconds timeout{1000};
+  // ICMP and UDP requests are sent again at this interval until answered.
+  std::chrono::milliseconds retry_interval{200};
+};
+
+// Runs probes concurrently; results are in the order of `probes`.
+std::vector<ProbeResult> run_probes(Lab& lab, const std::vector<Probe>& probes,
+                                    const ProbeOptions& options = {});
+
+}  // namespace nslab

@@ -1,0 +1,23 @@
+// Verdict: how a probe ended (DESIGN.md, principle 6).
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string_view>
+
+namespace nslab {
+
+enum class Verdict {
+  reachable,    // answered
+  blocked,      // no answer before the timeout: a DROP
+  refused,      // TCP RST or ICMP port unreachable / prohibited: a REJECT
+  unreachable,  // ICMP host or net unreachable, or no route at the source
+};
+
+std::string_view to_string(Verdict v) noexcept;
+// The table symbol: `.` reachable, `X` blocked, `R` refused, `U` unreachable.
+char symbol(Verdict v) noexcept;
+std::optional<Verdict> parse_verdict(std::string_view text);
+std::ostream& operator<<(std::ostream& os, Verdict v);
+
+}  // namespace nslab
