@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "nslab/error.h"
+#include "nslab/firewall.h"
 #include "nslab/service_host.h"
 #include "nslab/sys.h"
 #include "nslab/sysctl.h"
@@ -55,6 +56,7 @@ void Lab::build() {
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
   phase(times_.neighbours_ms, [&] { add_static_neighbours(); });
   phase(times_.sysctls_ms, [&] { apply_sysctls(); });
+  phase(times_.firewall_ms, [&] { apply_firewalls(); });
   phase(times_.wait_up_ms, [&] { wait_links_up(); });
   phase(times_.services_ms, [&] { start_services(); });
   times_.total_ms = ms_since(t0);
@@ -204,6 +206,16 @@ void Lab::add_static_neighbours() {
       entries.push_back(e);
     }
     n->netlink().add_neighbours(entries);
+  }
+}
+
+void Lab::apply_firewalls() {
+  for (const auto& spec : topology_.nodes()) {
+    const Node& n = node(spec.name);
+    if (!spec.nftables.empty()) apply_nftables(n, spec.nftables.text, spec.nftables.where);
+    if (!spec.iptables.empty()) apply_iptables(n, spec.iptables.text, Family::ipv4, spec.iptables.where);
+    if (!spec.ip6tables.empty())
+      apply_iptables(n, spec.ip6tables.text, Family::ipv6, spec.ip6tables.where);
   }
 }
 

@@ -129,6 +129,19 @@ NodeSpec& NodeSpec::service(Protocol protocol, std::uint16_t port) {
   return *this;
 }
 
+NodeSpec& NodeSpec::iptables_rules(std::string lines) {
+  iptables.text += lines + "\n";
+  return *this;
+}
+NodeSpec& NodeSpec::ip6tables_rules(std::string lines) {
+  ip6tables.text += lines + "\n";
+  return *this;
+}
+NodeSpec& NodeSpec::nftables_ruleset(std::string ruleset) {
+  nftables.text += ruleset + "\n";
+  return *this;
+}
+
 const BridgeSpec* NodeSpec::find_bridge(std::string_view bridge_name) const {
   for (const auto& b : bridges)
     if (b.name == bridge_name) return &b;

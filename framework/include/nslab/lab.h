@@ -47,6 +47,7 @@ struct BuildTimes {
   double routes_ms = 0;
   double neighbours_ms = 0;
   double sysctls_ms = 0;
+  double firewall_ms = 0;
   double wait_up_ms = 0;
   double services_ms = 0;
   double total_ms = 0;
@@ -98,6 +99,7 @@ class Lab {
   void add_addresses_and_routes();
   void add_static_neighbours();
   void apply_sysctls();
+  void apply_firewalls();
   void wait_links_up();
   void start_services();
 

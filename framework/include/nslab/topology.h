@@ -68,18 +68,31 @@ struct ServiceSpec {
   SourceLocation where;
 };
 
+// Firewall rules as text, with where the text starts (for error locations).
+struct RulesSpec {
+  std::string text;
+  SourceLocation where;
+  bool empty() const noexcept { return text.find_first_not_of(" \t\n") == std::string::npos; }
+};
+
 struct NodeSpec {
   std::string name;
   std::vector<BridgeSpec> bridges;
   std::vector<RouteSpec> routes;
   std::vector<std::pair<std::string, std::string>> sysctls;  // in order given
   std::vector<ServiceSpec> services;
+  RulesSpec iptables;   // lines as typed after `iptables`
+  RulesSpec ip6tables;  // lines as typed after `ip6tables`
+  RulesSpec nftables;   // an nft ruleset (nft -f syntax)
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, std::vector<std::string> addresses = {});
   NodeSpec& route(std::string_view to, std::string_view via = {}, std::string_view dev = {});
   NodeSpec& sysctl(std::string key, std::string value);
   NodeSpec& service(Protocol protocol, std::uint16_t port);
+  NodeSpec& iptables_rules(std::string lines);
+  NodeSpec& ip6tables_rules(std::string lines);
+  NodeSpec& nftables_ruleset(std::string ruleset);
   const BridgeSpec* find_bridge(std::string_view name) const;
 };
 
