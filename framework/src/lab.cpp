@@ -76,7 +76,12 @@ void Lab::create_namespaces() {
       // REJECT must read as `refused`, not turn into `blocked` under ICMP rate
       // limits (DESIGN.md, traps).
       write_sysctl_here("net.ipv4.icmp_ratelimit", "0");
-      if (ipv6) {
+      if (!ipv6) {
+        // An IPv4-only lab: no link-local addresses, router solicitations or
+        // MLD reports on its wires (they would show in captures), and less
+        // work per interface.
+        write_sysctl_here("net.ipv6.conf.default.disable_ipv6", "1");
+      } else {
         write_sysctl_here("net.ipv6.icmp.ratelimit", "0");
         // Lab addresses are unique by validation; DAD would only delay them.
         write_sysctl_here("net.ipv6.conf.all.accept_dad", "0");
