@@ -23,4 +23,15 @@ ConfigError::ConfigError(const std::string& message, SourceLocation where)
       message_(message),
       where_(std::move(where)) {}
 
+namespace {
+std::string join_problems(const std::vector<ConfigError>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += (out.empty() ? "" : "\n") + std::string(p.what());
+  return out;
+}
+}  // namespace
+
+ScenarioError::ScenarioError(std::vector<ConfigError> problems)
+    : Error(join_problems(problems)), problems_(std::move(problems)) {}
+
 }  // namespace nslab

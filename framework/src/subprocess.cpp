@@ -34,8 +34,9 @@ std::string find_program(const std::string& name) {
   return {};
 }
 
-ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv,
-                           const std::string& input) {
+namespace {
+
+ProcessResult run(int netns_fd, const std::vector<std::string>& argv, const std::string& input) {
   std::string exe = find_program(argv.at(0));
   if (exe.empty())
     throw EnvironmentError(fmt::format("\"{}\" is not installed (not found in PATH)", argv[0]));
@@ -53,7 +54,7 @@ ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv
     // Only async-signal-safe calls from here to exec.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
-    if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
+    if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
@@ -82,6 +83,17 @@ ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv
   sys::retry([&] { return ::waitpid(pid, &st, 0); });
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
   return r;
+}
+
+}  // namespace
+
+ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv,
+                           const std::string& input) {
+  return run(ns.fd(), argv, input);
+}
+
+ProcessResult run_program(const std::vector<std::string>& argv, const std::string& input) {
+  return run(-1, argv, input);
 }
 
 }  // namespace nslab

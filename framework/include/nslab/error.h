@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace nslab {
 
@@ -54,6 +55,17 @@ class ConfigError : public Error {
  private:
   std::string message_;
   SourceLocation where_;
+};
+
+// A scenario file with one or more problems, each a ConfigError with its
+// file:line:column. what() lists them all, one per line.
+class ScenarioError : public Error {
+ public:
+  explicit ScenarioError(std::vector<ConfigError> problems);
+  const std::vector<ConfigError>& problems() const noexcept { return problems_; }
+
+ private:
+  std::vector<ConfigError> problems_;
 };
 
 // The environment cannot run a lab: no CAP_NET_ADMIN, no user namespaces, a

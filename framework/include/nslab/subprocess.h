@@ -20,6 +20,9 @@ struct ProcessResult {
 ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv,
                            const std::string& input = {});
 
+// The same in the caller's own namespace (for tools like Graphviz's dot).
+ProcessResult run_program(const std::vector<std::string>& argv, const std::string& input = {});
+
 // The full path of a program in PATH, or empty.
 std::string find_program(const std::string& name);
 

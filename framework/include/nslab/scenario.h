@@ -1,0 +1,50 @@
+// Scenario files: one lab and its expected connectivity in YAML, validated
+// (with no privilege) before anything is built. Every problem names
+// file:line:column; unknown keys come with the closest valid key.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "nslab/lab.h"
+#include "nslab/matrix.h"
+#include "nslab/probe.h"
+#include "nslab/topology.h"
+
+namespace nslab {
+
+// "from red to blue over icmp: reachable", optionally served by a node.
+struct ProbeExpectation {
+  Probe probe;
+  Verdict verdict = Verdict::reachable;
+  std::optional<std::string> served_by;
+  SourceLocation where;
+  std::string str() const;
+};
+
+using Expectation = std::variant<ProbeExpectation, MatrixSpec>;
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  Topology topology;
+  std::vector<Expectation> expectations;
+  ProbeOptions probe_options;
+  LabOptions lab_options;
+};
+
+// Reads and validates a scenario; throws ScenarioError listing every problem.
+Scenario load_scenario(const std::string& path);
+// The same from text; `file` names it in messages.
+Scenario parse_scenario(std::string_view yaml, const std::string& file);
+
+// "7ms", "500ms", "1s", "1.5s". Empty when the text is not a duration.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// The candidate closest to `word` (edit distance), or empty when none is close.
+std::string closest(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace nslab

@@ -1,0 +1,660 @@
+// The scenario loader. It reads YAML with yaml-cpp, keeping every node's mark
+// so that each problem names file:line:column, and builds a Topology and a list
+// of expectations. It collects problems rather than stopping at the first.
+#include "nslab/scenario.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace nslab {
+
+std::string ProbeExpectation::str() const {
+  std::string s = fmt::format("{}: {}", probe.str(), to_string(verdict));
+  if (served_by) s += fmt::format(", served by {}", *served_by);
+  return s;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  double value = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || value < 0) return std::nullopt;
+  std::string_view unit(p, static_cast<std::size_t>(text.data() + text.size() - p));
+  double ms;
+  if (unit == "ms") ms = value;
+  else if (unit == "s") ms = value * 1000;
+  else return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
+}
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+namespace {
+
+using Keys = std::vector<std::string>;
+
+class Reader {
+ public:
+  Reader(std::string file, std::string_view source) : file_(std::move(file)), source_(source) {}
+
+  std::vector<ConfigError>& errors() { return errors_; }
+
+  SourceLocation at(const YAML::Node& n, const SourceLocation& fallback = {}) const {
+    auto m = n.Mark();
+    if (m.is_null() || m.line < 0) return fallback.known() ? fallback : SourceLocation{file_, 0, 0};
+    return {file_, m.line + 1, m.column + 1};
+  }
+  // The line where a scalar's text starts: the line after `|` or `>`.
+  SourceLocation text_start(const YAML::Node& n) const {
+    SourceLocation w = at(n);
+    auto m = n.Mark();
+    if (!m.is_null() && m.pos >= 0 && static_cast<std::size_t>(m.pos) < source_.size()) {
+      char c = source_[static_cast<std::size_t>(m.pos)];
+      if (c == '|' || c == '>') {
+        ++w.line;
+        w.column = 1;
+      }
+    }
+    return w;
+  }
+
+  void error(const YAML::Node& n, std::string msg) { errors_.emplace_back(std::move(msg), at(n)); }
+  void error(const SourceLocation& w, std::string msg) { errors_.emplace_back(std::move(msg), w); }
+
+  // Every key of `map` must be one of `allowed`; reports the others with the
+  // closest valid key, and duplicates. Returns false when `map` is not a map.
+  bool keys(const YAML::Node& map, const Keys& allowed, std::string_view context) {
+    if (!map.IsMap()) {
+      error(map, fmt::format("{} must be a mapping", context));
+      return false;
+    }
+    std::map<std::string, SourceLocation> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      std::string k = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
+      if (auto [pos, fresh] = seen.emplace(k, at(it->first)); !fresh) {
+        error(it->first, fmt::format("duplicate key \"{}\" in {} (first at line {})", k, context,
+                                     pos->second.line));
+        continue;
+      }
+      if (std::find(allowed.begin(), allowed.end(), k) != allowed.end()) continue;
+      std::string hint = closest(k, allowed);
+      error(it->first, fmt::format("unknown key \"{}\" in {}{}", k, context,
+                                   hint.empty() ? fmt::format(" (valid keys: {})", join(allowed))
+                                                : fmt::format("; did you mean \"{}\"?", hint)));
+    }
+    return true;
+  }
+
+  std::optional<std::string> scalar(const YAML::Node& n, std::string_view what) {
+    if (!n.IsScalar()) {
+      error(n, fmt::format("{} must be a single value, not a {}", what, kind(n)));
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<long> integer(const YAML::Node& n, std::string_view what, long lo, long hi) {
+    auto s = scalar(n, what);
+    if (!s) return std::nullopt;
+    long v = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || p != s->data() + s->size() || v < lo || v > hi) {
+      error(n, fmt::format("{} must be a whole number from {} to {}, not \"{}\"", what, lo, hi, *s));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> boolean(const YAML::Node& n, std::string_view what) {
+    auto s = scalar(n, what);
+    if (!s) return std::nullopt;
+    if (*s == "true" || *s == "yes" || *s == "on") return true;
+    if (*s == "false" || *s == "no" || *s == "off") return false;
+    error(n, fmt::format("{} must be true or false, not \"{}\"", what, *s));
+    return std::nullopt;
+  }
+
+  std::vector<YAML::Node> list(const YAML::Node& n, std::string_view what) {
+    std::vector<YAML::Node> out;
+    if (n.IsNull()) return out;
+    if (n.IsSequence()) {
+      for (auto it = n.begin(); it != n.end(); ++it) out.push_back(*it);
+    } else if (n.IsScalar()) {
+      out.push_back(n);  // a single item may stand for a list of one
+    } else {
+      error(n, fmt::format("{} must be a list", what));
+    }
+    return out;
+  }
+
+  std::optional<Prefix> prefix(const YAML::Node& n, std::string_view what) {
+    auto s = scalar(n, what);
+    if (!s) return std::nullopt;
+    auto p = Prefix::parse(*s);
+    if (!p)
+      error(n, fmt::format("{} \"{}\" is not an address with a prefix length (e.g. 192.168.1.1/24 "
+                           "or fd00::1/64)",
+                           what, *s));
+    return p;
+  }
+
+  std::optional<Verdict> verdict(const YAML::Node& n) {
+    auto s = scalar(n, "a verdict");
+    if (!s) return std::nullopt;
+    if (auto v = parse_verdict(*s)) return v;
+    Keys names{"reachable", "blocked", "refused", "unreachable"};
+    std::string hint = closest(*s, names);
+    error(n, fmt::format("\"{}\" is not a verdict{}", *s,
+                         hint.empty() ? " (reachable, blocked, refused or unreachable)"
+                                      : fmt::format("; did you mean \"{}\"?", hint)));
+    return std::nullopt;
+  }
+
+  static std::string kind(const YAML::Node& n) {
+    if (n.IsMap()) return "mapping";
+    if (n.IsSequence()) return "list";
+    if (n.IsNull()) return "empty value";
+    return "value";
+  }
+  static std::string join(const Keys& k) {
+    std::string s;
+    for (const auto& x : k) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::string_view source_;
+  std::vector<ConfigError> errors_;
+};
+
+std::optional<Protocol> protocol_of(std::string_view s) {
+  if (s == "icmp") return Protocol::icmp;
+  if (s == "tcp") return Protocol::tcp;
+  if (s == "udp") return Protocol::udp;
+  return std::nullopt;
+}
+
+std::optional<Family> family_of(std::string_view s) {
+  if (s == "ipv4" || s == "4" || s == "inet") return Family::ipv4;
+  if (s == "ipv6" || s == "6" || s == "inet6") return Family::ipv6;
+  return std::nullopt;
+}
+
+class Loader {
+ public:
+  Loader(Reader& r, Scenario& s) : r_(r), s_(s) {}
+
+  void load(const YAML::Node& root) {
+    if (!r_.keys(root, {"name", "description", "nodes", "links", "expect", "options"}, "the scenario"))
+      return;
+    if (auto n = root["name"]) {
+      if (auto v = r_.scalar(n, "name")) s_.name = *v;
+    }
+    if (auto d = root["description"]) {
+      if (auto v = r_.scalar(d, "description")) s_.description = *v;
+    }
+    if (s_.name.empty()) {
+      auto base = r_.file().substr(r_.file().find_last_of('/') + 1);
+      s_.name = base.substr(0, base.find('.'));
+    }
+    s_.topology.set_name(s_.name);
+    if (auto o = root["options"]) options(o);
+    if (!root["nodes"]) {
+      r_.error(root, "the scenario has no \"nodes\"");
+      return;
+    }
+    nodes(root["nodes"]);
+    if (auto l = root["links"])
+      for (const auto& item : r_.list(l, "links")) link(item);
+    if (auto e = root["expect"])
+      for (const auto& item : r_.list(e, "expect")) expectation(item);
+  }
+
+ private:
+  void options(const YAML::Node& o) {
+    if (!r_.keys(o, {"timeout", "static_neighbours", "link_up_timeout"}, "options")) return;
+    if (auto t = o["timeout"]) {
+      if (auto v = r_.scalar(t, "timeout")) {
+        if (auto d = parse_duration(*v)) s_.probe_options.timeout = *d;
+        else r_.error(t, fmt::format("timeout \"{}\" is not a duration (e.g. 500ms, 2s)", *v));
+      }
+    }
+    if (auto t = o["link_up_timeout"]) {
+      if (auto v = r_.scalar(t, "link_up_timeout")) {
+        if (auto d = parse_duration(*v)) s_.lab_options.link_up_timeout = *d;
+        else r_.error(t, fmt::format("link_up_timeout \"{}\" is not a duration", *v));
+      }
+    }
+    if (auto n = o["static_neighbours"])
+      if (auto b = r_.boolean(n, "static_neighbours")) s_.lab_options.static_neighbours = *b;
+  }
+
+  void nodes(const YAML::Node& ns) {
+    if (!ns.IsMap()) {
+      r_.error(ns, "\"nodes\" must be a mapping of node names to their settings");
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = ns.begin(); it != ns.end(); ++it) {
+      auto name = r_.scalar(it->first, "a node name");
+      if (!name) continue;
+      if (!seen.insert(*name).second) {
+        r_.error(it->first, fmt::format("duplicate node \"{}\"", *name));
+        continue;
+      }
+      NodeSpec* spec = nullptr;
+      try {
+        spec = &s_.topology.add_node(*name, r_.at(it->first));
+      } catch (const ConfigError& e) {
+        r_.errors().push_back(e);
+        continue;
+      }
+      node(*spec, it->second);
+    }
+  }
+
+  void node(NodeSpec& n, const YAML::Node& body) {
+    if (body.IsNull()) return;
+    std::string ctx = fmt::format("node \"{}\"", n.name);
+    if (!r_.keys(body, {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables"}, ctx))
+      return;
+    if (auto b = body["bridges"]) bridges(n, b);
+    if (auto s = body["sysctl"]) {
+      if (s.IsMap()) {
+        for (auto it = s.begin(); it != s.end(); ++it) {
+          auto k = r_.scalar(it->first, "a sysctl name");
+          auto v = r_.scalar(it->second, "a sysctl value");
+          if (!k || !v) continue;
+          if (auto why = sysctl_key_problem(*k); !why.empty()) r_.error(it->first, why);
+          else n.sysctls.emplace_back(*k, *v);
+        }
+      } else {
+        r_.error(s, "\"sysctl\" must be a mapping, e.g. { net.ipv4.ip_forward: 1 }");
+      }
+    }
+    if (auto rs = body["routes"])
+      for (const auto& item : r_.list(rs, "routes")) route(n, item);
+    if (auto sv = body["services"])
+      for (const auto& item : r_.list(sv, "services")) service(n, item);
+    rules(body["iptables"], n.iptables, "iptables");
+    rules(body["ip6tables"], n.ip6tables, "ip6tables");
+    rules(body["nftables"], n.nftables, "nftables");
+  }
+
+  void rules(const YAML::Node& node, RulesSpec& out, std::string_view what) {
+    if (!node) return;
+    if (auto v = r_.scalar(node, what)) {
+      out.text = *v;
+      out.where = r_.text_start(node);
+    }
+  }
+
+  void bridges(NodeSpec& n, const YAML::Node& b) {
+    auto add = [&](const YAML::Node& key, const YAML::Node& value) {
+      auto name = r_.scalar(key, "a bridge name");
+      if (!name) return;
+      BridgeSpec spec;
+      spec.name = *name;
+      spec.where = r_.at(key);
+      if (value && value.IsMap()) {
+        if (r_.keys(value, {"addresses", "mtu"}, fmt::format("bridge \"{}\"", *name))) {
+          if (auto a = value["addresses"])
+            for (const auto& item : r_.list(a, "addresses"))
+              if (auto p = r_.prefix(item, "bridge address")) spec.addresses.push_back(*p);
+          if (auto m = value["mtu"])
+            if (auto v = r_.integer(m, "mtu", 68, 65535)) spec.mtu = static_cast<int>(*v);
+        }
+      } else if (value && !value.IsNull()) {
+        for (const auto& item : r_.list(value, "bridge addresses"))
+          if (auto p = r_.prefix(item, "bridge address")) spec.addresses.push_back(*p);
+      }
+      n.bridges.push_back(std::move(spec));
+    };
+    if (b.IsMap()) {
+      for (auto it = b.begin(); it != b.end(); ++it) add(it->first, it->second);
+    } else {
+      for (const auto& item : r_.list(b, "bridges")) add(item, YAML::Node());
+    }
+  }
+
+  void route(NodeSpec& n, const YAML::Node& item) {
+    RouteSpec r;
+    try {
+      if (item.IsScalar()) {
+        // "default via 192.168.1.254", "10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5",
+        // "unreachable 198.51.100.0/24"
+        std::istringstream in(item.Scalar());
+        std::vector<std::string> w;
+        for (std::string x; in >> x;) w.push_back(x);
+        std::size_t i = 0;
+        RouteType type = RouteType::unicast;
+        if (!w.empty() && (w[0] == "blackhole" || w[0] == "unreachable" || w[0] == "prohibit")) {
+          type = w[0] == "blackhole" ? RouteType::blackhole
+                 : w[0] == "unreachable" ? RouteType::unreachable : RouteType::prohibit;
+          ++i;
+        }
+        if (i >= w.size()) throw ConfigError("a route needs a destination (\"default\" or a prefix)");
+        std::string to = w[i++], via, dev;
+        int metric = 0;
+        for (; i < w.size(); i += 2) {
+          if (i + 1 >= w.size()) throw ConfigError(fmt::format("route word \"{}\" needs a value", w[i]));
+          if (w[i] == "via") via = w[i + 1];
+          else if (w[i] == "dev") dev = w[i + 1];
+          else if (w[i] == "metric") metric = std::stoi(w[i + 1]);
+          else throw ConfigError(fmt::format("unknown route word \"{}\" (via, dev, metric)", w[i]));
+        }
+        r = RouteSpec::make(to, via, dev);
+        r.metric = metric;
+        r.type = type;
+      } else if (item.IsMap()) {
+        if (!r_.keys(item, {"to", "via", "dev", "metric", "type"}, "a route")) return;
+        std::string to = "default", via, dev;
+        if (auto t = item["to"]) to = r_.scalar(t, "to").value_or("default");
+        if (auto v = item["via"]) via = r_.scalar(v, "via").value_or("");
+        if (auto d = item["dev"]) dev = r_.scalar(d, "dev").value_or("");
+        r = RouteSpec::make(to, via, dev);
+        if (auto m = item["metric"])
+          if (auto v = r_.integer(m, "metric", 0, 1 << 30)) r.metric = static_cast<int>(*v);
+        if (auto t = item["type"]) {
+          auto v = r_.scalar(t, "type").value_or("");
+          if (v == "unicast") r.type = RouteType::unicast;
+          else if (v == "blackhole") r.type = RouteType::blackhole;
+          else if (v == "unreachable") r.type = RouteType::unreachable;
+          else if (v == "prohibit") r.type = RouteType::prohibit;
+          else r_.error(t, fmt::format("route type \"{}\" is not unicast, blackhole, unreachable or prohibit", v));
+        }
+      } else {
+        r_.error(item, "a route is \"DEST via GATEWAY\" or a mapping {to, via, dev}");
+        return;
+      }
+    } catch (const ConfigError& e) {
+      r_.error(item, e.message());
+      return;
+    } catch (const std::exception&) {
+      r_.error(item, "a route metric must be a whole number");
+      return;
+    }
+    r.where = r_.at(item);
+    n.routes.push_back(std::move(r));
+  }
+
+  void service(NodeSpec& n, const YAML::Node& item) {
+    auto v = r_.scalar(item, "a service");
+    if (!v) return;
+    auto slash = v->find('/');
+    auto proto = protocol_of(v->substr(0, slash));
+    long port = 0;
+    bool ok = slash != std::string::npos && proto && *proto != Protocol::icmp;
+    if (ok) {
+      auto rest = v->substr(slash + 1);
+      auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), port);
+      ok = ec == std::errc{} && p == rest.data() + rest.size() && port >= 1 && port <= 65535;
+    }
+    if (!ok) {
+      r_.error(item, fmt::format("service \"{}\" must be tcp/PORT or udp/PORT, e.g. tcp/80", *v));
+      return;
+    }
+    n.services.push_back(ServiceSpec{*proto, static_cast<std::uint16_t>(port), r_.at(item)});
+  }
+
+  std::optional<Endpoint> endpoint(const YAML::Node& e) {
+    try {
+      if (e.IsScalar()) return Endpoint::parse(e.Scalar(), r_.at(e));
+      if (e.IsMap()) {
+        if (!r_.keys(e, {"at", "addresses", "mtu", "up"}, "a link endpoint")) return std::nullopt;
+        if (!e["at"]) {
+          r_.error(e, "a link endpoint needs \"at\": node:interface");
+          return std::nullopt;
+        }
+        auto at = r_.scalar(e["at"], "at");
+        if (!at) return std::nullopt;
+        Endpoint ep = Endpoint::parse(*at, r_.at(e["at"]));
+        if (auto a = e["addresses"])
+          for (const auto& item : r_.list(a, "addresses"))
+            if (auto p = r_.prefix(item, "address")) ep.addresses.push_back(*p);
+        if (auto m = e["mtu"])
+          if (auto v = r_.integer(m, "mtu", 68, 65535)) ep.mtu = static_cast<int>(*v);
+        if (auto u = e["up"])
+          if (auto v = r_.boolean(u, "up")) ep.up = *v;
+        return ep;
+      }
+      r_.error(e, "a link endpoint is \"node:interface [ADDRESS/LEN ...]\"");
+    } catch (const ConfigError& err) {
+      r_.error(e, err.message());
+    }
+    return std::nullopt;
+  }
+
+  void link(const YAML::Node& item) {
+    YAML::Node ends;
+    int mtu = 0;
+    if (item.IsSequence()) {
+      ends = item;
+    } else if (item.IsMap()) {
+      if (!r_.keys(item, {"endpoints", "mtu"}, "a link")) return;
+      ends = item["endpoints"];
+      if (!ends) {
+        r_.error(item, "a link needs \"endpoints\": [node:if, node:if]");
+        return;
+      }
+      if (auto m = item["mtu"])
+        if (auto v = r_.integer(m, "mtu", 68, 65535)) mtu = static_cast<int>(*v);
+    } else {
+      r_.error(item, "a link is [\"node:if ADDR\", \"node:if ADDR\"] or {endpoints: [...]}");
+      return;
+    }
+    if (!ends.IsSequence() || ends.size() != 2) {
+      r_.error(ends, "a link has exactly two endpoints");
+      return;
+    }
+    auto a = endpoint(ends[0]);
+    auto b = endpoint(ends[1]);
+    if (!a || !b) return;
+    if (mtu) {
+      if (!a->mtu) a->mtu = mtu;
+      if (!b->mtu) b->mtu = mtu;
+    }
+    s_.topology.add_link(*a, *b, r_.at(item));
+  }
+
+  void check_target(const YAML::Node& n, const std::string& target) {
+    if (IpAddress::parse(target)) return;
+    std::string node = target.substr(0, target.find(':'));
+    const NodeSpec* spec = s_.topology.find_node(node);
+    if (!spec) {
+      std::vector<std::string> names;
+      for (const auto& x : s_.topology.nodes()) names.push_back(x.name);
+      std::string hint = closest(node, names);
+      r_.error(n, fmt::format("no node \"{}\"{}", node,
+                              hint.empty() ? "" : fmt::format("; did you mean \"{}\"?", hint)));
+      return;
+    }
+    if (auto colon = target.find(':'); colon != std::string::npos) {
+      std::string iface = target.substr(colon + 1);
+      auto ifaces = s_.topology.interfaces_of(node);
+      if (std::none_of(ifaces.begin(), ifaces.end(), [&](auto& i) { return i.name == iface; }))
+        r_.error(n, fmt::format("node \"{}\" has no interface \"{}\"", node, iface));
+    }
+  }
+
+  void expectation(const YAML::Node& item) {
+    if (!item.IsMap()) {
+      r_.error(item, "an expectation is a mapping, e.g. { from: red, to: blue, icmp: reachable }");
+      return;
+    }
+    if (auto m = item["matrix"]) {
+      if (!r_.keys(item, {"matrix"}, "a matrix expectation")) return;
+      matrix(m);
+      return;
+    }
+    if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "family", "payload"},
+                 "an expectation"))
+      return;
+    ProbeExpectation e;
+    e.where = r_.at(item);
+    auto from = item["from"], to = item["to"];
+    if (!from || !to) {
+      r_.error(item, "an expectation needs \"from\" and \"to\"");
+      return;
+    }
+    e.probe.from = r_.scalar(from, "from").value_or("");
+    e.probe.to = r_.scalar(to, "to").value_or("");
+    check_target(from, e.probe.from);
+    check_target(to, e.probe.to);
+    int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
+    if (protocols != 1) {
+      r_.error(item, "an expectation names exactly one of icmp, tcp: PORT, udp: PORT");
+      return;
+    }
+    if (auto i = item["icmp"]) {
+      e.probe.protocol = Protocol::icmp;
+      if (auto v = r_.verdict(i)) e.verdict = *v;
+      if (item["verdict"]) r_.error(item["verdict"], "with icmp, write the verdict as icmp: VERDICT");
+    } else {
+      auto p = item["tcp"] ? item["tcp"] : item["udp"];
+      e.probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
+      if (auto port = r_.integer(p, "port", 1, 65535)) e.probe.port = static_cast<std::uint16_t>(*port);
+      if (auto v = item["verdict"])
+        if (auto verdict = r_.verdict(v)) e.verdict = *verdict;
+    }
+    if (auto s = item["served_by"]) {
+      e.served_by = r_.scalar(s, "served_by");
+      if (e.served_by) check_target(s, *e.served_by);
+      if (e.probe.protocol == Protocol::icmp)
+        r_.error(s, "served_by needs a tcp or udp probe to a built-in service");
+      e.probe.want_served_by = true;
+    }
+    if (auto f = item["family"]) {
+      auto v = r_.scalar(f, "family").value_or("");
+      if (auto fam = family_of(v)) e.probe.family = fam;
+      else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
+    }
+    if (auto p = item["payload"]) e.probe.payload = r_.scalar(p, "payload").value_or("");
+    s_.expectations.push_back(std::move(e));
+  }
+
+  void matrix(const YAML::Node& m) {
+    if (!r_.keys(m, {"protocol", "port", "nodes", "default", "except", "family"}, "a matrix")) return;
+    MatrixSpec spec;
+    spec.where = r_.at(m);
+    if (auto p = m["protocol"]) {
+      auto v = r_.scalar(p, "protocol").value_or("");
+      if (auto proto = protocol_of(v)) spec.protocol = *proto;
+      else r_.error(p, fmt::format("protocol \"{}\" is not icmp, tcp or udp", v));
+    }
+    if (auto p = m["port"])
+      if (auto v = r_.integer(p, "port", 1, 65535)) spec.port = static_cast<std::uint16_t>(*v);
+    if (spec.protocol != Protocol::icmp && spec.port == 0)
+      r_.error(m, fmt::format("a {} matrix needs a port", to_string(spec.protocol)));
+    if (auto f = m["family"]) {
+      auto v = r_.scalar(f, "family").value_or("");
+      if (auto fam = family_of(v)) spec.family = fam;
+      else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
+    }
+    if (auto n = m["nodes"]) {
+      for (const auto& item : r_.list(n, "matrix nodes"))
+        if (auto name = r_.scalar(item, "a node name")) {
+          check_target(item, *name);
+          spec.nodes.push_back(*name);
+        }
+    } else {
+      for (const auto& x : s_.topology.nodes()) spec.nodes.push_back(x.name);
+    }
+    if (auto d = m["default"])
+      if (auto v = r_.verdict(d)) spec.default_verdict = *v;
+    if (auto ex = m["except"]) {
+      for (const auto& item : r_.list(ex, "except")) {
+        if (!r_.keys(item, {"from", "to", "verdict"}, "a matrix exception")) continue;
+        if (!item["from"] || !item["to"] || !item["verdict"]) {
+          r_.error(item, "a matrix exception needs from, to and verdict");
+          continue;
+        }
+        MatrixCell c;
+        c.from = r_.scalar(item["from"], "from").value_or("");
+        c.to = r_.scalar(item["to"], "to").value_or("");
+        c.where = r_.at(item);
+        for (const auto& [key, name] : {std::pair{"from", c.from}, std::pair{"to", c.to}})
+          if (std::find(spec.nodes.begin(), spec.nodes.end(), name) == spec.nodes.end())
+            r_.error(item[key], fmt::format("\"{}\" is not one of the matrix's nodes", name));
+        if (auto v = r_.verdict(item["verdict"])) c.verdict = *v;
+        spec.exceptions.push_back(std::move(c));
+      }
+    }
+    s_.expectations.push_back(std::move(spec));
+  }
+
+  Reader& r_;
+  Scenario& s_;
+};
+
+}  // namespace
+
+Scenario parse_scenario(std::string_view yaml, const std::string& file) {
+  Scenario s;
+  s.file = file;
+  Reader r(file, yaml);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    SourceLocation w{file, e.mark.line + 1, e.mark.column + 1};
+    if (e.mark.is_null()) w = {file, 0, 0};
+    throw ScenarioError({ConfigError(fmt::format("YAML syntax: {}", e.msg), w)});
+  }
+  if (!root || root.IsNull()) throw ScenarioError({ConfigError("the scenario is empty", {file, 1, 1})});
+  try {
+    Loader(r, s).load(root);
+  } catch (const YAML::Exception& e) {
+    r.errors().emplace_back(fmt::format("YAML: {}", e.msg), SourceLocation{file, e.mark.line + 1, e.mark.column + 1});
+  }
+  if (r.errors().empty()) {
+    for (auto& p : s.topology.problems()) r.errors().push_back(p);
+  }
+  if (!r.errors().empty()) throw ScenarioError(std::move(r.errors()));
+  return s;
+}
+
+Scenario load_scenario(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError({ConfigError("cannot read the scenario file", {path, 0, 0})});
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_scenario(buf.str(), path);
+}
+
+}  // namespace nslab

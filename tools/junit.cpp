@@ -1,0 +1,66 @@
+#include "junit.h"
+
+#include <fmt/format.h>
+
+namespace nslab::cli {
+
+namespace {
+std::string xml(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
+        else out += c;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string junit_xml(const std::vector<SuiteResult>& suites) {
+  std::size_t tests = 0, failures = 0, errors = 0, skipped = 0;
+  std::string body;
+  for (const auto& s : suites) {
+    std::size_t t = 0, f = 0, e = 0, sk = 0;
+    std::string cases;
+    if (s.kind == SuiteResult::Kind::ran) {
+      for (const auto& x : s.outcome.expectations) {
+        ++t;
+        cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\" file=\"{}\" line=\"{}\">\n",
+                             xml(s.name), xml(x.title), x.ms / 1000.0, xml(s.file), x.where.line);
+        if (!x.passed) {
+          ++f;
+          cases += fmt::format("      <failure message=\"{}\">{}</failure>\n", xml(x.summary),
+                               xml(x.summary + (x.details.empty() ? "" : "\n" + x.details)));
+        }
+        cases += "    </testcase>\n";
+      }
+    } else {
+      ++t;
+      bool skip = s.kind == SuiteResult::Kind::skipped;
+      (skip ? sk : e)++;
+      cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", xml(s.name),
+                           skip ? "skipped" : "scenario");
+      cases += skip ? fmt::format("      <skipped message=\"{}\"/>\n", xml(s.message))
+                    : fmt::format("      <error message=\"invalid scenario\">{}</error>\n", xml(s.message));
+      cases += "    </testcase>\n";
+    }
+    body += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
+                        "time=\"{:.3f}\" file=\"{}\">\n{}  </testsuite>\n",
+                        xml(s.name), t, f, e, sk, s.seconds, xml(s.file), cases);
+    tests += t;
+    failures += f;
+    errors += e;
+    skipped += sk;
+  }
+  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nslab\" tests=\"{}\" "
+                     "failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n{}</testsuites>\n",
+                     tests, failures, errors, skipped, body);
+}
+
+}  // namespace nslab::cli
