@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "nslab/netns.h"
 #include "nslab/node.h"
 #include "nslab/subprocess.h"
 
@@ -79,7 +80,8 @@ Parsed parse(std::string_view text, const SourceLocation& where) {
   return p;
 }
 
-// iptables-restore input, and for each of its lines the rule line it came from.
+// iptables-restore input, and for each of its lines the rule line it came
+// from (-1 for headers, chains and COMMIT).
 std::pair<std::string, std::vector<int>> render(const Parsed& p) {
   std::string out;
   std::vector<int> origin;  // restore line (1-based) -> user line index, -1 for none
@@ -107,22 +109,42 @@ std::string iptables_restore_input(std::string_view lines, SourceLocation where)
 void apply_iptables(const Node& node, std::string_view lines, Family family, SourceLocation where) {
   Parsed parsed = parse(lines, where);
   if (parsed.tables.empty()) return;
-  auto [input, origin] = render(parsed);
+  std::string input = render(parsed).first;
   const char* tool = family == Family::ipv4 ? "iptables-restore" : "ip6tables-restore";
   auto r = run_in_netns(node.netns(), {tool, "--noflush", "--wait"}, input);
   if (r.status == 0) return;
-  // iptables-restore names the failing line of its input; map it back.
-  std::smatch m;
+  // iptables-restore names a line of its input, but iptables-nft only finds
+  // most errors at COMMIT. To name the rule, load the rules one by one into a
+  // scratch namespace until one fails (this costs time only on failure).
   SourceLocation at = where;
   std::string rule;
-  if (std::regex_search(r.output, m, std::regex("line:? ([0-9]+)"))) {
-    std::size_t n = std::stoul(m[1]);
-    if (n >= 1 && n <= origin.size() && origin[n - 1] >= 0) {
-      at = line_of(where, origin[n - 1]);
-      std::istringstream in(input);
-      std::string l;
-      for (std::size_t i = 0; i < n && std::getline(in, l); ++i) rule = l;
+  try {
+    Netns scratch = Netns::create();
+    std::string chains;
+    for (const auto& table : parsed.tables)
+      if (auto it = parsed.chains.find(table); it != parsed.chains.end()) {
+        chains += "*" + table + "\n";
+        for (const auto& c : it->second) chains += c + "\n";
+        chains += "COMMIT\n";
+      }
+    bool found = false;
+    if (!chains.empty() && run_in_netns(scratch, {tool, "--noflush", "--wait"}, chains).status != 0) found = true;
+    for (const auto& table : parsed.tables) {
+      if (found) break;
+      auto it = parsed.rules.find(table);
+      if (it == parsed.rules.end()) continue;
+      for (const auto& [line, text] : it->second) {
+        std::string one = "*" + table + "\n" + text + "\nCOMMIT\n";
+        if (run_in_netns(scratch, {tool, "--noflush", "--wait"}, one).status != 0) {
+          at = line_of(where, line);
+          rule = text;
+          found = true;
+          break;
+        }
+      }
     }
+  } catch (const Error&) {
+    // Without a scratch namespace the error still names the node and tool.
   }
   while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
   throw ConfigError(fmt::format("node \"{}\": {} rejected {}: {}", node.name(), tool,

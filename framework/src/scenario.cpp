@@ -83,8 +83,14 @@ class Reader {
     if (!m.is_null() && m.pos >= 0 && static_cast<std::size_t>(m.pos) < source_.size()) {
       char c = source_[static_cast<std::size_t>(m.pos)];
       if (c == '|' || c == '>') {
+        // The text starts on the next line, at its indentation.
+        auto eol = source_.find('\n', static_cast<std::size_t>(m.pos));
         ++w.line;
         w.column = 1;
+        if (eol != std::string_view::npos) {
+          auto first = source_.find_first_not_of(' ', eol + 1);
+          if (first != std::string_view::npos) w.column = static_cast<int>(first - eol);
+        }
       }
     }
     return w;
