@@ -438,18 +438,25 @@ class Engine {
     complete_stream(t, false);
   }
 
+  static void read_greeting(Task& t, const std::string& line) {
+    auto space = line.find(' ');
+    t.result.served_by = line.substr(0, space);
+    if (space != std::string::npos) t.result.seen_from = line.substr(space + 1);
+  }
+
   // tcp/udp: decide once the greeting (and the echoed payload) has arrived.
   void complete_stream(Task& t, bool eof) {
     auto nl = t.inbox.find('\n');
     if (t.result.probe.protocol == Protocol::udp) {
       if (t.inbox.empty()) return;
-      t.result.served_by = t.inbox.substr(0, nl);
-      finish(t, Verdict::reachable, fmt::format("UDP reply from {}", t.result.served_by));
+      read_greeting(t, t.inbox.substr(0, nl));
+      finish(t, Verdict::reachable,
+             fmt::format("UDP reply from {}, who saw {}", t.result.served_by, t.result.seen_from));
       return;
     }
     if (nl != std::string::npos && !t.greeting_done) {
       t.greeting_done = true;
-      t.result.served_by = t.inbox.substr(0, nl);
+      read_greeting(t, t.inbox.substr(0, nl));
       t.inbox.erase(0, nl + 1);
       if (!t.result.probe.payload.empty())
         (void)::send(t.fd.get(), t.result.probe.payload.data(), t.result.probe.payload.size(),
@@ -458,7 +465,7 @@ class Engine {
     const auto& payload = t.result.probe.payload;
     bool echoed = !payload.empty() && t.inbox.size() >= payload.size();
     if (t.greeting_done && (payload.empty() || echoed)) {
-      std::string d = fmt::format("connected; served by {}", t.result.served_by);
+      std::string d = fmt::format("connected; served by {}, who saw {}", t.result.served_by, t.result.seen_from);
       if (!payload.empty()) d += t.inbox.compare(0, payload.size(), payload) == 0
                                      ? "; payload echoed" : "; payload came back altered";
       finish(t, Verdict::reachable, d);

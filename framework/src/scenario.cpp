@@ -17,6 +17,7 @@ namespace nslab {
 std::string ProbeExpectation::str() const {
   std::string s = fmt::format("{}: {}", probe.str(), to_string(verdict));
   if (served_by) s += fmt::format(", served by {}", *served_by);
+  if (seen_from) s += fmt::format(", seen from {}", seen_from->str());
   return s;
 }
 
@@ -528,7 +529,7 @@ class Loader {
       matrix(m);
       return;
     }
-    if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "family", "payload"},
+    if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload"},
                  "an expectation"))
       return;
     ProbeExpectation e;
@@ -563,6 +564,14 @@ class Loader {
       if (e.served_by) check_target(s, *e.served_by);
       if (e.probe.protocol == Protocol::icmp)
         r_.error(s, "served_by needs a tcp or udp probe to a built-in service");
+      e.probe.want_served_by = true;
+    }
+    if (auto s = item["seen_from"]) {
+      auto v = r_.scalar(s, "seen_from").value_or("");
+      e.seen_from = IpAddress::parse(v);
+      if (!e.seen_from) r_.error(s, fmt::format("seen_from \"{}\" is not an IP address", v));
+      if (e.probe.protocol == Protocol::icmp)
+        r_.error(s, "seen_from needs a tcp or udp probe to a built-in service");
       e.probe.want_served_by = true;
     }
     if (auto f = item["family"]) {

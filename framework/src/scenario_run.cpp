@@ -33,10 +33,14 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario) {
       o.ms = batch_ms;
       o.passed = r.verdict == p->verdict;
       if (o.passed && p->served_by && r.served_by != *p->served_by) o.passed = false;
+      if (o.passed && p->seen_from && r.seen_from != p->seen_from->str()) o.passed = false;
       o.summary = fmt::format("observed {} ({})", to_string(r.verdict), r.detail);
       if (p->served_by && r.verdict == Verdict::reachable && r.served_by != *p->served_by)
         o.summary += fmt::format("; expected to be served by {}, served by {}", *p->served_by,
                                  r.served_by.empty() ? std::string("no nslab service") : r.served_by);
+      if (p->seen_from && r.verdict == Verdict::reachable && r.seen_from != p->seen_from->str())
+        o.summary += fmt::format("; expected the service to see {}, it saw {}", p->seen_from->str(),
+                                 r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else {
       const auto& m = std::get<MatrixSpec>(e);
       auto report = run_matrix(lab, m, scenario.probe_options);

@@ -1,5 +1,6 @@
 #include "nslab/service_host.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,24 @@
 #include "nslab/sys.h"
 
 namespace nslab {
+
+namespace {
+
+// "NODE CLIENT-ADDRESS\n": who answered, and whom it saw asking (which shows
+// a NAT rewrite). IPv4 clients of the dual-stack socket appear v4-mapped.
+std::string greeting(const std::string& node, const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (peer.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+    else inet_ntop(AF_INET6, &a, text, sizeof text);
+  } else if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+  }
+  return node + " " + text + "\n";
+}
+
+}  // namespace
 
 ServiceHost::ServiceHost() {
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
@@ -104,7 +123,6 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
     listening = it->second.listening;
     protocol = it->second.protocol;
   }
-  std::string hello = node + "\n";
   char buf[65536];
   if (protocol == Protocol::udp) {
     for (;;) {
@@ -112,14 +130,17 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
       socklen_t len = sizeof peer;
       ssize_t r = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &len);
       if (r < 0) return;
-      std::string reply = hello + std::string(buf, static_cast<std::size_t>(r));
+      std::string reply = greeting(node, peer) + std::string(buf, static_cast<std::size_t>(r));
       ::sendto(fd, reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&peer), len);
     }
   }
   if (listening) {
     for (;;) {
-      int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      int c = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (c < 0) return;
+      std::string hello = greeting(node, peer);
       (void)::send(c, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       try {
         watch(Conn{Fd(c), node, false, Protocol::tcp}, EPOLLIN | EPOLLRDHUP);

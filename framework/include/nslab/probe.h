@@ -36,6 +36,7 @@ struct ProbeResult {
   IpAddress target;
   Verdict verdict = Verdict::blocked;
   std::string served_by;  // the node a built-in service answered from
+  std::string seen_from;  // the client address that service saw
   std::chrono::microseconds rtt{0};
   std::string detail;     // the evidence: "echo reply from 192.168.1.2", ...
 };

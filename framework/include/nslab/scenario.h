@@ -21,6 +21,7 @@ struct ProbeExpectation {
   Probe probe;
   Verdict verdict = Verdict::reachable;
   std::optional<std::string> served_by;
+  std::optional<IpAddress> seen_from;  // the client address the service saw
   SourceLocation where;
   std::string str() const;
 };

@@ -2,9 +2,10 @@
 //
 // Each service is a socket created inside its node, so it answers only there;
 // one reactor thread serves every service of a lab (a socket belongs to its
-// namespace, not to the thread that polls it). A responder answers with the
-// node's name and a newline, then echoes whatever it receives, so a probe can
-// tell which node served it (a port forward landing on the right node).
+// namespace, not to the thread that polls it). A responder answers with a line
+// "NODE CLIENT-ADDRESS", then echoes whatever it receives, so a probe can tell
+// which node served it (a port forward landing on the right node) and from
+// which address it saw the request come (a MASQUERADE rewriting the source).
 #pragma once
 
 #include <cstdint>
