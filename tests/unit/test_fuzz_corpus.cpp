@@ -1,0 +1,62 @@
+// Regression test for the scenario fuzzer: every input in fuzz/corpus (seed
+// scenarios and what libFuzzer found) loads or fails with a ScenarioError,
+// never anything else; so do pathological nestings.
+#include <boost/test/unit_test.hpp>
+
+#include <dirent.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nslab/scenario.h"
+
+namespace {
+
+std::vector<std::string> corpus() {
+  std::vector<std::string> files;
+  if (DIR* d = ::opendir(NSLAB_FUZZ_CORPUS)) {
+    while (auto* e = ::readdir(d))
+      if (e->d_name[0] != '.') files.push_back(std::string(NSLAB_FUZZ_CORPUS) + "/" + e->d_name);
+    ::closedir(d);
+  }
+  return files;
+}
+
+// True when parsing ends in a Scenario or a ScenarioError.
+bool loads_or_explains(const std::string& text) {
+  try {
+    nslab::parse_scenario(text, "fuzz.yaml");
+  } catch (const nslab::ScenarioError& e) {
+    return std::string(e.what()).rfind("fuzz.yaml", 0) == 0;
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(fuzz_corpus)
+
+BOOST_AUTO_TEST_CASE(every_corpus_input_loads_or_is_explained) {
+  auto files = corpus();
+  BOOST_TEST(files.size() > 100u);
+  for (const auto& f : files) {
+    std::stringstream buf;
+    buf << std::ifstream(f, std::ios::binary).rdbuf();
+    BOOST_TEST(loads_or_explains(buf.str()), f);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pathological_nesting) {
+  BOOST_TEST(loads_or_explains(std::string(50000, '[')));
+  BOOST_TEST(loads_or_explains(std::string(50000, '{')));
+  std::string deep = "nodes:\n";
+  for (int i = 0; i < 2000; ++i) deep += std::string(2 * (i + 1), ' ') + "x" + std::to_string(i) + ":\n";
+  BOOST_TEST(loads_or_explains(deep));
+  BOOST_TEST(loads_or_explains(std::string("\0\xff\xfe", 3)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
