@@ -14,15 +14,16 @@ namespace nslab::cli {
 
 namespace {
 
-const char* kHelp = R"(usage: nslab check [--junit FILE] [--quiet] SCENARIO...
+const char* kHelp = R"(usage: nslab check [--junit FILE] [--tables] [--quiet] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
-run its expectations (single probes together, each matrix at once), print one
-line per expectation and, for a failed matrix, the expected / observed /
-difference tables, then tear the lab down.
+run all its expectations' probes at once (a scenario costs about one probe
+timeout), print one line per expectation and, for a failed matrix, the
+expected / observed / difference tables, then tear the lab down.
 
 options:
   --junit FILE   also write the results as JUnit XML
+  --tables       print every matrix's tables, not only failed ones
   --quiet        print only failures and the summary line per file
 
 exit codes: 0 every expectation held, 1 an expectation failed, 2 a scenario
@@ -42,11 +43,12 @@ int check(const Args& args) {
     return kOk;
   }
   std::string junit;
-  bool quiet = false;
+  bool quiet = false, tables = false;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--junit" && i + 1 < args.size()) junit = args[++i];
     else if (args[i] == "--quiet") quiet = true;
+    else if (args[i] == "--tables") tables = true;
     else if (!args[i].empty() && args[i][0] == '-') {
       std::fprintf(stderr, "nslab check: unknown option \"%s\"\n\n%s", args[i].c_str(), kHelp);
       return kUsage;
@@ -98,7 +100,7 @@ int check(const Args& args) {
         if (x.passed && quiet) continue;
         std::printf("  %-4s %s: %s — %s\n", x.passed ? "ok" : "FAIL", x.where.str().c_str(), x.title.c_str(),
                     x.summary.c_str());
-        if (!x.passed && !x.details.empty()) std::printf("%s", x.details.c_str());
+        if ((!x.passed || tables) && !x.details.empty()) std::printf("%s", x.details.c_str());
       }
       bool ok = suite.outcome.passed();
       any_failed = any_failed || !ok;

@@ -1,6 +1,8 @@
 #include "nslab/firewall.h"
 
 #include <nftables/libnftables.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <map>
@@ -11,6 +13,7 @@
 #include "nslab/netns.h"
 #include "nslab/node.h"
 #include "nslab/subprocess.h"
+#include "nslab/sys.h"
 
 namespace nslab {
 
@@ -153,13 +156,18 @@ void apply_iptables(const Node& node, std::string_view lines, Family family, Sou
 }
 
 void apply_nftables(const Node& node, std::string_view ruleset, SourceLocation where) {
-  std::string text(ruleset);
+  // The ruleset is read from a memfd by name, so that nft's messages carry
+  // "PATH:LINE:COLUMN" (its messages for in-memory buffers quote the wrong line).
+  Fd file(::memfd_create("nslab-nftables", MFD_CLOEXEC));
+  if (!file) throw SystemError("cannot create a memfd for an nftables ruleset", errno);
+  sys::write_all(file.get(), ruleset, "nftables ruleset");
+  std::string path = fmt::format("/proc/self/fd/{}", file.get());
   std::string error = node.run([&] {
     nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!ctx) return std::string("cannot create an nftables context");
     nft_ctx_buffer_output(ctx);
     nft_ctx_buffer_error(ctx);
-    int rc = nft_run_cmd_from_buffer(ctx, text.c_str());
+    int rc = nft_run_cmd_from_filename(ctx, path.c_str());
     std::string err = rc == 0 ? std::string() : std::string(nft_ctx_get_error_buffer(ctx));
     if (rc != 0 && err.empty()) err = "nft failed without a message";
     nft_ctx_free(ctx);
@@ -167,22 +175,15 @@ void apply_nftables(const Node& node, std::string_view ruleset, SourceLocation w
   });
   if (error.empty()) return;
   while (!error.empty() && error.back() == '\n') error.pop_back();
-  // libnftables quotes the offending line under its message; find that line
-  // in the ruleset to point at it.
   SourceLocation at = where;
-  std::istringstream msg(error);
-  std::string first, quoted;
-  std::getline(msg, first);
-  std::getline(msg, quoted);
-  if (!quoted.empty()) {
-    std::istringstream in(text);
-    int index = 0;
-    for (std::string l; std::getline(in, l); ++index)
-      if (l == quoted) {
-        at = line_of(where, index);
-        break;
-      }
+  std::smatch m;
+  if (std::regex_search(error, m, std::regex(path + ":([0-9]+):([0-9]+)"))) {
+    at = line_of(where, std::stoi(m[1]) - 1);
+    // Columns count from the ruleset's own indentation in the scenario.
+    if (at.known()) at.column = where.column + std::stoi(m[2]) - 1;
   }
+  // Name the lab, not our memfd, in the tool's message.
+  error = std::regex_replace(error, std::regex(path + ":"), "line ");
   throw ConfigError(fmt::format("node \"{}\": nftables ruleset rejected: {}", node.name(), error), at);
 }
 

@@ -134,6 +134,11 @@ void Lab::create_links() {
     ln.record_interface({le.interface, le.addresses, *local.mac});
     pn.record_interface({pe.interface, pe.addresses, *peer.mac});
   }
+  // Bridges come up last, with their ports already up (see create_bridge).
+  for (const auto& [label, index] : bridge_index) {
+    auto colon = label.find(':');
+    node(label.substr(0, colon)).netlink().set_up(index, true, label);
+  }
 }
 
 void Lab::add_addresses_and_routes() {
@@ -241,8 +246,9 @@ void Lab::apply_sysctls() {
   });
 }
 
-// A packet sent before the kernel's link watcher has activated a new link is
-// dropped, so build() returns only when every link that should be up is.
+// A packet sent through a link before the kernel has activated its queue is
+// dropped, so build() returns only when every link that should be up has
+// carrier and an active queue (operstate may lag behind by up to a second).
 void Lab::wait_links_up() {
   std::map<std::string, std::set<std::string>> want;  // node -> interfaces
   for (const auto& l : topology_.links()) {
@@ -257,7 +263,7 @@ void Lab::wait_links_up() {
   while (!want.empty()) {
     for (auto it = want.begin(); it != want.end();) {
       for (const auto& li : node(it->first).netlink().links())
-        if (li.oper_up) it->second.erase(li.name);
+        if (li.ready()) it->second.erase(li.name);
       it = it->second.empty() ? want.erase(it) : std::next(it);
     }
     if (want.empty()) break;

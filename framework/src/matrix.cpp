@@ -90,26 +90,34 @@ TruthTable expected_table(const MatrixSpec& spec) {
   return t;
 }
 
-MatrixReport run_matrix(Lab& lab, const MatrixSpec& spec, const ProbeOptions& options) {
+std::vector<Probe> matrix_probes(const MatrixSpec& spec) {
+  std::vector<Probe> probes;
+  for (const auto& f : spec.nodes)
+    for (const auto& t : spec.nodes)
+      if (f != t) probes.push_back(Probe{f, t, spec.protocol, spec.port, spec.family});
+  return probes;
+}
+
+MatrixReport matrix_report(const MatrixSpec& spec, std::vector<ProbeResult> results, double elapsed_ms) {
   MatrixReport r;
   r.spec = spec;
   r.expected = expected_table(spec);
   r.observed = TruthTable(spec.nodes);
-  std::vector<Probe> probes;
-  for (const auto& f : spec.nodes)
-    for (const auto& t : spec.nodes)
-      if (f != t) {
-        Probe p{f, t, spec.protocol, spec.port, spec.family};
-        probes.push_back(std::move(p));
-      }
-  auto t0 = std::chrono::steady_clock::now();
-  r.results = lab.probe(probes, options);
-  r.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  r.results = std::move(results);
+  r.elapsed_ms = elapsed_ms;
   for (const auto& res : r.results) {
     r.observed.set(res.probe.from, res.probe.to, res.verdict);
     if (res.verdict != r.expected.at(res.probe.from, res.probe.to)) r.mismatches.push_back(res);
   }
   return r;
+}
+
+MatrixReport run_matrix(Lab& lab, const MatrixSpec& spec, const ProbeOptions& options) {
+  expected_table(spec);  // names a bad exception before probing
+  auto t0 = std::chrono::steady_clock::now();
+  auto results = lab.probe(matrix_probes(spec), options);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return matrix_report(spec, std::move(results), ms);
 }
 
 }  // namespace nslab

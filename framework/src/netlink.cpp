@@ -81,6 +81,8 @@ LinkInfo parse_link(nlmsghdr* h) {
   if (tb[IFLA_IFNAME]) info.name = nla_get_string(tb[IFLA_IFNAME]);
   if (tb[IFLA_MTU]) info.mtu = static_cast<int>(nla_get_u32(tb[IFLA_MTU]));
   if (tb[IFLA_MASTER]) info.master = static_cast<int>(nla_get_u32(tb[IFLA_MASTER]));
+  if (tb[IFLA_QDISC]) info.qdisc = nla_get_string(tb[IFLA_QDISC]);
+  info.carrier = (ifi->ifi_flags & IFF_LOWER_UP) != 0;
   if (tb[IFLA_OPERSTATE]) {
     auto st = nla_get_u8(tb[IFLA_OPERSTATE]);
     info.oper_up = st == IF_OPER_UP || (st == IF_OPER_UNKNOWN && (ifi->ifi_flags & IFF_RUNNING));
@@ -248,8 +250,7 @@ int Netlink::create_bridge(std::string_view name, int mtu, std::string_view labe
   Msg m = new_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
-  ifi.ifi_flags = IFF_UP;
-  ifi.ifi_change = IFF_UP;
+  // Created down: see the header.
   append(m.get(), ifi);
   put_str(m.get(), IFLA_IFNAME, name);
   if (mac) put(m.get(), IFLA_ADDRESS, mac->data(), 6);

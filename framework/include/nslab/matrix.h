@@ -63,4 +63,9 @@ struct MatrixReport {
 TruthTable expected_table(const MatrixSpec& spec);
 MatrixReport run_matrix(Lab& lab, const MatrixSpec& spec, const ProbeOptions& options = {});
 
+// The two halves of run_matrix, for callers that batch several matrices:
+// the probes of every ordered pair, and the report from their results.
+std::vector<Probe> matrix_probes(const MatrixSpec& spec);
+MatrixReport matrix_report(const MatrixSpec& spec, std::vector<ProbeResult> results, double elapsed_ms);
+
 }  // namespace nslab

@@ -31,6 +31,11 @@ struct LinkInfo {
   std::string kind;   // "veth", "bridge", "" for lo
   bool admin_up = false;
   bool oper_up = false;  // IF_OPER_UP (or UNKNOWN for lo)
+  bool carrier = false;  // IFF_LOWER_UP
+  // "noop" until the kernel activates the link's queueing (at carrier-on);
+  // until then every packet sent through it is dropped.
+  std::string qdisc;
+  bool ready() const noexcept { return carrier && !qdisc.empty() && qdisc != "noop"; }
   int mtu = 0;
   int master = 0;
 };
@@ -87,6 +92,10 @@ class Netlink {
   // directly in its target namespace, in one message.
   void create_veth(const VethEnd& local, const VethEnd& peer);
   // Returns the new bridge's ifindex. STP stays off: ports forward at once.
+  // The bridge is created down: brought up after its ports have carrier, it
+  // has carrier at once and its queue is activated on the spot. Brought up
+  // empty, its activation would wait for the kernel's link watcher, which
+  // handles a bridge's carrier change at most once a second.
   int create_bridge(std::string_view name, int mtu, std::string_view label,
                     std::optional<MacAddress> mac = std::nullopt);
   void set_up(int index, bool up, std::string_view label);
