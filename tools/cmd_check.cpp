@@ -14,7 +14,7 @@ namespace nslab::cli {
 
 namespace {
 
-const char* kHelp = R"(usage: nslab check [--junit FILE] [--tables] [--quiet] SCENARIO...
+const char* kHelp = R"(usage: nslab check [--junit FILE] [--artifacts DIR [--keep-pcaps]] [--tables] [--quiet] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -23,6 +23,9 @@ expected / observed / difference tables, then tear the lab down.
 
 options:
   --junit FILE   also write the results as JUnit XML
+  --artifacts DIR  write the packets of every failed capture expectation to
+                 DIR/SCENARIO/NN-NODE-IFACE.pcap (tcpdump -r, Wireshark)
+  --keep-pcaps   with --artifacts, write every capture, failed or not
   --tables       print every matrix's tables, not only failed ones
   --quiet        print only failures and the summary line per file
 
@@ -44,11 +47,14 @@ int check(const Args& args) {
   }
   std::string junit;
   bool quiet = false, tables = false;
+  ArtifactOptions artifacts;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--junit" && i + 1 < args.size()) junit = args[++i];
     else if (args[i] == "--quiet") quiet = true;
     else if (args[i] == "--tables") tables = true;
+    else if (args[i] == "--artifacts" && i + 1 < args.size()) artifacts.dir = args[++i];
+    else if (args[i] == "--keep-pcaps") artifacts.always = true;
     else if (!args[i].empty() && args[i][0] == '-') {
       std::fprintf(stderr, "nslab check: unknown option \"%s\"\n\n%s", args[i].c_str(), kHelp);
       return kUsage;
@@ -91,7 +97,7 @@ int check(const Args& args) {
     try {
       auto lab = std::make_unique<Lab>(scenario.topology, scenario.lab_options);
       double build_ms = lab->build_times().total_ms;
-      suite.outcome = run_expectations(*lab, scenario);
+      suite.outcome = run_expectations(*lab, scenario, artifacts);
       lab.reset();
       any_ran = true;
       std::size_t passed = 0;
@@ -101,6 +107,7 @@ int check(const Args& args) {
         std::printf("  %-4s %s: %s — %s\n", x.passed ? "ok" : "FAIL", x.where.str().c_str(), x.title.c_str(),
                     x.summary.c_str());
         if ((!x.passed || tables) && !x.details.empty()) std::printf("%s", x.details.c_str());
+        for (const auto& a : x.artifacts) std::printf("       packets kept in %s\n", a.c_str());
       }
       bool ok = suite.outcome.passed();
       any_failed = any_failed || !ok;

@@ -206,6 +206,20 @@ void Lab::add_static_neighbours() {
         }
       }
   }
+  // Bridges learn the MAC behind each port from the first frame it sends; with
+  // no ARP on the wire, the first frames to a node would be flooded to every
+  // port. Static forwarding entries make a bridge a switch that already knows.
+  std::map<Node*, std::vector<std::pair<std::string, MacAddress>>> fdb;
+  for (const auto& l : topology_.links()) {
+    for (const auto& [port, other] : {std::pair{&l.a, &l.b}, std::pair{&l.b, &l.a}}) {
+      if (port->bridge.empty()) continue;
+      for (const auto& i : node(other->node).interfaces())
+        if (i.name == other->interface) fdb[&node(port->node)].push_back({port->interface, i.mac});
+    }
+  }
+  for (auto& [n, entries] : fdb)
+    for (auto& [port, mac] : entries) todo[n].push_back({port, Neighbour{0, {}, mac, true}});
+
   for (auto& [n, named] : todo) {
     std::map<std::string, int> index;
     for (const auto& l : n->netlink().links()) index[l.name] = l.index;
@@ -341,6 +355,13 @@ std::vector<ProbeResult> Lab::probe(const std::vector<Probe>& probes, const Prob
 
 ProbeResult Lab::probe(const Probe& p, const ProbeOptions& options) {
   return std::move(probe(std::vector<Probe>{p}, options).front());
+}
+
+Capture Lab::capture(std::string_view on, const std::string& filter) {
+  auto colon = on.find(':');
+  if (colon == std::string_view::npos)
+    throw ConfigError(fmt::format("capture point \"{}\" must be node:interface", on));
+  return Capture(node(on.substr(0, colon)), std::string(on.substr(colon + 1)), filter);
 }
 
 Verdict Lab::ping(std::string_view from, std::string_view to, const ProbeOptions& options) {

@@ -356,11 +356,17 @@ void Netlink::add_neighbours(const std::vector<Neighbour>& entries) {
       const Neighbour& n = entries[i];
       Msg m = new_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
       ndmsg nd{};
-      nd.ndm_family = static_cast<unsigned char>(to_af(n.address.family()));
       nd.ndm_ifindex = n.ifindex;
-      nd.ndm_state = NUD_PERMANENT;
+      if (n.fdb) {
+        nd.ndm_family = AF_BRIDGE;
+        nd.ndm_state = NUD_NOARP;  // "static": never aged out, not local
+        nd.ndm_flags = NTF_MASTER;
+      } else {
+        nd.ndm_family = static_cast<unsigned char>(to_af(n.address.family()));
+        nd.ndm_state = NUD_PERMANENT;
+      }
       append(m.get(), nd);
-      put(m.get(), NDA_DST, n.address.data(), n.address.size());
+      if (!n.fdb) put(m.get(), NDA_DST, n.address.data(), n.address.size());
       put(m.get(), NDA_LLADDR, n.mac.data(), 6);
       nl_complete_msg(impl_->sock, m.get());
       nlmsghdr* h = nlmsg_hdr(m.get());

@@ -21,6 +21,14 @@ std::string ProbeExpectation::str() const {
   return s;
 }
 
+std::string CaptureExpectation::str() const {
+  std::string s = fmt::format("capture on {} during {}: {} packets", on, during.str(), count.str());
+  if (!filter.empty()) s += fmt::format(" matching \"{}\"", filter);
+  if (src) s += fmt::format(", all from {}", src->str());
+  if (dst) s += fmt::format(", all to {}", dst->str());
+  return s;
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   double value = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -529,6 +537,11 @@ class Loader {
       matrix(m);
       return;
     }
+    if (auto c = item["capture"]) {
+      if (!r_.keys(item, {"capture"}, "a capture expectation")) return;
+      capture(c);
+      return;
+    }
     if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload"},
                  "an expectation"))
       return;
@@ -580,6 +593,70 @@ class Loader {
       else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
     }
     if (auto p = item["payload"]) e.probe.payload = r_.scalar(p, "payload").value_or("");
+    s_.expectations.push_back(std::move(e));
+  }
+
+  // The probe part of an expectation: from, to, icmp | tcp: PORT | udp: PORT.
+  bool probe_of(const YAML::Node& item, Probe& probe) {
+    auto from = item["from"], to = item["to"];
+    if (!from || !to) {
+      r_.error(item, "a probe needs \"from\" and \"to\"");
+      return false;
+    }
+    probe.from = r_.scalar(from, "from").value_or("");
+    probe.to = r_.scalar(to, "to").value_or("");
+    check_target(from, probe.from);
+    check_target(to, probe.to);
+    int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
+    if (protocols != 1) {
+      r_.error(item, "a probe names exactly one of icmp, tcp: PORT, udp: PORT");
+      return false;
+    }
+    if (item["icmp"]) {
+      probe.protocol = Protocol::icmp;
+    } else {
+      auto p = item["tcp"] ? item["tcp"] : item["udp"];
+      probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
+      if (auto port = r_.integer(p, "port", 1, 65535)) probe.port = static_cast<std::uint16_t>(*port);
+    }
+    if (auto f = item["family"]) {
+      auto v = r_.scalar(f, "family").value_or("");
+      if (auto fam = family_of(v)) probe.family = fam;
+      else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
+    }
+    return true;
+  }
+
+  void capture(const YAML::Node& c) {
+    if (!r_.keys(c, {"on", "during", "filter", "count", "src", "dst"}, "a capture")) return;
+    CaptureExpectation e;
+    e.where = r_.at(c);
+    if (!c["on"] || !c["during"]) {
+      r_.error(c, "a capture needs \"on\" (node:interface) and \"during\" (a probe)");
+      return;
+    }
+    e.on = r_.scalar(c["on"], "on").value_or("");
+    if (e.on.find(':') == std::string::npos) r_.error(c["on"], fmt::format("capture point \"{}\" must be node:interface", e.on));
+    else check_target(c["on"], e.on);
+    auto during = c["during"];
+    if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family"}, "a capture's probe")) return;
+    if (!probe_of(during, e.during)) return;
+    if (auto f = c["filter"]) {
+      e.filter = r_.scalar(f, "filter").value_or("");
+      if (auto why = bpf_filter_problem(e.filter); !why.empty()) r_.error(f, why);
+    }
+    e.count = CountSpec{CountSpec::Op::ge, 1};
+    if (auto n = c["count"]) {
+      auto v = r_.scalar(n, "count").value_or("");
+      if (auto cs = CountSpec::parse(v)) e.count = *cs;
+      else r_.error(n, fmt::format("count \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", v));
+    }
+    for (const auto& [key, slot] : {std::pair{"src", &e.src}, std::pair{"dst", &e.dst}})
+      if (auto a = c[key]) {
+        auto v = r_.scalar(a, key).value_or("");
+        *slot = IpAddress::parse(v);
+        if (!*slot) r_.error(a, fmt::format("{} \"{}\" is not an IP address", key, v));
+      }
     s_.expectations.push_back(std::move(e));
   }
 

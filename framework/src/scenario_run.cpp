@@ -1,6 +1,7 @@
 #include "nslab/scenario_run.h"
 
 #include <chrono>
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace nslab {
@@ -15,17 +16,67 @@ bool ScenarioOutcome::passed() const {
 // costs about one timeout however many of its cells are blocked. Each probe
 // has its own 5-tuple (a fresh source port, a unique ICMP echo id), so no
 // probe can pass as the reply of another's conntrack entry.
-ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario) {
+namespace {
+
+ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const CaptureExpectation& c,
+                               std::size_t index, const ArtifactOptions& artifacts) {
+  ExpectationOutcome o;
+  o.title = c.str();
+  o.where = c.where;
+  auto t0 = std::chrono::steady_clock::now();
+  Capture cap = [&] {
+    try {
+      return lab.capture(c.on, c.filter);
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.message(), c.where);
+    }
+  }();
+  auto probe = lab.probe(c.during, scenario.probe_options);
+  cap.stop();
+  o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto& packets = cap.packets();
+  std::size_t n = packets.size();
+  std::string wrong;
+  for (const auto& p : packets) {
+    if ((c.src && p.src != c.src) || (c.dst && p.dst != c.dst)) {
+      wrong = p.summary();
+      break;
+    }
+  }
+  o.passed = c.count.holds(n) && wrong.empty() && cap.dropped() == 0;
+  o.summary = fmt::format("{} matching packet{} (probe: {}, {})", n, n == 1 ? "" : "s",
+                          to_string(probe.verdict), probe.detail);
+  if (!wrong.empty()) o.summary += fmt::format("; a packet does not have the expected fields: {}", wrong);
+  if (cap.dropped()) o.summary += fmt::format("; the kernel dropped {} packets", cap.dropped());
+  for (std::size_t i = 0; i < packets.size() && i < 8; ++i) o.details += "    " + packets[i].summary() + "\n";
+  if (packets.size() > 8) o.details += fmt::format("    ... and {} more\n", packets.size() - 8);
+  if (!artifacts.dir.empty() && (artifacts.always || !o.passed)) {
+    std::string name = c.on;
+    for (char& ch : name)
+      if (ch == ':' || ch == '/') ch = '-';
+    std::string dir = artifacts.dir + "/" + scenario.name;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw SystemError(fmt::format("cannot create artifact directory {}", dir), ec.value());
+    std::string path = fmt::format("{}/{:02}-{}.pcap", dir, index + 1, name);
+    cap.save(path);
+    o.artifacts.push_back(path);
+  }
+  return o;
+}
+
+}  // namespace
+
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts) {
   std::vector<Probe> probes;
   std::vector<std::pair<std::size_t, std::size_t>> slices;  // per expectation: first, count
   for (const auto& e : scenario.expectations) {
     std::size_t first = probes.size();
     if (auto* p = std::get_if<ProbeExpectation>(&e)) {
       probes.push_back(p->probe);
-    } else {
-      const auto& m = std::get<MatrixSpec>(e);
-      expected_table(m);
-      for (auto& p : matrix_probes(m)) probes.push_back(std::move(p));
+    } else if (auto* m = std::get_if<MatrixSpec>(&e)) {
+      expected_table(*m);
+      for (auto& p : matrix_probes(*m)) probes.push_back(std::move(p));
     }
     slices.push_back({first, probes.size() - first});
   }
@@ -53,6 +104,8 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario) {
       if (p->seen_from && r.verdict == Verdict::reachable && r.seen_from != p->seen_from->str())
         o.summary += fmt::format("; expected the service to see {}, it saw {}", p->seen_from->str(),
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
+    } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
+      o = run_capture(lab, scenario, *c, i, artifacts);
     } else {
       const auto& m = std::get<MatrixSpec>(e);
       std::vector<ProbeResult> mine(results.begin() + static_cast<std::ptrdiff_t>(first),

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nslab/capture.h"
 #include "nslab/node.h"
 #include "nslab/probe.h"
 #include "nslab/topology.h"
@@ -90,6 +91,9 @@ class Lab {
   ProbeResult udp(std::string_view from, std::string_view to, std::uint16_t port,
                   const ProbeOptions& options = {});
   ProbeResult probe(const Probe& probe, const ProbeOptions& options = {});
+
+  // Starts a capture on "node:interface" (see capture.h).
+  Capture capture(std::string_view on, const std::string& filter = {});
   std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
 
  private:

@@ -53,11 +53,13 @@ struct VethEnd {
   std::optional<MacAddress> mac;  // empty: random
 };
 
-// A permanent neighbour (ARP/NDP) entry: address -> MAC on a link.
+// A permanent neighbour (ARP/NDP) entry: address -> MAC on a link; or, with
+// fdb set, a static forwarding entry of a bridge: MAC -> the port `ifindex`.
 struct Neighbour {
   int ifindex = 0;
   IpAddress address;
   MacAddress mac{};
+  bool fdb = false;
 };
 
 enum class RouteType { unicast, blackhole, unreachable, prohibit };

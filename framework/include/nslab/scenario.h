@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "nslab/capture.h"
 #include "nslab/lab.h"
 #include "nslab/matrix.h"
 #include "nslab/probe.h"
@@ -26,7 +27,19 @@ struct ProbeExpectation {
   std::string str() const;
 };
 
-using Expectation = std::variant<ProbeExpectation, MatrixSpec>;
+// What crossed an interface while one probe ran: a count of the packets that
+// match a BPF filter, and optionally fields every one of them must have.
+struct CaptureExpectation {
+  std::string on;      // "node:interface"
+  std::string filter;  // BPF, as tcpdump takes it; empty for every packet
+  Probe during;
+  CountSpec count;
+  std::optional<IpAddress> src, dst;  // every matching packet must have these
+  SourceLocation where;
+  std::string str() const;
+};
+
+using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation>;
 
 struct Scenario {
   std::string file;

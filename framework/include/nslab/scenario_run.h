@@ -16,6 +16,13 @@ struct ExpectationOutcome {
   std::string details;  // the truth tables of a matrix
   SourceLocation where;
   double ms = 0;
+  std::vector<std::string> artifacts;  // pcap files written for it
+};
+
+// Where captures are kept: under dir, when their expectation fails, or always.
+struct ArtifactOptions {
+  std::string dir;  // empty: keep nothing
+  bool always = false;
 };
 
 struct ScenarioOutcome {
@@ -23,7 +30,8 @@ struct ScenarioOutcome {
   bool passed() const;
 };
 
-// Single probes run together in one batch; each matrix runs as one batch.
-ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario);
+// The probes of every probe and matrix expectation run together in one batch.
+// Captures run after that, each during its own probe.
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts = {});
 
 }  // namespace nslab
