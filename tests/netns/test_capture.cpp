@@ -7,6 +7,8 @@
 #include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
@@ -158,7 +160,8 @@ BOOST_AUTO_TEST_CASE(pcap_files_are_read_by_tcpdump) {
   auto& cap = capture("external:eth0");
   lab.ping("red", "external");
   lab.tcp("blue", "external", 80);
-  auto path = std::filesystem::temp_directory_path() / "nslab-test-capture.pcap";
+  cap.stop();  // the connection's last segments may still be on their way
+  auto path = std::filesystem::temp_directory_path() / fmt::format("nslab-test-capture-{}.pcap", ::getpid());
   cap.save(path.string());
   auto r = nslab::run_command("tcpdump -n -r " + path.string());
   BOOST_TEST(r.ok(), r.output);
