@@ -125,6 +125,16 @@ int check(const Args& args) {
       suite.kind = SuiteResult::Kind::skipped;
       suite.message = e.what();
       any_skipped = true;
+    } catch (const Error& e) {
+      // The lab was built but did not come up as described: a program that
+      // exited early, a port that never opened.
+      std::printf("FAIL %s: %s\n", file.c_str(), e.what());
+      ExpectationOutcome o;
+      o.title = "the lab comes up";
+      o.summary = e.what();
+      suite.outcome.expectations.push_back(std::move(o));
+      any_failed = true;
+      any_ran = true;
     }
     std::fflush(stdout);
     suite.seconds = seconds_since(t0);

@@ -16,6 +16,10 @@ inline constexpr int kOk = 0, kFailed = 1, kUsage = 2, kSkipped = 4;
 int check(const Args& args);
 int validate(const Args& args);
 int graph(const Args& args);
+int up(const Args& args);
+int exec(const Args& args);
+int list(const Args& args);
+int down(const Args& args);
 
 // True when args holds -h or --help.
 bool wants_help(const Args& args);

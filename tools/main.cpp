@@ -18,6 +18,10 @@ commands:
                      and the difference tables; exit 0/1/2/4
   validate FILE...   only check the files (no privilege needed)
   graph FILE         write the topology as Graphviz DOT (and SVG with -o X.svg)
+  up FILE            build a lab and keep it up for debugging; prints its name
+  exec LAB NODE [-- CMD...]  run a command (default: a shell) inside a node
+  list               the labs that are up
+  down LAB           remove exactly what `up` made
 
 exit codes:
   0  every expectation held      2  bad scenario or usage
@@ -33,6 +37,10 @@ int main(int argc, char** argv) {
       {"check", nslab::cli::check},
       {"validate", nslab::cli::validate},
       {"graph", nslab::cli::graph},
+      {"up", nslab::cli::up},
+      {"exec", nslab::cli::exec},
+      {"list", nslab::cli::list},
+      {"down", nslab::cli::down},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {

@@ -40,6 +40,7 @@ Lab::Lab(Topology topology, LabOptions options)
 }
 
 Lab::~Lab() {
+  processes_.clear();
   services_.reset();
   nodes_.clear();
 }
@@ -59,6 +60,7 @@ void Lab::build() {
   phase(times_.firewall_ms, [&] { apply_firewalls(); });
   phase(times_.wait_up_ms, [&] { wait_links_up(); });
   phase(times_.services_ms, [&] { start_services(); });
+  phase(times_.processes_ms, [&] { start_processes(); });
   times_.total_ms = ms_since(t0);
 }
 
@@ -296,6 +298,44 @@ void Lab::wait_links_up() {
 void Lab::start_services() {
   for (const auto& spec : topology_.nodes())
     for (const auto& s : spec.services) services().add(node(spec.name), s.protocol, s.port);
+}
+
+Process& Lab::start(std::string_view node_name, ProcessSpec spec) {
+  const Node& n = node(node_name);
+  const NodeSpec& ns = topology_.node(node_name);
+  if (spec.hostname.empty()) spec.hostname = ns.hostname;
+  spec.pid_namespace = spec.pid_namespace || ns.pid_namespace;
+  processes_.push_back(std::make_unique<Process>(n, std::move(spec)));
+  return *processes_.back();
+}
+
+void Lab::start_processes() {
+  for (const auto& spec : topology_.nodes()) {
+    for (const auto& r : spec.run) {
+      auto located = [&](const std::string& msg) { return r.where.known() ? r.where.str() + ": " + msg : msg; };
+      Process* p = nullptr;
+      try {
+        p = &start(spec.name, ProcessSpec{r.argv, r.env, r.working_dir, {}, false});
+        const Node& n = node(spec.name);
+        if (r.expect_exit) {
+          int code = p->wait(r.timeout);
+          if (code != *r.expect_exit)
+            throw ProcessError(fmt::format("{} exited with code {}, not {}; the end of its output:\n{}", p->label(),
+                                           code, *r.expect_exit, p->log_tail()));
+          continue;
+        }
+        if (r.ready_port) wait_listening(n, r.ready_port->first, r.ready_port->second, r.timeout, p);
+        if (!r.ready_command.empty()) wait_command(n, r.ready_command, r.timeout, p);
+        p->require_running();
+      } catch (const ProcessError& e) {
+        throw ProcessError(located(e.what()));
+      } catch (const TimeoutError& e) {
+        throw TimeoutError(located(e.what()));
+      } catch (const EnvironmentError& e) {
+        throw EnvironmentError(located(e.what()));
+      }
+    }
+  }
 }
 
 ServiceHost& Lab::services() {

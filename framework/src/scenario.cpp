@@ -29,6 +29,12 @@ std::string CaptureExpectation::str() const {
   return s;
 }
 
+std::string CommandExpectation::str() const {
+  std::string s = fmt::format("{}$ {}: exit {}", from, command, exit);
+  if (output) s += fmt::format(", output contains \"{}\"", *output);
+  return s;
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   double value = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -306,8 +312,18 @@ class Loader {
   void node(NodeSpec& n, const YAML::Node& body) {
     if (body.IsNull()) return;
     std::string ctx = fmt::format("node \"{}\"", n.name);
-    if (!r_.keys(body, {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables"}, ctx))
+    if (!r_.keys(body, {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run",
+                        "hostname", "pid_namespace"},
+                 ctx))
       return;
+    if (auto h = body["hostname"]) {
+      n.hostname = r_.scalar(h, "hostname").value_or("");
+      if (n.hostname.size() > 64) r_.error(h, "a hostname has at most 64 characters");
+    }
+    if (auto p = body["pid_namespace"])
+      if (auto b = r_.boolean(p, "pid_namespace")) n.pid_namespace = *b;
+    if (auto rs = body["run"])
+      for (const auto& item : r_.list(rs, "run")) run(n, item);
     if (auto b = body["bridges"]) bridges(n, b);
     if (auto s = body["sysctl"]) {
       if (s.IsMap()) {
@@ -329,6 +345,63 @@ class Loader {
     rules(body["iptables"], n.iptables, "iptables");
     rules(body["ip6tables"], n.ip6tables, "ip6tables");
     rules(body["nftables"], n.nftables, "nftables");
+  }
+
+  // A command as a list of words, or a string for sh -c.
+  std::vector<std::string> command(const YAML::Node& n, std::string_view what) {
+    std::vector<std::string> argv;
+    if (n.IsScalar()) return {"sh", "-c", n.Scalar()};
+    if (!n.IsSequence() || n.size() == 0) {
+      r_.error(n, fmt::format("{} is a list of words, or a string for sh -c", what));
+      return argv;
+    }
+    for (const auto& w : r_.list(n, what))
+      if (auto v = r_.scalar(w, "a command word")) argv.push_back(*v);
+    return argv;
+  }
+
+  std::optional<std::chrono::milliseconds> duration(const YAML::Node& n, std::string_view what) {
+    auto v = r_.scalar(n, what).value_or("");
+    auto d = parse_duration(v);
+    if (!d) r_.error(n, fmt::format("{} \"{}\" is not a duration (e.g. 500ms, 2s)", what, v));
+    return d;
+  }
+
+  void run(NodeSpec& n, const YAML::Node& item) {
+    RunSpec r;
+    r.where = r_.at(item);
+    if (item.IsScalar() || item.IsSequence()) {
+      r.argv = command(item, "run");
+      if (!r.argv.empty()) n.run.push_back(std::move(r));
+      return;
+    }
+    if (!r_.keys(item, {"command", "cwd", "env", "ready", "timeout", "exit"}, "a run entry")) return;
+    if (!item["command"]) {
+      r_.error(item, "a run entry needs a \"command\"");
+      return;
+    }
+    r.argv = command(item["command"], "command");
+    if (auto c = item["cwd"]) r.working_dir = r_.scalar(c, "cwd").value_or("");
+    if (auto e = item["env"]) {
+      if (!e.IsMap()) r_.error(e, "\"env\" must be a mapping of names to values");
+      else
+        for (auto it = e.begin(); it != e.end(); ++it)
+          r.env[r_.scalar(it->first, "a variable name").value_or("")] = r_.scalar(it->second, "a value").value_or("");
+    }
+    if (auto t = item["timeout"])
+      if (auto d = duration(t, "timeout")) r.timeout = *d;
+    if (auto x = item["exit"])
+      if (auto v = r_.integer(x, "exit", 0, 255)) r.expect_exit = static_cast<int>(*v);
+    if (auto rd = item["ready"]) {
+      if (r_.keys(rd, {"tcp", "udp", "command"}, "\"ready\"")) {
+        if (auto t = rd["tcp"])
+          if (auto v = r_.integer(t, "port", 1, 65535)) r.ready_port = {Protocol::tcp, static_cast<std::uint16_t>(*v)};
+        if (auto u = rd["udp"])
+          if (auto v = r_.integer(u, "port", 1, 65535)) r.ready_port = {Protocol::udp, static_cast<std::uint16_t>(*v)};
+        if (auto c = rd["command"]) r.ready_command = command(c, "ready command");
+      }
+    }
+    if (!r.argv.empty()) n.run.push_back(std::move(r));
   }
 
   void rules(const YAML::Node& node, RulesSpec& out, std::string_view what) {
@@ -540,6 +613,25 @@ class Loader {
     if (auto c = item["capture"]) {
       if (!r_.keys(item, {"capture"}, "a capture expectation")) return;
       capture(c);
+      return;
+    }
+    if (item["command"]) {
+      if (!r_.keys(item, {"from", "command", "exit", "output", "timeout"}, "a command expectation")) return;
+      CommandExpectation c;
+      c.where = r_.at(item);
+      if (!item["from"]) {
+        r_.error(item, "a command expectation needs \"from\": the node to run it in");
+        return;
+      }
+      c.from = r_.scalar(item["from"], "from").value_or("");
+      check_target(item["from"], c.from);
+      c.command = r_.scalar(item["command"], "command").value_or("");
+      if (auto x = item["exit"])
+        if (auto v = r_.integer(x, "exit", 0, 255)) c.exit = static_cast<int>(*v);
+      if (auto o = item["output"]) c.output = r_.scalar(o, "output");
+      if (auto t = item["timeout"])
+        if (auto d = duration(t, "timeout")) c.timeout = *d;
+      s_.expectations.push_back(std::move(c));
       return;
     }
     if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload"},

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <filesystem>
+
+#include "nslab/subprocess.h"
 #include <fmt/format.h>
 
 namespace nslab {
@@ -106,6 +108,18 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
       o = run_capture(lab, scenario, *c, i, artifacts);
+    } else if (auto* c = std::get_if<CommandExpectation>(&e)) {
+      o.title = c->str();
+      o.where = c->where;
+      auto t1 = std::chrono::steady_clock::now();
+      auto seconds = fmt::format("{:.3f}", c->timeout.count() / 1000.0);
+      auto r = run_in_netns(lab.node(c->from).netns(), {"timeout", "-k", "1", seconds, "sh", "-c", c->command});
+      o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+      o.passed = r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
+      std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
+      while (!out.empty() && out.back() == '\n') out.pop_back();
+      o.summary = r.status == 124 ? fmt::format("timed out after {} ms", c->timeout.count())
+                                  : fmt::format("exit {}, output: {}", r.status, out.empty() ? "(none)" : out);
     } else {
       const auto& m = std::get<MatrixSpec>(e);
       std::vector<ProbeResult> mine(results.begin() + static_cast<std::ptrdiff_t>(first),

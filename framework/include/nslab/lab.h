@@ -2,8 +2,9 @@
 // link, address, route and rule inside them) and releases all of it in its
 // destructor; nothing is ever created in the caller's namespace.
 //
-// Teardown order (reverse of the members below): services and probe sockets
-// first, then each node's netlink socket, then the namespace handles. Closing
+// Teardown order (reverse of the members below): processes first (killed and
+// reaped), then services and probe sockets, then each node's netlink socket,
+// then the namespace handles. Closing
 // the last handle of a namespace makes the kernel delete its links, veth peers
 // included, in the background.
 #pragma once
@@ -20,6 +21,7 @@
 #include "nslab/capture.h"
 #include "nslab/node.h"
 #include "nslab/probe.h"
+#include "nslab/process.h"
 #include "nslab/topology.h"
 
 namespace nslab {
@@ -51,6 +53,7 @@ struct BuildTimes {
   double firewall_ms = 0;
   double wait_up_ms = 0;
   double services_ms = 0;
+  double processes_ms = 0;
   double total_ms = 0;
 };
 
@@ -92,6 +95,12 @@ class Lab {
                   const ProbeOptions& options = {});
   ProbeResult probe(const Probe& probe, const ProbeOptions& options = {});
 
+  // Starts a program inside a node (see process.h); the lab owns it and kills
+  // it first at teardown. The node's hostname and PID namespace settings
+  // apply unless the spec sets its own.
+  Process& start(std::string_view node, ProcessSpec spec);
+  const std::vector<std::unique_ptr<Process>>& processes() const noexcept { return processes_; }
+
   // Starts a capture on "node:interface" (see capture.h).
   Capture capture(std::string_view on, const std::string& filter = {});
   std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
@@ -106,6 +115,7 @@ class Lab {
   void apply_firewalls();
   void wait_links_up();
   void start_services();
+  void start_processes();
 
   Topology topology_;
   LabOptions options_;
@@ -115,7 +125,8 @@ class Lab {
   std::uint32_t mac_counter_ = 0;
   std::mutex probe_mutex_;
   std::vector<std::unique_ptr<Node>> nodes_;
-  std::unique_ptr<ServiceHost> services_;  // destroyed first: it uses node sockets
+  std::unique_ptr<ServiceHost> services_;  // destroyed before the nodes: it uses their sockets
+  std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
 };
 
 }  // namespace nslab

@@ -39,7 +39,19 @@ struct CaptureExpectation {
   std::string str() const;
 };
 
-using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation>;
+// A real client run inside a node (curl, nc, dig...): its exit code, and
+// optionally text its output must contain.
+struct CommandExpectation {
+  std::string from;
+  std::string command;  // run with sh -c inside the node
+  int exit = 0;
+  std::optional<std::string> output;
+  std::chrono::milliseconds timeout{5000};
+  SourceLocation where;
+  std::string str() const;
+};
+
+using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation>;
 
 struct Scenario {
   std::string file;

@@ -3,6 +3,7 @@
 // realizes it. Scenario files produce one, C++ tests build one directly.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -68,6 +69,19 @@ struct ServiceSpec {
   SourceLocation where;
 };
 
+// A program a node runs for the whole life of the lab (or until it exits).
+struct RunSpec {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string working_dir;
+  // Ready when something listens on this port, or when this command exits 0.
+  std::optional<std::pair<Protocol, std::uint16_t>> ready_port;
+  std::vector<std::string> ready_command;
+  std::chrono::milliseconds timeout{5000};
+  std::optional<int> expect_exit;  // empty: it must keep running
+  SourceLocation where;
+};
+
 // Firewall rules as text, with where the text starts (for error locations).
 struct RulesSpec {
   std::string text;
@@ -84,6 +98,9 @@ struct NodeSpec {
   RulesSpec iptables;   // lines as typed after `iptables`
   RulesSpec ip6tables;  // lines as typed after `ip6tables`
   RulesSpec nftables;   // an nft ruleset (nft -f syntax)
+  std::string hostname;        // non-empty: its processes get a UTS namespace with it
+  bool pid_namespace = false;  // its processes get a PID namespace of their own
+  std::vector<RunSpec> run;
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, std::vector<std::string> addresses = {});

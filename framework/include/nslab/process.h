@@ -1,0 +1,74 @@
+// Process: a real program running inside a lab node (a web server behind a
+// port forward, a DNS server, the user's own daemon).
+//
+// Started with Boost.Process; before exec the child joins the node's network
+// namespace and, when asked, a UTS namespace with the node's hostname and a
+// PID namespace of its own (so `ps` inside shows only the node's processes).
+// Its stdout and stderr go to an anonymous in-memory log (nothing on disk).
+// It dies with the lab, and with the test process even under SIGKILL
+// (PR_SET_PDEATHSIG, and PID namespaces die with their first process).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nslab/error.h"
+#include "nslab/topology.h"
+
+namespace nslab {
+
+class Node;
+
+// A process exited when it should not have, or with the wrong code.
+class ProcessError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct ProcessSpec {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;  // added to the caller's environment
+  std::string working_dir;                  // empty: the caller's
+  std::string hostname;                     // non-empty: a UTS namespace with it
+  bool pid_namespace = false;               // a PID namespace with its own /proc
+};
+
+class Process {
+ public:
+  Process(const Node& node, ProcessSpec spec);
+  ~Process();  // kills the process group and reaps it
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  int pid() const noexcept;
+  const std::string& label() const noexcept;  // "red: python3 -m http.server 80"
+  bool running();
+  std::optional<int> exit_code();  // once it has exited (128+N for signal N)
+  // Waits for the exit; throws TimeoutError naming the process.
+  int wait(std::chrono::milliseconds timeout);
+  // SIGTERM, then SIGKILL after `grace`; returns the exit code.
+  int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
+  std::string log() const;                      // stdout and stderr so far
+  std::string log_tail(std::size_t lines = 15) const;
+  // Throws ProcessError with the exit code and the log's tail if it exited.
+  void require_running();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Waits until something inside the node listens on the port (TCP: a socket
+// in LISTEN; UDP: a bound socket), or `watch` exits, or the timeout passes;
+// the error says which.
+void wait_listening(const Node& node, Protocol protocol, std::uint16_t port,
+                    std::chrono::milliseconds timeout, Process* watch = nullptr);
+// Runs the command inside the node until it exits 0 (every 20 ms).
+void wait_command(const Node& node, const std::vector<std::string>& argv,
+                  std::chrono::milliseconds timeout, Process* watch = nullptr);
+
+}  // namespace nslab
