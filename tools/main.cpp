@@ -5,6 +5,7 @@
 #include <string>
 
 #include "commands.h"
+#include "nslab/rootless.h"
 
 namespace {
 
@@ -57,6 +58,14 @@ int main(int argc, char** argv) {
     return nslab::cli::kUsage;
   }
   nslab::cli::Args args(argv + 2, argv + argc);
+  // Commands that build labs enter a user namespace of their own when they
+  // lack privilege (exec and down work on labs made by a privileged `up`).
+  if ((it->first == "check" || it->first == "up") && !nslab::cli::wants_help(args)) {
+    if (auto why = nslab::enter_rootless_sandbox_if_needed()) {
+      std::printf("SKIP: %s\n", why->c_str());
+      return nslab::cli::kSkipped;
+    }
+  }
   try {
     return it->second(args);
   } catch (const std::exception& e) {

@@ -101,8 +101,8 @@ BOOST_AUTO_TEST_CASE(unknown_sysctl_names_node_and_key) {
 }
 
 BOOST_AUTO_TEST_CASE(without_privilege_the_program_skips_with_exit_4_and_a_reason) {
-  if (!nslab::run_command("command -v setpriv").ok()) {
-    BOOST_TEST_MESSAGE("setpriv (util-linux) is not installed; cannot drop privileges here");
+  if (auto why = nslab::testing::cannot_drop_privileges()) {
+    BOOST_TEST_MESSAGE("skipped: " << *why);
     return;
   }
   auto r = nslab::run_command(fmt::format(

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "leak_scan.h"
 #include "nslab/lab.h"
+#include "nslab/matrix.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
@@ -102,6 +104,90 @@ BOOST_AUTO_TEST_CASE(in_process_labs_release_every_descriptor_and_namespace) {
   }
   BOOST_TEST(new_namespaces(before, take_census()).empty());
   BOOST_TEST(nslab::testing::count_open_fds() == fds);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_labs_in_a_loop_leave_the_machine_as_it_was) {
+  const std::string links_before = nslab::run_command("ip -o link show").output;
+  const std::string mounts_before = nslab::run_command("cat /proc/self/mountinfo").output;
+  NetnsCensus before = take_census();
+  int fds = nslab::testing::count_open_fds();
+  for (int i = 0; i < 50; ++i) {
+    nslab::Lab lab(nslab::seed::routed_via_host());
+    if (i % 10 == 0) BOOST_TEST(lab.ping("red", "external") == nslab::Verdict::reachable);
+  }
+  BOOST_TEST(new_namespaces(before, take_census()).empty());
+  BOOST_TEST(nslab::testing::count_open_fds() == fds);
+  BOOST_TEST(nslab::run_command("ip -o link show").output == links_before);
+  BOOST_TEST(nslab::run_command("cat /proc/self/mountinfo").output == mounts_before);
+}
+
+// A child builds a lab, probes a matrix, tears the lab down, and again, with
+// a service and a program in it; it is killed at pseudo-random moments, so
+// some kills land in the build, some in the probes, some in the teardown.
+BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_leaves_nothing) {
+  const std::string links_before = nslab::run_command("ip -o link show").output;
+  NetnsCensus before = take_census();
+  std::uint32_t seed = 12345;
+  auto next = [&] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+  for (int round = 0; round < 10; ++round) {
+    pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      try {
+        for (;;) {
+          auto t = nslab::seed::bridge_n(12);
+          t.node("n1").service(nslab::Protocol::tcp, 80);
+          nslab::Lab lab(std::move(t));
+          lab.start("n2", nslab::ProcessSpec{{"sleep", "60"}});
+          nslab::MatrixSpec spec;
+          for (int i = 1; i <= 12; ++i) spec.nodes.push_back("n" + std::to_string(i));
+          nslab::run_matrix(lab, spec);
+        }
+      } catch (...) {
+        ::_exit(3);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(next() % 120));
+    kill_and_reap(pid);
+    // The program's `sleep` dies of PR_SET_PDEATHSIG; give it a moment.
+    for (int i = 0; i < 200 && !take_census().descendants.empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    expect_nothing_left(before, links_before);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_leaves_nothing_behind) {
+  const std::string links_before = nslab::run_command("ip -o link show").output;
+  NetnsCensus before = take_census();
+  char dir[] = "/tmp/nslab-bad-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir));
+  struct Case {
+    const char* name;
+    const char* yaml;
+    int exit_code;
+  } cases[] = {
+      {"malformed.yaml", "nodes: { red: [ }\n", 2},
+      {"failing-rule.yaml",
+       "nodes:\n  red:\n    iptables: \"-A INPUT -j NO_SUCH_CHAIN\"\n  blue:\n"
+       "links: [ [ \"red:eth0 10.0.0.1/24\", \"blue:eth0 10.0.0.2/24\" ] ]\n",
+       2},
+      {"missing-binary.yaml",
+       "nodes:\n  red:\n    run: [ [ nslab-no-such-program ] ]\n  blue:\n"
+       "links: [ [ \"red:eth0 10.0.0.1/24\", \"blue:eth0 10.0.0.2/24\" ] ]\n",
+       4},
+      {"early-exit.yaml",
+       "nodes:\n  red:\n    run: [ { command: \"exit 9\", ready: { tcp: 80 } } ]\n  blue:\n"
+       "links: [ [ \"red:eth0 10.0.0.1/24\", \"blue:eth0 10.0.0.2/24\" ] ]\n",
+       1},
+  };
+  for (const auto& c : cases) {
+    std::string path = std::string(dir) + "/" + c.name;
+    std::ofstream(path) << c.yaml;
+    auto r = nslab::run_command(std::string(NSLAB_BINARY) + " check " + path);
+    BOOST_TEST(r.status == c.exit_code, c.name << ": " << r.output);
+    expect_nothing_left(before, links_before);
+  }
+  nslab::run_command(std::string("rm -rf ") + dir);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -90,6 +90,17 @@ std::set<std::uint64_t> new_namespaces(const NetnsCensus& before, const NetnsCen
   return out;
 }
 
+std::optional<std::string> cannot_drop_privileges() {
+  std::ifstream in("/proc/self/uid_map");
+  std::string inside, outside, count;
+  in >> inside >> outside >> count;
+  if (::geteuid() != 0 || outside != "0" || count != "4294967295")
+    return std::string("only the machine's real root can switch to another user (this is a rootless run)");
+  if (::access("/usr/bin/setpriv", X_OK) != 0 && ::access("/bin/setpriv", X_OK) != 0)
+    return std::string("setpriv (util-linux) is not installed");
+  return std::nullopt;
+}
+
 int count_open_fds() {
   int n = 0;
   for_each_entry("/proc/self/fd", [&](const std::string&) { ++n; });

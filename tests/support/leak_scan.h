@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,5 +27,9 @@ NetnsCensus take_census();
 std::set<std::uint64_t> new_namespaces(const NetnsCensus& before, const NetnsCensus& now);
 // Open descriptors of this process.
 int count_open_fds();
+
+// Why this process cannot run a program as another user (it is not the
+// machine's real root, or setpriv is missing); empty when it can.
+std::optional<std::string> cannot_drop_privileges();
 
 }  // namespace nslab::testing
