@@ -1,5 +1,6 @@
 #include "nslab/lab.h"
 
+#include <cctype>
 #include <chrono>
 #include <fmt/format.h>
 #include <set>
@@ -56,6 +57,7 @@ void Lab::build() {
   phase(times_.links_ms, [&] { create_links(); });
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
   phase(times_.neighbours_ms, [&] { add_static_neighbours(); });
+  phase(times_.impairments_ms, [&] { apply_impairments(); });
   phase(times_.sysctls_ms, [&] { apply_sysctls(); });
   phase(times_.firewall_ms, [&] { apply_firewalls(); });
   phase(times_.wait_up_ms, [&] { wait_links_up(); });
@@ -232,6 +234,50 @@ void Lab::add_static_neighbours() {
       entries.push_back(e);
     }
     n->netlink().add_neighbours(entries);
+  }
+}
+
+void Lab::apply_impairments() {
+  for (const auto& l : topology_.links()) {
+    const Impairment& im = l.impair;
+    if (im.empty()) continue;
+    std::string link = fmt::format("link \"{}\" <-> \"{}\"", l.a.label(), l.b.label());
+    bool netem = (im.loss_percent || im.needs_netem()) && kernel_has_netem();
+    if (im.needs_netem() && !netem) {
+      std::string what = im.delay ? "delay" : "jitter";
+      std::string msg = fmt::format("{}: {} needs the kernel's netem qdisc (CONFIG_NET_SCH_NETEM), which this "
+                                    "kernel lacks; rate and loss work without it",
+                                    link, what);
+      if (l.where.known()) msg = l.where.str() + ": " + msg;
+      throw EnvironmentError(msg);
+    }
+    std::vector<std::pair<const Endpoint*, const Endpoint*>> directions;  // sender, receiver
+    if (im.direction != Impairment::Direction::b_to_a) directions.push_back({&l.a, &l.b});
+    if (im.direction != Impairment::Direction::a_to_b) directions.push_back({&l.b, &l.a});
+    for (const auto& [from, to] : directions) {
+      Node& sender = node(from->node);
+      int index = sender.netlink().link(from->interface).index;
+      if (netem) {
+        sender.netlink().add_netem(index, im.delay.value_or(std::chrono::microseconds(0)),
+                                   im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
+                                   from->label());
+        if (im.rate) sender.netlink().add_rate_limit(index, im.rate->bits_per_second, TC_HANDLE_NETEM_CHILD,
+                                                     from->label());
+        continue;
+      }
+      if (im.rate) sender.netlink().add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
+      if (im.loss_percent && *im.loss_percent > 0) {
+        // No netem: drop at random on the receiving interface's ingress.
+        auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
+        std::string table = "nslab_loss_" + to->interface;
+        for (char& c : table)
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+        apply_nftables(node(to->node),
+                       fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
+                                   "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",
+                                   table, to->interface, per_million));
+      }
+    }
   }
 }
 

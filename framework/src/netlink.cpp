@@ -13,6 +13,10 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/netem.h>
+#include <netlink/route/qdisc/tbf.h>
+#include <netlink/route/tc.h>
 
 #include <cstring>
 #include <fmt/format.h>
@@ -343,6 +347,63 @@ void Netlink::add_route(const RouteRequest& r) {
   if (r.oif > 0) put_u32(m.get(), RTA_OIF, static_cast<std::uint32_t>(r.oif));
   if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
   impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
+}
+
+namespace {
+struct QdiscDeleter {
+  void operator()(rtnl_qdisc* q) const noexcept { rtnl_qdisc_put(q); }
+};
+using Qdisc = std::unique_ptr<rtnl_qdisc, QdiscDeleter>;
+
+Qdisc new_qdisc(int index, std::uint32_t parent, std::uint32_t handle, const char* kind) {
+  Qdisc q(rtnl_qdisc_alloc());
+  if (!q) throw std::bad_alloc();
+  rtnl_tc_set_ifindex(TC_CAST(q.get()), index);
+  rtnl_tc_set_parent(TC_CAST(q.get()), parent);
+  rtnl_tc_set_handle(TC_CAST(q.get()), handle);
+  if (rtnl_tc_set_kind(TC_CAST(q.get()), kind) < 0) throw std::bad_alloc();
+  return q;
+}
+}  // namespace
+
+void Netlink::add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent,
+                             std::string_view label) {
+  Qdisc q = new_qdisc(index, parent ? parent : TC_H_ROOT, parent ? TC_HANDLE(10, 0) : TC_HANDLE(1, 0), "tbf");
+  std::uint64_t bytes = bits_per_second / 8;
+  int burst = static_cast<int>(std::max<std::uint64_t>(bytes / 100, 3028));  // 10 ms, at least two frames
+  rtnl_qdisc_tbf_set_rate(q.get(), static_cast<int>(std::min<std::uint64_t>(bytes, INT32_MAX)), burst, 0);
+  rtnl_qdisc_tbf_set_limit(q.get(), static_cast<int>(std::min<std::uint64_t>(bytes / 20 + burst, INT32_MAX)));
+  nl_msg* raw = nullptr;
+  if (rtnl_qdisc_build_add_request(q.get(), NLM_F_CREATE | NLM_F_REPLACE, &raw) < 0) throw std::bad_alloc();
+  Msg m(raw);
+  nlmsg_hdr(m.get())->nlmsg_flags |= NLM_F_ACK;
+  impl_->must(m.get(), fmt::format("cannot limit \"{}\" to {} bit/s (tbf)", label, bits_per_second));
+}
+
+void Netlink::add_netem(int index, std::chrono::microseconds delay, std::chrono::microseconds jitter,
+                        double loss_percent, std::string_view label) {
+  Qdisc q = new_qdisc(index, TC_H_ROOT, TC_HANDLE(1, 0), "netem");
+  if (delay.count()) rtnl_netem_set_delay(q.get(), static_cast<int>(delay.count()));
+  if (jitter.count()) rtnl_netem_set_jitter(q.get(), static_cast<int>(jitter.count()));
+  if (loss_percent > 0) {
+    // netem's loss is a fraction of 2^32.
+    auto scaled = static_cast<std::uint32_t>(std::min(loss_percent / 100.0, 1.0) * 4294967295.0);
+    rtnl_netem_set_loss(q.get(), static_cast<int>(scaled));
+  }
+  nl_msg* raw = nullptr;
+  if (rtnl_qdisc_build_add_request(q.get(), NLM_F_CREATE | NLM_F_REPLACE, &raw) < 0) throw std::bad_alloc();
+  Msg m(raw);
+  nlmsg_hdr(m.get())->nlmsg_flags |= NLM_F_ACK;
+  impl_->must(m.get(), fmt::format("cannot add netem to \"{}\"", label));
+}
+
+bool Netlink::add_netem_probe(int index) {
+  Qdisc q = new_qdisc(index, TC_H_ROOT, TC_HANDLE(1, 0), "netem");
+  nl_msg* raw = nullptr;
+  if (rtnl_qdisc_build_add_request(q.get(), NLM_F_CREATE, &raw) < 0) return false;
+  Msg m(raw);
+  nlmsg_hdr(m.get())->nlmsg_flags |= NLM_F_ACK;
+  return impl_->transact(m.get()) == 0;
 }
 
 void Netlink::add_neighbours(const std::vector<Neighbour>& entries) {

@@ -146,7 +146,8 @@ struct Task {
   ProbeResult result;
   Node* src = nullptr;
   Family family = Family::ipv4;
-  Fd fd;             // tcp/udp: the probe's own socket
+  Fd fd;             // tcp/udp: the probe's own socket (tcp: the connected attempt)
+  std::vector<Fd> spare;  // tcp: further connection attempts in flight
   int icmp_fd = -1;  // icmp: the source node's shared raw socket
   std::uint32_t echo = 0;
   bool done = false;
@@ -194,6 +195,17 @@ class Engine {
  private:
   static constexpr std::uint64_t kRawTag = 1ull << 63;
 
+  static Fd stream_socket(const Task& t, const Node& n) {
+    int type = t.result.probe.protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
+    Fd fd = sys::socket(to_af(t.family), type | SOCK_NONBLOCK, 0, fmt::format("probe socket in \"{}\"", n.name()));
+    int one = 1;
+    if (t.family == Family::ipv4)
+      ::setsockopt(fd.get(), SOL_IP, IP_RECVERR, &one, sizeof one);
+    else
+      ::setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+    return fd;
+  }
+
   void make_sockets() {
     std::vector<Node*> sources;
     for (auto& t : tasks_)
@@ -201,24 +213,15 @@ class Engine {
     lab_.run_in_each(sources, [&](Node& n) {
       for (auto& t : tasks_) {
         if (t.src != &n) continue;
-        int af = to_af(t.family);
         switch (t.result.probe.protocol) {
           case Protocol::icmp:
             if (n.icmp_socket(t.family) < 0) n.set_icmp_socket(t.family, raw_socket(t.family, n));
             t.icmp_fd = n.icmp_socket(t.family);
             break;
           case Protocol::tcp:
-          case Protocol::udp: {
-            int type = t.result.probe.protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
-            t.fd = sys::socket(af, type | SOCK_NONBLOCK, 0,
-                               fmt::format("probe socket in \"{}\"", n.name()));
-            int one = 1;
-            if (t.family == Family::ipv4)
-              ::setsockopt(t.fd.get(), SOL_IP, IP_RECVERR, &one, sizeof one);
-            else
-              ::setsockopt(t.fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+          case Protocol::udp:
+            t.fd = stream_socket(t, n);
             break;
-          }
         }
       }
     });
@@ -274,6 +277,15 @@ class Engine {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t.fd.get(), nullptr);
       t.fd.reset();
     }
+    drop_spares(t);
+  }
+
+  void drop_spares(Task& t) {
+    for (auto& f : t.spare)
+      if (f) {
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, f.get(), nullptr);
+        f.reset();
+      }
   }
 
   void start(std::size_t i) {
@@ -327,7 +339,6 @@ class Engine {
     socklen_t len = make_sockaddr(t.result.target, 0, ss);
     if (::sendto(t.icmp_fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
       int err = errno;
-      if (getenv("NSLAB_DEBUG")) fprintf(stderr, "sendto %s: %s\n", t.result.probe.str().c_str(), strerror(err));
       if (err == EAGAIN || err == ENOBUFS) return;  // sent again at the next retry tick
       finish(t, classify_errno(err), fmt::format("send: {}", std::strerror(err)));
     }
@@ -347,7 +358,9 @@ class Engine {
   }
 
   // Reads the ICMP error that made a tcp/udp socket fail, if one is queued.
-  void on_error_queue(Task& t, int fallback_errno) {
+  void on_error_queue(Task& t, int fallback_errno) { on_error_queue(t, t.fd.get(), fallback_errno); }
+
+  void on_error_queue(Task& t, int fd, int fallback_errno) {
     char ctrl[512];
     char data[64];
     iovec iov{data, sizeof data};
@@ -356,7 +369,7 @@ class Engine {
     msg.msg_iovlen = 1;
     msg.msg_control = ctrl;
     msg.msg_controllen = sizeof ctrl;
-    if (::recvmsg(t.fd.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0) {
+    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0) {
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
         bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
@@ -385,18 +398,29 @@ class Engine {
     finish(t, classify_errno(fallback_errno), what);
   }
 
-  void on_socket(std::size_t i, std::uint32_t events) {
+  void on_socket(std::uint64_t tag, std::uint32_t events) {
+    auto i = static_cast<std::size_t>(tag & 0xffffffffu);
+    auto attempt = static_cast<std::size_t>(tag >> 32);
     Task& t = tasks_[i];
     if (t.done) return;
     if (t.result.probe.protocol == Protocol::tcp && !t.connected) {
+      int fd = attempt == 0 ? t.fd.get() : t.spare[attempt - 1].get();
+      if (fd < 0) return;
       int err = 0;
       socklen_t len = sizeof err;
-      ::getsockopt(t.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
-        on_error_queue(t, err);
+        on_error_queue(t, fd, err);
         return;
       }
       if (!(events & EPOLLOUT)) return;
+      if (attempt > 0) {
+        // A later attempt connected first (an earlier SYN was lost): it
+        // becomes the probe's socket.
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t.fd.get(), nullptr);
+        t.fd = std::move(t.spare[attempt - 1]);
+      }
+      drop_spares(t);
       t.connected = true;
       t.result.verdict = Verdict::reachable;
       // A built-in service greets at once; give it a moment unless asked to wait.
@@ -527,10 +551,40 @@ class Engine {
   }
 
   void retry_tick() {
-    for (auto& t : tasks_) {
+    std::vector<std::size_t> tcp;
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      Task& t = tasks_[i];
       if (t.done) continue;
       if (t.result.probe.protocol == Protocol::icmp) send_echo(t);
       else if (t.result.probe.protocol == Protocol::udp) send_udp(t);
+      else if (!t.connected && t.spare.size() < kMaxSpareConnects) tcp.push_back(i);
+    }
+    if (!tcp.empty()) retry_connects(tcp);
+  }
+
+  // The kernel resends a SYN only after a second; within a probe's timeout a
+  // lost SYN would read as "blocked". So a TCP probe opens a new connection
+  // at each retry tick (a few at most), and the first to answer decides.
+  static constexpr std::size_t kMaxSpareConnects = 3;
+
+  void retry_connects(const std::vector<std::size_t>& which) {
+    std::vector<Node*> nodes;
+    for (auto i : which)
+      if (std::find(nodes.begin(), nodes.end(), tasks_[i].src) == nodes.end()) nodes.push_back(tasks_[i].src);
+    lab_.run_in_each(nodes, [&](Node& n) {
+      for (auto i : which)
+        if (tasks_[i].src == &n) tasks_[i].spare.push_back(stream_socket(tasks_[i], n));
+    });
+    for (auto i : which) {
+      Task& t = tasks_[i];
+      Fd& fd = t.spare.back();
+      sockaddr_storage ss;
+      socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
+      if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+        fd.reset();
+        continue;
+      }
+      add(fd.get(), EPOLLOUT | EPOLLIN | EPOLLERR, (static_cast<std::uint64_t>(t.spare.size()) << 32) | i);
     }
   }
 
@@ -563,6 +617,9 @@ class Engine {
       }
       if (finished_ >= tasks_.size()) break;
       if (now >= deadline_) {
+        // Answers that arrived before the deadline count, even when this
+        // thread was not scheduled to read them in time (a loaded machine).
+        poll_once(events, 0);
         expire();
         break;
       }
@@ -573,16 +630,20 @@ class Engine {
       auto wake = std::min({deadline_, next_retry, next_grace_check_});
       int ms = static_cast<int>(
           std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count()) + 1;
-      int n = ::epoll_wait(epoll_.get(), events, 256, std::max(ms, 0));
-      if (n < 0 && errno != EINTR) throw SystemError("epoll_wait in probes", errno);
-      for (int k = 0; k < n; ++k) {
-        std::uint64_t tag = events[k].data.u64;
-        if (tag & kRawTag) {
-          int fd = static_cast<int>(tag & ~kRawTag);
-          drain_raw(fd, raw_.at(fd), true);
-        } else {
-          on_socket(static_cast<std::size_t>(tag), events[k].events);
-        }
+      poll_once(events, std::max(ms, 0));
+    }
+  }
+
+  void poll_once(epoll_event* events, int timeout_ms) {
+    int n = ::epoll_wait(epoll_.get(), events, 256, timeout_ms);
+    if (n < 0 && errno != EINTR) throw SystemError("epoll_wait in probes", errno);
+    for (int k = 0; k < n; ++k) {
+      std::uint64_t tag = events[k].data.u64;
+      if (tag & kRawTag) {
+        int fd = static_cast<int>(tag & ~kRawTag);
+        drain_raw(fd, raw_.at(fd), true);
+      } else {
+        on_socket(static_cast<std::size_t>(tag), events[k].events);
       }
     }
   }

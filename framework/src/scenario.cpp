@@ -554,7 +554,7 @@ class Loader {
     if (item.IsSequence()) {
       ends = item;
     } else if (item.IsMap()) {
-      if (!r_.keys(item, {"endpoints", "mtu"}, "a link")) return;
+      if (!r_.keys(item, {"endpoints", "mtu", "impair"}, "a link")) return;
       ends = item["endpoints"];
       if (!ends) {
         r_.error(item, "a link needs \"endpoints\": [node:if, node:if]");
@@ -577,7 +577,35 @@ class Loader {
       if (!a->mtu) a->mtu = mtu;
       if (!b->mtu) b->mtu = mtu;
     }
-    s_.topology.add_link(*a, *b, r_.at(item));
+    auto& spec = s_.topology.add_link(*a, *b, r_.at(item));
+    if (item.IsMap())
+      if (auto im = item["impair"]) spec.impair = impairment(im);
+  }
+
+  Impairment impairment(const YAML::Node& im) {
+    Impairment out;
+    if (!r_.keys(im, {"rate", "loss", "delay", "jitter", "direction"}, "an impairment")) return out;
+    if (auto r = im["rate"]) {
+      auto v = r_.scalar(r, "rate").value_or("");
+      out.rate = Rate::parse(v);
+      if (!out.rate) r_.error(r, fmt::format("rate \"{}\" is not a rate (e.g. 10mbit, 500kbit, 1gbit)", v));
+    }
+    if (auto l = im["loss"]) {
+      auto v = r_.scalar(l, "loss").value_or("");
+      out.loss_percent = parse_percent(v);
+      if (!out.loss_percent) r_.error(l, fmt::format("loss \"{}\" is not a percentage (e.g. 1%, 0.5%)", v));
+    }
+    for (const auto& [key, slot] : {std::pair{"delay", &out.delay}, std::pair{"jitter", &out.jitter}})
+      if (auto d = im[key])
+        if (auto ms = duration(d, key)) *slot = std::chrono::duration_cast<std::chrono::microseconds>(*ms);
+    if (auto d = im["direction"]) {
+      auto v = r_.scalar(d, "direction").value_or("");
+      if (v == "both") out.direction = Impairment::Direction::both;
+      else if (v == "forward") out.direction = Impairment::Direction::a_to_b;
+      else if (v == "reverse") out.direction = Impairment::Direction::b_to_a;
+      else r_.error(d, fmt::format("direction \"{}\" is not both, forward (first endpoint to second) or reverse", v));
+    }
+    return out;
   }
 
   void check_target(const YAML::Node& n, const std::string& target) {

@@ -118,6 +118,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       o.passed = r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
       std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
       while (!out.empty() && out.back() == '\n') out.pop_back();
+      for (std::size_t k = 0; (k = out.find('\n', k)) != std::string::npos;) out.replace(k, 1, " | ");
       o.summary = r.status == 124 ? fmt::format("timed out after {} ms", c->timeout.count())
                                   : fmt::format("exit {}, output: {}", r.status, out.empty() ? "(none)" : out);
     } else {

@@ -201,7 +201,7 @@ NodeSpec& Topology::node(std::string_view node_name) {
 }
 
 LinkSpec& Topology::add_link(Endpoint a, Endpoint b, SourceLocation where) {
-  links_.push_back(LinkSpec{std::move(a), std::move(b), std::move(where)});
+  links_.push_back(LinkSpec{std::move(a), std::move(b), {}, std::move(where)});
   return links_.back();
 }
 

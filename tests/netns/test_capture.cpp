@@ -23,6 +23,21 @@ namespace {
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+// A second, independent reader: Python's struct module counting the records
+// of a pcap file (after checking its magic and link type). "" on a bad file.
+std::string python_pcap_records(const std::string& path) {
+  return nslab::run_command(
+             "python3 -c 'import struct,sys\n"
+             "d=open(sys.argv[1],\"rb\").read()\n"
+             "m,_,_,_,_,_,lt=struct.unpack(\"<IHHiIII\",d[:24])\n"
+             "assert m==0xa1b2c3d4 and lt==1\n"
+             "n,o=0,24\n"
+             "while o<len(d):\n"
+             "  cl=struct.unpack(\"<IIII\",d[o:o+16])[2]; o+=16+cl; n+=1\n"
+             "print(n)' " + path)
+      .output;
+}
 nslab::Topology nat_lab() {
   nslab::Topology t = nslab::seed::host_access();
   t.node("host").sysctl("net.ipv4.ip_forward", "1")
@@ -163,12 +178,19 @@ BOOST_AUTO_TEST_CASE(pcap_files_are_read_by_tcpdump) {
   cap.stop();  // the connection's last segments may still be on their way
   auto path = std::filesystem::temp_directory_path() / fmt::format("nslab-test-capture-{}.pcap", ::getpid());
   cap.save(path.string());
+  BOOST_TEST(python_pcap_records(path.string()) == fmt::format("{}\n", cap.count()));
   auto r = nslab::run_command("tcpdump -n -r " + path.string());
-  BOOST_TEST(r.ok(), r.output);
-  BOOST_TEST(has(r.output, "203.0.113.1 > 203.0.113.2: ICMP echo request"), r.output);
-  BOOST_TEST(has(r.output, "203.0.113.2.80: Flags [S]"), r.output);
-  auto lines = nslab::run_command("tcpdump -n -r " + path.string() + " 2>/dev/null | grep -c ' IP '");
-  BOOST_TEST(std::stoul(lines.output) == cap.count(), r.output);
+  // tcpdump, as root, drops privileges to its own user; inside a user
+  // namespace (a rootless run) it cannot, and refuses to go on.
+  if (!has(r.output, "Couldn't change to")) {
+    BOOST_TEST(r.ok(), r.output);
+    BOOST_TEST(has(r.output, "203.0.113.1 > 203.0.113.2: ICMP echo request"), r.output);
+    BOOST_TEST(has(r.output, "203.0.113.2.80: Flags [S]"), r.output);
+    auto lines = nslab::run_command("tcpdump -n -r " + path.string() + " 2>/dev/null | grep -c ' IP '");
+    BOOST_TEST(std::stoul(lines.output) == cap.count(), r.output);
+  } else {
+    BOOST_TEST_MESSAGE("tcpdump cannot drop privileges in this user namespace; Python read the file");
+  }
   std::filesystem::remove(path);
 }
 
@@ -187,8 +209,7 @@ BOOST_AUTO_TEST_CASE(the_fixture_keeps_pcaps_when_asked) {
   ::unsetenv("NSLAB_ARTIFACTS");
   auto file = dir / "the_fixture_keeps_pcaps_when_asked-1-red-veth-red.pcap";
   BOOST_TEST(std::filesystem::exists(file), file);
-  auto r = nslab::run_command("tcpdump -n -r " + file.string() + " 2>/dev/null | grep -c ' IP '");
-  BOOST_TEST(std::stoi(r.output) == 2);
+  BOOST_TEST(python_pcap_records(file.string()) == "2\n");
   std::filesystem::remove_all(dir);
 }
 

@@ -49,6 +49,7 @@ struct BuildTimes {
   double addresses_ms = 0;
   double routes_ms = 0;
   double neighbours_ms = 0;
+  double impairments_ms = 0;
   double sysctls_ms = 0;
   double firewall_ms = 0;
   double wait_up_ms = 0;
@@ -111,6 +112,7 @@ class Lab {
   void create_links();
   void add_addresses_and_routes();
   void add_static_neighbours();
+  void apply_impairments();
   void apply_sysctls();
   void apply_firewalls();
   void wait_links_up();

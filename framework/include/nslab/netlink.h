@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,6 +20,9 @@ namespace nslab {
 
 using MacAddress = std::array<std::uint8_t, 6>;
 std::string to_string(const MacAddress& mac);
+
+// The tc parent under a netem root qdisc (1:1), for a rate limit below it.
+inline constexpr std::uint32_t TC_HANDLE_NETEM_CHILD = (1u << 16) | 1u;
 
 // Linux's IFNAMSIZ - 1. Checked wherever a name is made.
 inline constexpr std::size_t kMaxInterfaceName = 15;
@@ -113,6 +117,15 @@ class Netlink {
   // entries do not count against the kernel's neighbour table limit
   // (gc_thresh3), which is shared by every namespace on the machine.
   void add_neighbours(const std::vector<Neighbour>& entries);
+
+  // Traffic control on a link's egress. A tbf rate limit as the root qdisc
+  // (or under `parent`, a tc handle), with a queue of about 50 ms.
+  void add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent, std::string_view label);
+  // A netem root qdisc (handle 1:) with delay, jitter and loss.
+  void add_netem(int index, std::chrono::microseconds delay, std::chrono::microseconds jitter,
+                 double loss_percent, std::string_view label);
+  // True when a netem qdisc can be created on `index` (then removes it).
+  bool add_netem_probe(int index);
 
  private:
   struct Impl;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "nslab/error.h"
+#include "nslab/impairment.h"
 #include "nslab/ip_address.h"
 #include "nslab/netlink.h"
 
@@ -38,6 +39,7 @@ struct Endpoint {
 struct LinkSpec {
   Endpoint a;
   Endpoint b;
+  Impairment impair;  // rate, loss, delay, jitter (see impairment.h)
   SourceLocation where;
 };
 

@@ -1,0 +1,47 @@
+// Link impairment: rate, loss, delay and jitter on a link, in one or both
+// directions (MTU is an endpoint setting). Typed settings, parsed once.
+//
+// Rate is a tbf qdisc on the sending interface. Loss, delay and jitter use
+// netem where the kernel has it. Without netem, loss falls back to an
+// nftables random-drop rule at the receiving interface's ingress, and delay
+// or jitter cannot be emulated: building such a lab throws EnvironmentError
+// naming the missing kernel option (a skip, exit 4), never a silent no-op.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nslab {
+
+// Bits per second. "10mbit", "1gbit", "500kbit", "64000bit"; "1mbps" is a
+// megabyte per second, as tc has it.
+struct Rate {
+  std::uint64_t bits_per_second = 0;
+  static std::optional<Rate> parse(std::string_view text);
+  std::string str() const;
+};
+
+// "1%", "0.5%", "12.5%".
+std::optional<double> parse_percent(std::string_view text);
+
+struct Impairment {
+  enum class Direction { both, a_to_b, b_to_a };
+  std::optional<Rate> rate;
+  std::optional<double> loss_percent;
+  std::optional<std::chrono::microseconds> delay;
+  std::optional<std::chrono::microseconds> jitter;
+  Direction direction = Direction::both;
+
+  bool empty() const noexcept { return !rate && !loss_percent && !delay && !jitter; }
+  bool needs_netem() const noexcept { return delay || jitter; }
+  std::string str() const;  // "rate 10mbit, loss 1%"
+};
+
+// True when this kernel has the netem qdisc (asked once, in a scratch
+// namespace, and remembered).
+bool kernel_has_netem();
+
+}  // namespace nslab
