@@ -12,6 +12,7 @@ class Netns;
 struct ProcessResult {
   int status = -1;     // exit status; 128+N when killed by signal N
   std::string output;  // stdout and stderr together
+  bool ok() const noexcept { return status == 0; }
 };
 
 // Runs argv[0] (looked up in PATH before forking) inside ns with `input` on
