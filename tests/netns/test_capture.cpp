@@ -16,13 +16,13 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::Verdict;
 
 namespace {
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A second, independent reader: Python's struct module counting the records
 // of a pcap file (after checking its magic and link type). "" on a bad file.

@@ -11,12 +11,12 @@
 
 #include "leak_scan.h"
 #include "nslab/witness.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A scratch directory for scenario files written by a test, removed after.
 struct Scratch {

@@ -6,15 +6,15 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/firewall.h"
 #include "nslab/witness.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::Probe;
 using nslab::Protocol;
 using nslab::Verdict;
 
 namespace {
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 std::string scenario_path(const std::string& name) { return std::string(NSLAB_SCENARIOS) + "/" + name; }
 std::string caller_rules() {
   return nslab::run_command("iptables-save | grep -v '^#'; ip6tables-save | grep -v '^#'; nft list ruleset")

@@ -15,15 +15,15 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using namespace std::chrono_literals;
 using nslab::Verdict;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 nslab::Topology pair_with(nslab::Impairment im) {
   auto t = nslab::seed::veth_pair();

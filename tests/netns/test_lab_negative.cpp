@@ -7,14 +7,11 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::run_in_node;
-
-namespace {
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(lab_negative, nslab::LabFixture)
 

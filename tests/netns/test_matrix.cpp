@@ -6,15 +6,12 @@
 
 #include "nslab/lab_fixture.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::MatrixSpec;
 using nslab::Verdict;
-
-namespace {
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(matrix, nslab::LabFixture)
 

@@ -6,6 +6,9 @@
 
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::Probe;
 using nslab::Protocol;
@@ -13,9 +16,6 @@ using nslab::Verdict;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // red, blue, green, pink on host's bridge (dual stack); external behind host.
 // blue serves tcp/80 and udp/53; green DROPs echo requests; pink REJECTs them;

@@ -16,14 +16,14 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using namespace std::chrono_literals;
 using nslab::ProcessSpec;
 
 namespace {
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 // True when the pid is gone (or a zombie left for init to reap).
 bool gone(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));

@@ -7,13 +7,13 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::run_in_node;
 
 namespace {
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 // Real ping from iputils inside the node: one echo, two seconds at most.
 bool real_ping(const nslab::Node& from, const std::string& to) {
   return run_in_node(from, fmt::format("ping -n -c1 -W2 {}", to)).ok();

@@ -5,12 +5,12 @@
 #include <string>
 
 #include "nslab/scenario.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // The full error text of parsing `yaml` as lab.yaml ("" when it is valid).
 std::string errors_of(const std::string& yaml) {

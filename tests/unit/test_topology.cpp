@@ -6,6 +6,9 @@
 
 #include "nslab/topology.h"
 #include "seed_topologies.h"
+#include "text.h"
+
+using nslab::testing::has;
 
 using nslab::ConfigError;
 using nslab::Topology;
@@ -14,9 +17,6 @@ namespace {
 std::string first_problem(const Topology& t) {
   auto all = t.problems();
   return all.empty() ? std::string() : std::string(all.front().what());
-}
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 }  // namespace
 
