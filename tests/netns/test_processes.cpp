@@ -167,6 +167,9 @@ id=$({0} list | awk '{{print $1}}')
 ip netns list | grep -c "^$id-" | grep -qx 4
 {0} exec "$id" red -- ip -o addr show dev eth0 | grep -q 192.168.1.1/24
 ip netns exec "$id-external" ping -c1 -W2 203.0.113.1 > /dev/null
+# An interactive shell on a terminal (script(1) gives it a pty).
+printf 'echo "tty=$(tty | cut -c1-8) links=$(ip -o link | wc -l)"; exit\n' \
+  | SHELL=/bin/sh script -qec "{0} exec $id red" /dev/null | tr -d '\r' | grep -q "tty=/dev/pts links=2"
 set +e; {0} exec "$id" red -- sh -c 'exit 7'; code=$?; set -e
 [ "$code" = 7 ]
 {0} down "$id"
