@@ -97,3 +97,12 @@ BOOST_AUTO_TEST_CASE(conntrack_state_does_not_leak_between_probes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// DESIGN.md's example, as written there.
+BOOST_FIXTURE_TEST_CASE(masquerade_rewrites_source, nslab::ScenarioFixture) {
+  auto& lab = load(scenario_path("seed/16-nat-gateway.yaml"));
+  auto cap = lab.capture("external:eth0", "icmp");
+  BOOST_TEST(lab.ping("red", "external") == nslab::Verdict::reachable);
+  BOOST_TEST(cap.count_if(nslab::src("203.0.113.1")) >= 1);
+  BOOST_TEST(cap.count_if(nslab::src("192.168.1.1")) == 0u);
+}
