@@ -116,11 +116,8 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
   for (const char* c : {"--help", "validate --help", "graph --help"}) BOOST_TEST(nslab_cmd(c).status == 0, c);
 }
 
-BOOST_AUTO_TEST_CASE(without_privilege_check_exits_4_with_the_reason) {
-  if (auto why = nslab::testing::cannot_drop_privileges()) {
-    BOOST_TEST_MESSAGE("skipped: " << *why);
-    return;
-  }
+BOOST_AUTO_TEST_CASE(without_privilege_check_exits_4_with_the_reason,
+                     *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
   auto r = nslab::run_command(fmt::format(
       "NSLAB_NO_REEXEC=1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} check "
       "{}/seed/01-veth-pair.yaml",
@@ -130,11 +127,8 @@ BOOST_AUTO_TEST_CASE(without_privilege_check_exits_4_with_the_reason) {
   BOOST_TEST(has(r.output, "CAP_NET_ADMIN"), r.output);
 }
 
-BOOST_AUTO_TEST_CASE(without_privilege_check_enters_a_user_namespace_and_passes) {
-  if (auto why = nslab::testing::cannot_drop_privileges()) {
-    BOOST_TEST_MESSAGE("skipped: " << *why);
-    return;
-  }
+BOOST_AUTO_TEST_CASE(without_privilege_check_enters_a_user_namespace_and_passes,
+                     *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
   // As nobody, with user namespaces allowed: nslab sandboxes itself (like
   // unshare -Urn) and builds the labs, iptables rules included.
   auto r = nslab::run_command(fmt::format(

@@ -100,11 +100,8 @@ BOOST_AUTO_TEST_CASE(unknown_sysctl_names_node_and_key) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(without_privilege_the_program_skips_with_exit_4_and_a_reason) {
-  if (auto why = nslab::testing::cannot_drop_privileges()) {
-    BOOST_TEST_MESSAGE("skipped: " << *why);
-    return;
-  }
+BOOST_AUTO_TEST_CASE(without_privilege_the_program_skips_with_exit_4_and_a_reason,
+                     *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
   auto r = nslab::run_command(fmt::format(
       "NSLAB_NO_REEXEC=1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {}",
       self_exe()));
