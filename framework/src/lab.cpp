@@ -487,10 +487,4 @@ ProbeResult Lab::udp(std::string_view from, std::string_view to, std::uint16_t p
   return probe(Probe{std::string(from), std::string(to), Protocol::udp, port}, options);
 }
 
-const Node* Lab::owner_of(const IpAddress& a) const {
-  for (const auto& n : nodes_)
-    if (n->owns(a)) return n.get();
-  return nullptr;
-}
-
 }  // namespace nslab

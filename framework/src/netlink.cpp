@@ -284,27 +284,12 @@ void Netlink::set_up(int index, bool up, std::string_view label) {
   impl_->must(m.get(), fmt::format("cannot set \"{}\" {}", label, up ? "up" : "down"));
 }
 
-void Netlink::set_mtu(int index, int mtu, std::string_view label) {
-  Msg m = setlink_msg(index, 0, 0);
-  put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(mtu));
-  impl_->must(m.get(), fmt::format("cannot set MTU {} on \"{}\"", mtu, label));
-}
-
 void Netlink::configure(std::string_view name, int master, bool up, std::string_view label) {
   Msg m = setlink_msg(0, up ? IFF_UP : 0, IFF_UP);
   put_str(m.get(), IFLA_IFNAME, name);
   if (master > 0) put_u32(m.get(), IFLA_MASTER, static_cast<std::uint32_t>(master));
   impl_->must(m.get(), fmt::format("cannot {}set \"{}\" {}", master > 0 ? "enslave and " : "",
                                    label, up ? "up" : "down"));
-}
-
-void Netlink::delete_link(int index, std::string_view label) {
-  Msg m = new_msg(RTM_DELLINK, NLM_F_ACK);
-  ifinfomsg ifi{};
-  ifi.ifi_family = AF_UNSPEC;
-  ifi.ifi_index = index;
-  append(m.get(), ifi);
-  impl_->must(m.get(), fmt::format("cannot delete \"{}\"", label));
 }
 
 void Netlink::add_address(int index, const Prefix& prefix, std::string_view label) {

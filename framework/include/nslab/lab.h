@@ -78,8 +78,6 @@ class Lab {
   // "red" (its primary address), "red:eth0", or a literal address. With no
   // family given, IPv4 is preferred. Throws ConfigError when nothing matches.
   IpAddress resolve(std::string_view target, std::optional<Family> family = {}) const;
-  // The node that owns an address, if any.
-  const Node* owner_of(const IpAddress& a) const;
 
   // Runs fn(node) inside each listed node on one helper thread that hops
   // between them: cheaper than one thread per node for bulk setup.

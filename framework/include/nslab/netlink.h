@@ -105,10 +105,8 @@ class Netlink {
   int create_bridge(std::string_view name, int mtu, std::string_view label,
                     std::optional<MacAddress> mac = std::nullopt);
   void set_up(int index, bool up, std::string_view label);
-  void set_mtu(int index, int mtu, std::string_view label);
   // Enslaves (master > 0) and sets up/down the link called name, in one message.
   void configure(std::string_view name, int master, bool up, std::string_view label);
-  void delete_link(int index, std::string_view label);
   // IPv6 addresses are added with IFA_F_NODAD: lab addresses are unique by
   // validation, and a tentative address would make the first probes flaky.
   void add_address(int index, const Prefix& prefix, std::string_view label);

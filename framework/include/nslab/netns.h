@@ -11,7 +11,6 @@
 #include <sys/types.h>
 
 #include <exception>
-#include <functional>
 #include <optional>
 #include <string>
 #include <thread>

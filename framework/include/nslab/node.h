@@ -1,8 +1,6 @@
 // Node: one namespace of a lab and what the lab keeps for it.
 #pragma once
 
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
