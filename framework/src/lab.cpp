@@ -78,16 +78,23 @@ void Lab::create_namespaces() {
     Netns ns = Netns::unshare_this_thread();
     Netlink nl = Netlink::open_here(spec.name);
     nl.set_up(1, true, spec.name + ":lo");
-    // REJECT must read as `refused`, not turn into `blocked` under ICMP rate
-    // limits (DESIGN.md, traps).
-    write_sysctl_here("net.ipv4.icmp_ratelimit", "0");
+    // ICMP errors are not rate-limited in a lab: a REJECT must read as
+    // `refused` however many probes it answers (DESIGN.md, traps). The mask
+    // exempts every type from both the per-peer and the machine-wide limiter.
+    // Not icmp_ratelimit = 0: the ICMP limiter shares its per-peer token
+    // bucket with the route-error limiter (ip_error), and a zero interval
+    // empties it, so the next "net unreachable" to that peer is never sent.
+    write_sysctl_here("net.ipv4.icmp_ratemask", "0");
     if (!ipv6) {
       // An IPv4-only lab: no link-local addresses, router solicitations or
       // MLD reports on its wires (they would show in captures), and less
       // work per interface.
       write_sysctl_here("net.ipv6.conf.default.disable_ipv6", "1");
     } else {
-      write_sysctl_here("net.ipv6.icmp.ratelimit", "0");
+      // ICMPv6 has no separate route-error bucket; the mask (kernels >= 5.15)
+      // exempts every type from the machine-wide limiter as well.
+      if (sysctl_exists_here("net.ipv6.icmp.ratemask")) write_sysctl_here("net.ipv6.icmp.ratemask", "");
+      else write_sysctl_here("net.ipv6.icmp.ratelimit", "0");
       // Lab addresses are unique by validation; DAD would only delay them.
       write_sysctl_here("net.ipv6.conf.all.accept_dad", "0");
       write_sysctl_here("net.ipv6.conf.default.accept_dad", "0");

@@ -1,28 +1,34 @@
 // The probe engine. Sockets are made inside each source node by one helper
 // thread that hops between namespaces; everything else (connect, send, the
 // event loop) runs on the caller's thread, since a socket keeps the namespace
-// it was made in.
+// it was made in. What a probe's evidence means is decided in
+// verdict_rules.cpp; the ICMP bytes are read and written by icmp_codec.cpp.
 #include "nslab/probe.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <linux/errqueue.h>
 #include <linux/icmp.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fmt/format.h>
 #include <unordered_map>
 
+#include "icmp_codec.h"
 #include "nslab/error.h"
 #include "nslab/lab.h"
 #include "nslab/sys.h"
+#include "verdict_rules.h"
 
 namespace nslab {
 
@@ -33,92 +39,48 @@ std::string Probe::str() const {
   return s;
 }
 
+std::optional<std::string> ProbeResult::payload_problem() const {
+  const std::string& sent = probe.payload;
+  if (sent.empty() || probe.protocol == Protocol::icmp) return std::nullopt;
+  if (echo && *echo == sent) return std::nullopt;
+  if (!echo || echo->empty()) return fmt::format("the {}-byte payload was not echoed", sent.size());
+  std::size_t at = 0;
+  while (at < sent.size() && at < echo->size() && sent[at] == (*echo)[at]) ++at;
+  auto excerpt = [](const std::string& s, std::size_t from) {
+    std::string out;
+    for (std::size_t i = from; i < s.size() && i < from + 24; ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      out += c >= 0x20 && c < 0x7f ? std::string(1, s[i]) : fmt::format("\\x{:02x}", c);
+    }
+    return out;
+  };
+  return fmt::format("the payload came back altered: sent {} bytes, got {}; first difference at byte {} "
+                     "(sent \"{}\", got \"{}\")",
+                     sent.size(), echo->size(), at, excerpt(sent, at), excerpt(*echo, at));
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using detail::icmp_errno;
+using detail::verdict_of_local_errno;
+using detail::verdict_of_network_errno;
 
-// Echo identifiers are unique in this process: a node's raw socket sees only
-// replies addressed to that node, and each (id, seq) names one probe.
+// Echo keys are unique in this process: a node's raw socket sees only
+// replies addressed to that node, and each key (id, seq) names one probe.
 std::atomic<std::uint32_t> g_echo_counter{0x1000};
 
-Verdict classify_icmp(Family f, int type, int code) {
-  if (f == Family::ipv4) {
-    if (type == ICMP_DEST_UNREACH) {
-      switch (code) {
-        case ICMP_PROT_UNREACH:
-        case ICMP_PORT_UNREACH:
-        case ICMP_NET_ANO:
-        case ICMP_HOST_ANO:
-        case ICMP_PKT_FILTERED:
-        case ICMP_PREC_VIOLATION:
-        case ICMP_PREC_CUTOFF:
-          return Verdict::refused;
-        default:
-          return Verdict::unreachable;
-      }
-    }
-    return Verdict::unreachable;  // time exceeded, and anything else in the way
-  }
-  if (type == ICMP6_DST_UNREACH) {
-    switch (code) {
-      case ICMP6_DST_UNREACH_ADMIN:
-      case ICMP6_DST_UNREACH_NOPORT:
-      case 5:  // source address failed ingress/egress policy
-      case 6:  // reject route to destination
-        return Verdict::refused;
-      default:
-        return Verdict::unreachable;
-    }
-  }
-  return Verdict::unreachable;
-}
-
-std::string icmp_name(Family f, int type, int code) {
-  if (f == Family::ipv4) {
-    if (type == ICMP_DEST_UNREACH) {
-      static const char* names[] = {"net unreachable", "host unreachable", "protocol unreachable",
-                                    "port unreachable", "fragmentation needed", "source route failed",
-                                    "net unknown", "host unknown", "source host isolated",
-                                    "net prohibited", "host prohibited", "net unreachable for TOS",
-                                    "host unreachable for TOS", "administratively prohibited",
-                                    "host precedence violation", "precedence cutoff"};
-      if (code >= 0 && code < 16) return fmt::format("ICMP {}", names[code]);
-    }
-    if (type == ICMP_TIME_EXCEEDED) return "ICMP time exceeded";
-    return fmt::format("ICMP type {} code {}", type, code);
-  }
-  if (type == ICMP6_DST_UNREACH) {
-    static const char* names[] = {"no route", "administratively prohibited", "beyond scope",
-                                  "address unreachable", "port unreachable", "policy failed",
-                                  "reject route"};
-    if (code >= 0 && code < 7) return fmt::format("ICMPv6 {}", names[code]);
-  }
-  if (type == ICMP6_TIME_EXCEEDED) return "ICMPv6 time exceeded";
-  return fmt::format("ICMPv6 type {} code {}", type, code);
-}
-
-Verdict classify_errno(int err) {
-  switch (err) {
-    case ECONNREFUSED:
-    case ECONNRESET:
-      return Verdict::refused;
-    case EPERM:   // the source's own firewall dropped it on the way out
-    case EACCES:
-    case ETIMEDOUT:
-      return Verdict::blocked;
-    default:
-      return Verdict::unreachable;
-  }
-}
-
-std::uint16_t checksum(const void* data, std::size_t len) {
-  const auto* p = static_cast<const std::uint8_t*>(data);
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < len; i += 2) sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
-  if (len & 1) sum += static_cast<std::uint32_t>(p[len - 1] << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return htons(static_cast<std::uint16_t>(~sum));
-}
+// The kernel resends a SYN only after a second; within a probe's timeout a
+// lost SYN would read as "blocked". So a TCP probe opens a new connection
+// at each retry tick (a few at most), and the first to answer decides.
+constexpr std::size_t kMaxSpareConnects = 3;
+// Descriptors a TCP probe may hold at once: its attempts, and as many
+// connections accepted by a built-in service of the same process.
+constexpr std::size_t kTcpDescriptors = 2 * (1 + kMaxSpareConnects);
+// The longest greeting line a built-in service sends: "NODE ADDRESS\n".
+constexpr std::size_t kMaxGreeting = 32 + 1 + 45 + 1;
+// Descriptors left for everything else the process does meanwhile.
+constexpr long kReservedDescriptors = 128;
 
 socklen_t make_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -142,20 +104,37 @@ IpAddress from_sockaddr(const sockaddr_storage& ss) {
   return IpAddress::from_bytes(Family::ipv6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr);
 }
 
+// How many descriptors the probes of one batch may hold: what the limit
+// leaves after those already open.
+long descriptor_budget() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  long open = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++open;
+    ::closedir(d);
+  }
+  long soft = lim.rlim_cur == RLIM_INFINITY ? (1L << 20) : static_cast<long>(lim.rlim_cur);
+  return std::max(soft - open - kReservedDescriptors, 1L);
+}
+
 struct Task {
   ProbeResult result;
   Node* src = nullptr;
   Family family = Family::ipv4;
-  Fd fd;             // tcp/udp: the probe's own socket (tcp: the connected attempt)
+  Fd fd;                  // tcp/udp: the probe's own socket (tcp: the connected attempt)
   std::vector<Fd> spare;  // tcp: further connection attempts in flight
-  int icmp_fd = -1;  // icmp: the source node's shared raw socket
+  int icmp_fd = -1;       // icmp: the source node's shared raw socket
   std::uint32_t echo = 0;
+  bool started = false;
   bool done = false;
-  bool connected = false;       // tcp
-  bool greeting_done = false;   // tcp: name line read
-  std::string inbox;            // tcp/udp: what came back
-  Clock::time_point started;
-  Clock::time_point grace_until;  // tcp: how long to wait for the greeting
+  bool refused_by_own_rules = false;  // icmp/udp: send failed with EPERM
+  bool connected = false;         // tcp
+  bool greeting_decided = false;  // tcp/udp: a greeting was read, or there is none
+  std::size_t sent = 0;           // tcp: payload bytes sent so far
+  std::string inbox;              // tcp: what came back, after the greeting
+  Clock::time_point start, deadline, next_retry;
+  Clock::time_point grace_until = Clock::time_point::max();  // tcp: how long to wait once connected
 };
 
 class Engine {
@@ -171,20 +150,28 @@ class Engine {
       t.family = t.result.target.family();
       if (probes[i].protocol != Protocol::icmp && probes[i].port == 0)
         throw ConfigError(fmt::format("probe \"{}\" needs a port", probes[i].str()));
+      // A built-in service answers a UDP request with its greeting and the
+      // echo in one datagram.
+      if (probes[i].protocol == Protocol::udp && probes[i].payload.size() > kMaxUdpPayload)
+        throw ConfigError(fmt::format("probe \"{}\": a UDP payload has at most {} bytes, not {}", probes[i].str(),
+                                      kMaxUdpPayload, probes[i].payload.size()));
     }
   }
 
   std::vector<ProbeResult> run() {
-    make_sockets();
+    budget_ = descriptor_budget();
+    make_raw_sockets();
     epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) throw SystemError("cannot create epoll for probes", errno);
-    start_ = Clock::now();
-    deadline_ = start_ + options_.timeout;
     for (auto& [fd, family] : raw_) {
       drain_raw(fd, family, /*dispatch=*/false);
       add(fd, EPOLLIN, kRawTag | static_cast<std::uint64_t>(fd));
     }
-    for (std::size_t i = 0; i < tasks_.size(); ++i) start(i);
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      if (tasks_[i].result.probe.protocol == Protocol::icmp) start(i);
+      else queue_.push_back(i);
+    }
+    admit();
     loop();
     std::vector<ProbeResult> out;
     out.reserve(tasks_.size());
@@ -194,77 +181,142 @@ class Engine {
 
  private:
   static constexpr std::uint64_t kRawTag = 1ull << 63;
+  static constexpr std::size_t kMaxUdpPayload = 65000;
+  static constexpr auto kOwnRejectGrace = std::chrono::milliseconds(20);
+
+  static std::size_t cost(const Task& t) { return t.result.probe.protocol == Protocol::tcp ? kTcpDescriptors : 1; }
 
   static Fd stream_socket(const Task& t, const Node& n) {
     int type = t.result.probe.protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
     Fd fd = sys::socket(to_af(t.family), type | SOCK_NONBLOCK, 0, fmt::format("probe socket in \"{}\"", n.name()));
+    // ICMP errors for the socket come with their type, code and sender.
     int one = 1;
     if (t.family == Family::ipv4)
-      ::setsockopt(fd.get(), SOL_IP, IP_RECVERR, &one, sizeof one);
+      sys::set_option(fd.get(), SOL_IP, IP_RECVERR, one, "IP_RECVERR on a probe socket");
     else
-      ::setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+      sys::set_option(fd.get(), SOL_IPV6, IPV6_RECVERR, one, "IPV6_RECVERR on a probe socket");
     return fd;
-  }
-
-  void make_sockets() {
-    std::vector<Node*> sources;
-    for (auto& t : tasks_)
-      if (std::find(sources.begin(), sources.end(), t.src) == sources.end()) sources.push_back(t.src);
-    lab_.run_in_each(sources, [&](Node& n) {
-      for (auto& t : tasks_) {
-        if (t.src != &n) continue;
-        switch (t.result.probe.protocol) {
-          case Protocol::icmp:
-            if (n.icmp_socket(t.family) < 0) n.set_icmp_socket(t.family, raw_socket(t.family, n));
-            t.icmp_fd = n.icmp_socket(t.family);
-            break;
-          case Protocol::tcp:
-          case Protocol::udp:
-            t.fd = stream_socket(t, n);
-            break;
-        }
-      }
-    });
-    for (auto& t : tasks_)
-      if (t.icmp_fd >= 0) raw_.emplace(t.icmp_fd, t.family);
   }
 
   static Fd raw_socket(Family f, const Node& n) {
     std::string what = fmt::format("raw ICMP socket in \"{}\"", n.name());
+    int buf = 4 << 20;
     if (f == Family::ipv4) {
       Fd fd = sys::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP, what);
       icmp_filter filt{};
-      filt.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED));
-      ::setsockopt(fd.get(), SOL_RAW, ICMP_FILTER, &filt, sizeof filt);
-      int buf = 4 << 20;
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+      filt.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) |
+                    (1u << ICMP_PARAMETERPROB));
+      sys::set_option(fd.get(), SOL_RAW, ICMP_FILTER, filt, what);
+      sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, buf, what);
       return fd;
     }
     Fd fd = sys::socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMPV6, what);
     icmp6_filter filt;
     ICMP6_FILTER_SETBLOCKALL(&filt);
-    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filt);
-    ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &filt);
-    ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &filt);
-    ::setsockopt(fd.get(), IPPROTO_ICMPV6, ICMP6_FILTER, &filt, sizeof filt);
-    int buf = 4 << 20;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    for (int type : {ICMP6_ECHO_REPLY, ICMP6_DST_UNREACH, ICMP6_PACKET_TOO_BIG, ICMP6_TIME_EXCEEDED, ICMP6_PARAM_PROB})
+      ICMP6_FILTER_SETPASS(type, &filt);
+    sys::set_option(fd.get(), IPPROTO_ICMPV6, ICMP6_FILTER, filt, what);
+    sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, buf, what);
     return fd;
+  }
+
+  // Each source node's raw ICMP socket is made once, by a thread inside it.
+  void make_raw_sockets() {
+    std::vector<Node*> sources;
+    for (auto& t : tasks_)
+      if (t.result.probe.protocol == Protocol::icmp && t.src->icmp_socket(t.family) < 0 &&
+          std::find(sources.begin(), sources.end(), t.src) == sources.end())
+        sources.push_back(t.src);
+    if (!sources.empty())
+      lab_.run_in_each(sources, [&](Node& n) {
+        for (Family f : {Family::ipv4, Family::ipv6})
+          if (n.icmp_socket(f) < 0 && std::any_of(tasks_.begin(), tasks_.end(), [&](const Task& t) {
+                return t.src == &n && t.family == f && t.result.probe.protocol == Protocol::icmp;
+              }))
+            n.set_icmp_socket(f, raw_socket(f, n));
+      });
+    for (auto& t : tasks_)
+      if (t.result.probe.protocol == Protocol::icmp) {
+        t.icmp_fd = t.src->icmp_socket(t.family);
+        raw_.emplace(t.icmp_fd, t.family);
+      }
+  }
+
+  // Starts queued tcp/udp probes while their descriptors fit in the budget
+  // (at least one at a time, whatever the budget). Sockets for a round are
+  // made in one pass over the source nodes.
+  void admit() {
+    while (!queue_.empty()) {
+      std::vector<std::size_t> round;
+      std::size_t held = held_;
+      while (!queue_.empty()) {
+        std::size_t c = cost(tasks_[queue_.front()]);
+        if (!(held == 0 || held + c <= static_cast<std::size_t>(budget_))) break;
+        held += c;
+        round.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      if (round.empty()) return;
+      std::vector<Node*> nodes;
+      for (auto i : round)
+        if (std::find(nodes.begin(), nodes.end(), tasks_[i].src) == nodes.end()) nodes.push_back(tasks_[i].src);
+      std::vector<int> failed(round.size(), 0);
+      lab_.run_in_each(nodes, [&](Node& n) {
+        for (std::size_t k = 0; k < round.size(); ++k) {
+          Task& t = tasks_[round[k]];
+          if (t.src != &n) continue;
+          try {
+            t.fd = stream_socket(t, n);
+          } catch (const SystemError& e) {
+            failed[k] = e.code();
+          }
+        }
+      });
+      std::vector<std::size_t> later;
+      for (std::size_t k = 0; k < round.size(); ++k) {
+        std::size_t i = round[k];
+        if (failed[k] == EMFILE || failed[k] == ENFILE) {
+          // Something else took descriptors: wait for this batch's own.
+          tasks_[i].fd.reset();
+          later.push_back(i);
+          continue;
+        }
+        if (failed[k]) throw SystemError(fmt::format("cannot open a socket for probe {}", tasks_[i].result.probe.str()), failed[k]);
+        held_ += cost(tasks_[i]);
+        start(i);
+      }
+      if (!later.empty()) {
+        if (held_ == 0)
+          throw SystemError(fmt::format("cannot open a socket for probe {}: no descriptor is left",
+                                        tasks_[later.front()].result.probe.str()),
+                            EMFILE);
+        queue_.insert(queue_.begin(), later.begin(), later.end());
+        budget_ = static_cast<long>(held_);
+        return;
+      }
+      if (!queue_.empty() && held_ + cost(tasks_[queue_.front()]) > static_cast<std::size_t>(budget_)) return;
+    }
   }
 
   void add(int fd, std::uint32_t events, std::uint64_t tag) {
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = tag;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-      throw SystemError("cannot watch probe socket", errno);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw SystemError("cannot watch probe socket", errno);
   }
   void modify(int fd, std::uint32_t events, std::uint64_t tag) {
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = tag;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) throw SystemError("cannot watch probe socket", errno);
   }
+  void forget(Fd& fd) {
+    if (!fd) return;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd.get(), nullptr);
+    fd.reset();
+  }
+
+  void wake_at(Clock::time_point t) { next_wake_ = std::min(next_wake_, t); }
 
   void finish(Task& t, Verdict v, std::string detail) {
     if (t.done) return;
@@ -272,25 +324,48 @@ class Engine {
     ++finished_;
     t.result.verdict = v;
     t.result.detail = std::move(detail);
-    t.result.rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t.started);
-    if (t.fd) {
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t.fd.get(), nullptr);
-      t.fd.reset();
-    }
+    t.result.rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t.start);
+    forget(t.fd);
     drop_spares(t);
+    if (t.result.probe.protocol != Protocol::icmp) {
+      held_ -= cost(t);
+      admit_pending_ = true;
+    }
   }
 
   void drop_spares(Task& t) {
-    for (auto& f : t.spare)
-      if (f) {
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, f.get(), nullptr);
-        f.reset();
-      }
+    for (auto& f : t.spare) forget(f);
+  }
+
+  // The source's own OUTPUT chain refused to send (EPERM). A DROP there is
+  // silence, a REJECT answers with an ICMP error that the kernel delivers
+  // back to the source at once: wait a moment for it, so that a REJECT reads
+  // `refused` at the source as it does on the way (ping reports it so).
+  void own_rules_refused(Task& t) {
+    if (t.refused_by_own_rules) return;
+    t.refused_by_own_rules = true;
+    t.grace_until = std::min(t.deadline, Clock::now() + kOwnRejectGrace);
+    wake_at(t.grace_until);
+  }
+
+  // A local errno from connect or send: a verdict, or an error of the run.
+  void local_error(Task& t, int err, std::string_view op) {
+    auto v = verdict_of_local_errno(err);
+    if (!v) throw SystemError(fmt::format("probe {}: {} failed", t.result.probe.str(), op), err);
+    std::string what = err == ECONNREFUSED && t.result.probe.protocol == Protocol::tcp
+                           ? std::string("connection refused (TCP RST)")
+                           : fmt::format("{}: {}", op, std::strerror(err));
+    if (auto cause = detail::local_cause(err); !cause.empty()) what += fmt::format(" ({})", cause);
+    finish(t, *v, what);
   }
 
   void start(std::size_t i) {
     Task& t = tasks_[i];
-    t.started = Clock::now();
+    t.started = true;
+    t.start = Clock::now();
+    t.deadline = t.start + options_.timeout;
+    t.next_retry = t.start + options_.retry_interval;
+    wake_at(std::min(t.deadline, t.next_retry));
     switch (t.result.probe.protocol) {
       case Protocol::icmp:
         t.echo = g_echo_counter.fetch_add(1);
@@ -301,8 +376,7 @@ class Engine {
         sockaddr_storage ss;
         socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
         if (::connect(t.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
-          int err = errno;
-          finish(t, classify_errno(err), fmt::format("connect: {}", std::strerror(err)));
+          local_error(t, errno, "connect");
           return;
         }
         add(t.fd.get(), EPOLLOUT | EPOLLIN | EPOLLERR, i);
@@ -312,8 +386,7 @@ class Engine {
         sockaddr_storage ss;
         socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
         if (::connect(t.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-          int err = errno;
-          finish(t, classify_errno(err), fmt::format("connect: {}", std::strerror(err)));
+          local_error(t, errno, "connect");
           return;
         }
         add(t.fd.get(), EPOLLIN | EPOLLERR, i);
@@ -324,43 +397,55 @@ class Engine {
   }
 
   void send_echo(Task& t) {
-    std::uint8_t pkt[64] = {};
-    pkt[0] = t.family == Family::ipv4 ? ICMP_ECHO : ICMP6_ECHO_REQUEST;
-    std::uint16_t id = htons(static_cast<std::uint16_t>(t.echo >> 16));
-    std::uint16_t seq = htons(static_cast<std::uint16_t>(t.echo & 0xffff));
-    std::memcpy(pkt + 4, &id, 2);
-    std::memcpy(pkt + 6, &seq, 2);
-    std::memcpy(pkt + 8, "nslab-probe", 11);
-    if (t.family == Family::ipv4) {
-      std::uint16_t sum = checksum(pkt, sizeof pkt);
-      std::memcpy(pkt + 2, &sum, 2);
-    }  // ICMPv6: the kernel fills in the checksum
+    auto pkt = detail::make_echo_request(t.family, t.echo);
     sockaddr_storage ss;
     socklen_t len = make_sockaddr(t.result.target, 0, ss);
-    if (::sendto(t.icmp_fd, pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    if (::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
       int err = errno;
-      if (err == EAGAIN || err == ENOBUFS) return;  // sent again at the next retry tick
-      finish(t, classify_errno(err), fmt::format("send: {}", std::strerror(err)));
+      if (err == EAGAIN || err == ENOBUFS || err == EINTR) return;  // sent again at the next retry tick
+      if (err == EPERM) return own_rules_refused(t);
+      local_error(t, err, "send");
     }
   }
 
   void send_udp(Task& t) {
-    std::string msg = t.result.probe.payload.empty() ? std::string("nslab-probe") : t.result.probe.payload;
+    static const std::string kDefault = "nslab-probe";
+    const std::string& msg = t.result.probe.payload.empty() ? kDefault : t.result.probe.payload;
     if (::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT) < 0) {
       int err = errno;
-      if (err == EAGAIN || err == ENOBUFS) return;
+      if (err == EAGAIN || err == ENOBUFS || err == EINTR) return;
+      if (err == EPERM) return own_rules_refused(t);
       if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH) {
-        on_error_queue(t, err);
+        on_error_queue(t, t.fd.get(), err);  // an ICMP error from an earlier send
         return;
       }
-      finish(t, classify_errno(err), fmt::format("send: {}", std::strerror(err)));
+      local_error(t, err, "send");
     }
   }
 
-  // Reads the ICMP error that made a tcp/udp socket fail, if one is queued.
-  void on_error_queue(Task& t, int fallback_errno) { on_error_queue(t, t.fd.get(), fallback_errno); }
+  // tcp: sends what is left of the payload; true when all of it is out.
+  bool send_payload(Task& t) {
+    const std::string& p = t.result.probe.payload;
+    while (t.sent < p.size()) {
+      ssize_t n = ::send(t.fd.get(), p.data() + t.sent, p.size() - t.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) return false;  // full (EAGAIN), or the connection failed: EPOLLERR tells
+      t.sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
 
+  // Decides a tcp/udp socket that failed, from the ICMP error queued for it
+  // (with IP_RECVERR the kernel keeps the message's type, code and sender).
   void on_error_queue(Task& t, int fd, int fallback_errno) {
+    if (!read_error_queue(t, fd)) local_error(t, fallback_errno, "connect");
+  }
+
+  // True when an error was queued and decided the probe. A connecting TCP
+  // socket can have one queued before the kernel fails the connection: an
+  // ICMP error that arrives while connect() still holds the socket (the
+  // whole path runs in one softirq) only fails it at the next SYN, a second
+  // later; a real client then reports it, nslab reads it at once.
+  bool read_error_queue(Task& t, int fd) {
     char ctrl[512];
     char data[64];
     iovec iov{data, sizeof data};
@@ -374,28 +459,63 @@ class Engine {
         bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
         bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
         if (!v4 && !v6) continue;
-        auto* ee = reinterpret_cast<sock_extended_err*>(CMSG_DATA(c));
-        if (ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6) {
-          Family f = ee->ee_origin == SO_EE_ORIGIN_ICMP ? Family::ipv4 : Family::ipv6;
+        if (c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
+        sock_extended_err ee;
+        std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+        int err = static_cast<int>(ee.ee_errno);
+        if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6) {
+          Family f = ee.ee_origin == SO_EE_ORIGIN_ICMP ? Family::ipv4 : Family::ipv6;
           std::string from;
-          auto* off = reinterpret_cast<sockaddr_storage*>(SO_EE_OFFENDER(ee));
-          if (off->ss_family == AF_INET || off->ss_family == AF_INET6)
-            from = " from " + from_sockaddr(*off).str();
-          finish(t, classify_icmp(f, ee->ee_type, ee->ee_code),
-                 icmp_name(f, ee->ee_type, ee->ee_code) + from);
-          return;
+          sockaddr_storage off{};
+          std::size_t off_len = c->cmsg_len - CMSG_LEN(sizeof ee);
+          std::memcpy(&off, CMSG_DATA(c) + sizeof ee, std::min(sizeof off, off_len));
+          if (off.ss_family == AF_INET || off.ss_family == AF_INET6) from = " from " + from_sockaddr(off).str();
+          // The errno the kernel derived is what any client of this socket sees.
+          auto v = verdict_of_network_errno(err);
+          if (!v)
+            if (auto mapped = icmp_errno(f, ee.ee_type, ee.ee_code)) v = verdict_of_network_errno(*mapped);
+          if (!v) throw SystemError(fmt::format("probe {}: unexpected ICMP error", t.result.probe.str()), err);
+          finish(t, *v, detail::icmp_name(f, ee.ee_type, ee.ee_code) + from);
+          return true;
         }
-        if (ee->ee_origin == SO_EE_ORIGIN_LOCAL) {
-          finish(t, classify_errno(static_cast<int>(ee->ee_errno)),
-                 fmt::format("local error: {}", std::strerror(static_cast<int>(ee->ee_errno))));
-          return;
+        if (ee.ee_origin == SO_EE_ORIGIN_LOCAL) {
+          local_error(t, err, "local error");
+          return true;
         }
       }
     }
-    std::string what = fallback_errno == ECONNREFUSED && t.result.probe.protocol == Protocol::tcp
-                           ? "connection refused (TCP RST)"
-                           : std::strerror(fallback_errno);
-    finish(t, classify_errno(fallback_errno), what);
+    return false;
+  }
+
+  bool is_greeting(std::string_view line, Task& t) const {
+    auto space = line.find(' ');
+    if (space == std::string_view::npos || !lab_.find_node(line.substr(0, space))) return false;
+    std::string_view addr = line.substr(space + 1);
+    if (!IpAddress::parse(addr)) return false;
+    t.result.served_by = std::string(line.substr(0, space));
+    t.result.seen_from = std::string(addr);
+    return true;
+  }
+
+  void on_tcp_connected(Task& t, std::size_t i, std::size_t attempt) {
+    if (attempt > 0) {
+      // A later attempt connected first (an earlier SYN was lost): it
+      // becomes the probe's socket.
+      forget(t.fd);
+      t.fd = std::move(t.spare[attempt - 1]);
+    }
+    drop_spares(t);
+    t.connected = true;
+    t.result.verdict = Verdict::reachable;
+    const auto& p = t.result.probe;
+    // A built-in service greets at once; give it a moment unless asked to wait.
+    bool wait = p.want_served_by || !p.payload.empty();
+    t.grace_until = wait ? t.deadline : std::min(t.deadline, Clock::now() + std::chrono::milliseconds(50));
+    wake_at(t.grace_until);
+    // The payload goes out at once: a built-in service greets first and then
+    // echoes, any other echo server just echoes.
+    bool all_out = send_payload(t);
+    modify(t.fd.get(), EPOLLIN | EPOLLRDHUP | (all_out ? 0u : static_cast<std::uint32_t>(EPOLLOUT)), i);
   }
 
   void on_socket(std::uint64_t tag, std::uint32_t events) {
@@ -403,7 +523,8 @@ class Engine {
     auto attempt = static_cast<std::size_t>(tag >> 32);
     Task& t = tasks_[i];
     if (t.done) return;
-    if (t.result.probe.protocol == Protocol::tcp && !t.connected) {
+    bool tcp = t.result.probe.protocol == Protocol::tcp;
+    if (tcp && !t.connected) {
       int fd = attempt == 0 ? t.fd.get() : t.spare[attempt - 1].get();
       if (fd < 0) return;
       int err = 0;
@@ -413,20 +534,10 @@ class Engine {
         on_error_queue(t, fd, err);
         return;
       }
+      if ((events & EPOLLERR) && read_error_queue(t, fd)) return;
       if (!(events & EPOLLOUT)) return;
-      if (attempt > 0) {
-        // A later attempt connected first (an earlier SYN was lost): it
-        // becomes the probe's socket.
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t.fd.get(), nullptr);
-        t.fd = std::move(t.spare[attempt - 1]);
-      }
-      drop_spares(t);
-      t.connected = true;
-      t.result.verdict = Verdict::reachable;
-      // A built-in service greets at once; give it a moment unless asked to wait.
-      bool wait = t.result.probe.want_served_by || !t.result.probe.payload.empty();
-      t.grace_until = wait ? deadline_ : std::min(deadline_, Clock::now() + std::chrono::milliseconds(50));
-      modify(t.fd.get(), EPOLLIN | EPOLLRDHUP, i);
+      on_tcp_connected(t, i, attempt);
+      events &= ~static_cast<std::uint32_t>(EPOLLOUT);
     }
     if (events & EPOLLERR) {
       int err = 0;
@@ -436,24 +547,21 @@ class Engine {
         finish(t, Verdict::reachable, fmt::format("connected, then {}", std::strerror(err ? err : EIO)));
         return;
       }
-      on_error_queue(t, err ? err : EIO);
+      on_error_queue(t, t.fd.get(), err ? err : EIO);
       return;
     }
-    char buf[4096];
+    if (tcp && (events & EPOLLOUT) && send_payload(t)) modify(t.fd.get(), EPOLLIN | EPOLLRDHUP, i);
+    if (!tcp) {
+      read_datagrams(t);
+      return;
+    }
     for (;;) {
-      ssize_t r = ::recv(t.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+      ssize_t r = ::recv(t.fd.get(), buf_.data(), buf_.size(), MSG_DONTWAIT);
       if (r > 0) {
-        t.inbox.append(buf, static_cast<std::size_t>(r));
+        t.inbox.append(buf_.data(), static_cast<std::size_t>(r));
         continue;
       }
-      if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        int err = errno;
-        if (t.result.probe.protocol == Protocol::udp) {
-          on_error_queue(t, err);
-          return;
-        }
-      }
-      if (r == 0 && t.result.probe.protocol == Protocol::tcp) {
+      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         complete_stream(t, /*eof=*/true);
         return;
       }
@@ -462,121 +570,107 @@ class Engine {
     complete_stream(t, false);
   }
 
-  static void read_greeting(Task& t, const std::string& line) {
-    auto space = line.find(' ');
-    t.result.served_by = line.substr(0, space);
-    if (space != std::string::npos) t.result.seen_from = line.substr(space + 1);
-  }
-
-  // tcp/udp: decide once the greeting (and the echoed payload) has arrived.
-  void complete_stream(Task& t, bool eof) {
-    auto nl = t.inbox.find('\n');
-    if (t.result.probe.protocol == Protocol::udp) {
-      if (t.inbox.empty()) return;
-      read_greeting(t, t.inbox.substr(0, nl));
-      finish(t, Verdict::reachable,
-             fmt::format("UDP reply from {}, who saw {}", t.result.served_by, t.result.seen_from));
+  void read_datagrams(Task& t) {
+    for (;;) {
+      ssize_t r = ::recv(t.fd.get(), buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+      if (r < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
+        on_error_queue(t, t.fd.get(), err);
+        return;
+      }
+      std::size_t n = std::min(static_cast<std::size_t>(r), buf_.size());
+      std::string_view reply(buf_.data(), n);
+      auto nl = reply.find('\n');
+      bool greeted = nl != std::string_view::npos && nl <= kMaxGreeting && is_greeting(reply.substr(0, nl), t);
+      if (greeted) reply.remove_prefix(nl + 1);
+      std::string d = greeted ? fmt::format("UDP reply from {}, who saw {}", t.result.served_by, t.result.seen_from)
+                              : std::string("UDP reply (not from an nslab service)");
+      if (!t.result.probe.payload.empty()) {
+        t.result.echo = std::string(reply.substr(0, t.result.probe.payload.size() + 1));
+        d += t.result.payload_problem() ? "; payload came back altered" : "; payload echoed";
+      }
+      finish(t, Verdict::reachable, d);
       return;
     }
-    if (nl != std::string::npos && !t.greeting_done) {
-      t.greeting_done = true;
-      read_greeting(t, t.inbox.substr(0, nl));
-      t.inbox.erase(0, nl + 1);
-      if (!t.result.probe.payload.empty())
-        (void)::send(t.fd.get(), t.result.probe.payload.data(), t.result.probe.payload.size(),
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+
+  // tcp: decide once the greeting (and the echoed payload) has arrived.
+  void complete_stream(Task& t, bool eof) {
+    if (!t.greeting_decided) {
+      auto nl = t.inbox.find('\n');
+      if (nl != std::string::npos) {
+        if (nl <= kMaxGreeting && is_greeting(std::string_view(t.inbox).substr(0, nl), t)) t.inbox.erase(0, nl + 1);
+        t.greeting_decided = true;
+      } else if (t.inbox.size() > kMaxGreeting || eof) {
+        t.greeting_decided = true;
+      } else if (const auto& p = t.result.probe.payload;
+                 !p.empty() && t.inbox.size() >= p.size() && t.inbox.compare(0, p.size(), p) == 0) {
+        t.greeting_decided = true;  // an echo server that does not greet
+      }
     }
     const auto& payload = t.result.probe.payload;
-    bool echoed = !payload.empty() && t.inbox.size() >= payload.size();
-    if (t.greeting_done && (payload.empty() || echoed)) {
-      std::string d = fmt::format("connected; served by {}, who saw {}", t.result.served_by, t.result.seen_from);
-      if (!payload.empty()) d += t.inbox.compare(0, payload.size(), payload) == 0
-                                     ? "; payload echoed" : "; payload came back altered";
-      finish(t, Verdict::reachable, d);
-    } else if (eof) {
-      finish(t, Verdict::reachable, "connected; closed by the server without a greeting");
+    std::string who = t.result.served_by.empty()
+                          ? std::string("connected")
+                          : fmt::format("connected; served by {}, who saw {}", t.result.served_by, t.result.seen_from);
+    if (!payload.empty()) {
+      if (t.greeting_decided && (t.inbox.size() >= payload.size() || eof)) {
+        t.result.echo = t.inbox.substr(0, payload.size() + (t.inbox.size() > payload.size() ? 1 : 0));
+        finish(t, Verdict::reachable,
+               who + (t.result.payload_problem() ? "; payload came back altered" : "; payload echoed"));
+      }
+      return;
     }
+    if (t.greeting_decided && !t.result.served_by.empty()) finish(t, Verdict::reachable, who);
+    else if (t.greeting_decided) finish(t, Verdict::reachable, "connected; no greeting (not an nslab service)");
+    else if (eof) finish(t, Verdict::reachable, "connected; closed by the server without a greeting");
   }
 
   void drain_raw(int fd, Family family, bool dispatch) {
-    std::uint8_t buf[2048];
     for (;;) {
       sockaddr_storage from{};
       socklen_t flen = sizeof from;
-      ssize_t r = ::recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+      ssize_t r = ::recvfrom(fd, buf_.data(), buf_.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
       if (r < 0) return;
-      if (dispatch) on_icmp(family, buf, static_cast<std::size_t>(r), from_sockaddr(from));
+      if (dispatch)
+        on_icmp(family, reinterpret_cast<const std::uint8_t*>(buf_.data()), static_cast<std::size_t>(r),
+                from_sockaddr(from));
     }
   }
 
   void on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAddress& sender) {
-    if (f == Family::ipv4) {  // raw IPv4 sockets deliver the IP header too
-      if (n < sizeof(iphdr)) return;
-      std::size_t ihl = static_cast<std::size_t>(p[0] & 0x0f) * 4;
-      if (n < ihl + 8) return;
-      p += ihl;
-      n -= ihl;
-    }
-    if (n < 8) return;
-    int type = p[0], code = p[1];
-    bool reply = f == Family::ipv4 ? type == ICMP_ECHOREPLY : type == ICMP6_ECHO_REPLY;
-    const std::uint8_t* echo = p;  // where id and seq are
-    if (!reply) {
-      // An error quotes the packet that caused it: IP header, then our echo.
-      const std::uint8_t* inner = p + 8;
-      std::size_t left = n - 8;
-      if (f == Family::ipv4) {
-        if (left < sizeof(iphdr)) return;
-        std::size_t ihl = static_cast<std::size_t>(inner[0] & 0x0f) * 4;
-        if (left < ihl + 8 || inner[9] != IPPROTO_ICMP) return;
-        echo = inner + ihl;
-        if (echo[0] != ICMP_ECHO) return;
-      } else {
-        if (left < 40 + 8 || inner[6] != IPPROTO_ICMPV6) return;
-        echo = inner + 40;
-        if (echo[0] != ICMP6_ECHO_REQUEST) return;
-      }
-    }
-    std::uint16_t id, seq;
-    std::memcpy(&id, echo + 4, 2);
-    std::memcpy(&seq, echo + 6, 2);
-    std::uint32_t key = static_cast<std::uint32_t>(ntohs(id)) << 16 | ntohs(seq);
-    auto it = echo_index_.find(key);
+    auto m = detail::parse_icmp(f, p, n);
+    if (!m) return;
+    auto it = echo_index_.find(m->key);
     if (it == echo_index_.end()) return;
     Task& t = tasks_[it->second];
-    if (reply)
+    if (m->reply) {
       finish(t, Verdict::reachable, fmt::format("echo reply from {}", sender.str()));
-    else
-      finish(t, classify_icmp(f, type, code), fmt::format("{} from {}", icmp_name(f, type, code), sender.str()));
-  }
-
-  void retry_tick() {
-    std::vector<std::size_t> tcp;
-    for (std::size_t i = 0; i < tasks_.size(); ++i) {
-      Task& t = tasks_[i];
-      if (t.done) continue;
-      if (t.result.probe.protocol == Protocol::icmp) send_echo(t);
-      else if (t.result.probe.protocol == Protocol::udp) send_udp(t);
-      else if (!t.connected && t.spare.size() < kMaxSpareConnects) tcp.push_back(i);
+      return;
     }
-    if (!tcp.empty()) retry_connects(tcp);
+    auto err = icmp_errno(f, m->type, m->code);
+    if (!err) return;  // source quench, redirect: the kernel ignores them too
+    finish(t, verdict_of_network_errno(*err).value_or(Verdict::unreachable),
+           fmt::format("{} from {}", detail::icmp_name(f, m->type, m->code), sender.str()));
   }
-
-  // The kernel resends a SYN only after a second; within a probe's timeout a
-  // lost SYN would read as "blocked". So a TCP probe opens a new connection
-  // at each retry tick (a few at most), and the first to answer decides.
-  static constexpr std::size_t kMaxSpareConnects = 3;
 
   void retry_connects(const std::vector<std::size_t>& which) {
     std::vector<Node*> nodes;
     for (auto i : which)
       if (std::find(nodes.begin(), nodes.end(), tasks_[i].src) == nodes.end()) nodes.push_back(tasks_[i].src);
     lab_.run_in_each(nodes, [&](Node& n) {
-      for (auto i : which)
-        if (tasks_[i].src == &n) tasks_[i].spare.push_back(stream_socket(tasks_[i], n));
+      for (auto i : which) {
+        if (tasks_[i].src != &n) continue;
+        try {
+          tasks_[i].spare.push_back(stream_socket(tasks_[i], n));
+        } catch (const SystemError&) {
+          // No descriptor for a spare attempt now: the first attempt goes on.
+        }
+      }
     });
     for (auto i : which) {
       Task& t = tasks_[i];
+      if (t.spare.empty() || !t.spare.back()) continue;
       Fd& fd = t.spare.back();
       sockaddr_storage ss;
       socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
@@ -588,80 +682,123 @@ class Engine {
     }
   }
 
-  void expire() {
-    for (auto& t : tasks_) {
-      if (t.done) continue;
-      if (t.connected)
+  void expire(Task& t) {
+    if (t.connected) {
+      const auto& payload = t.result.probe.payload;
+      if (!payload.empty()) {
+        t.result.echo = t.inbox;
         finish(t, Verdict::reachable,
-               t.greeting_done ? fmt::format("connected; served by {}; payload not echoed", t.result.served_by)
-                               : std::string("connected; no greeting (not an nslab service)"));
-      else
-        finish(t, Verdict::blocked,
-               fmt::format("no answer within {} ms", options_.timeout.count()));
+               fmt::format("connected{}; {} of {} payload bytes came back within {} ms",
+                           t.result.served_by.empty() ? "" : "; served by " + t.result.served_by, t.inbox.size(),
+                           payload.size(), options_.timeout.count()));
+      } else {
+        finish(t, Verdict::reachable,
+               t.result.served_by.empty() ? std::string("connected; no greeting (not an nslab service)")
+                                          : fmt::format("connected; served by {}", t.result.served_by));
+      }
+      return;
     }
+    finish(t, Verdict::blocked, fmt::format("no answer within {} ms", options_.timeout.count()));
+  }
+
+  // Deadlines, grace periods and retries of the running probes; returns
+  // when the next one is due.
+  Clock::time_point timers(Clock::time_point now) {
+    bool due = false;
+    for (const auto& t : tasks_)
+      if (t.started && !t.done && t.deadline <= now) due = true;
+    // Answers that arrived before the deadline count, even when this thread
+    // was not scheduled to read them in time (a loaded machine).
+    if (due)
+      while (poll_once(0) == kEventsPerPoll) {
+      }
+    Clock::time_point next = Clock::time_point::max();
+    std::vector<std::size_t> reconnect;
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      Task& t = tasks_[i];
+      if (!t.started || t.done) continue;
+      if (t.deadline <= now) {
+        expire(t);
+        continue;
+      }
+      if (t.refused_by_own_rules && t.grace_until <= now) {
+        finish(t, Verdict::blocked,
+               fmt::format("send: {} ({})", std::strerror(EPERM), detail::local_cause(EPERM)));
+        continue;
+      }
+      if (t.connected && t.grace_until <= now) {
+        finish(t, Verdict::reachable,
+               t.result.served_by.empty() ? std::string("connected")
+                                          : fmt::format("connected; served by {}", t.result.served_by));
+        continue;
+      }
+      if (!t.connected && !t.refused_by_own_rules && t.next_retry <= now) {
+        if (t.result.probe.protocol == Protocol::icmp) send_echo(t);
+        else if (t.result.probe.protocol == Protocol::udp) send_udp(t);
+        else if (t.spare.size() < kMaxSpareConnects) reconnect.push_back(i);
+        t.next_retry = now + options_.retry_interval;
+      }
+      if (t.done) continue;
+      next = std::min({next, t.deadline, t.connected || t.refused_by_own_rules ? t.grace_until : t.next_retry});
+    }
+    if (!reconnect.empty()) retry_connects(reconnect);
+    return next;
   }
 
   void loop() {
-    epoll_event events[256];
-    auto next_retry = start_ + options_.retry_interval;
+    epoll_event_buffer_.resize(kEventsPerPoll);
     while (finished_ < tasks_.size()) {
       auto now = Clock::now();
-      // Connected tcp probes whose grace period ended are done.
-      if (now >= next_grace_check_) {
-        for (auto& t : tasks_)
-          if (!t.done && t.connected && now >= t.grace_until)
-            finish(t, Verdict::reachable,
-                   t.greeting_done ? fmt::format("connected; served by {}", t.result.served_by)
-                                   : std::string("connected"));
-        next_grace_check_ = now + std::chrono::milliseconds(10);
+      if (now >= next_wake_) next_wake_ = timers(now);
+      if (admit_pending_) {
+        admit_pending_ = false;
+        admit();
       }
       if (finished_ >= tasks_.size()) break;
-      if (now >= deadline_) {
-        // Answers that arrived before the deadline count, even when this
-        // thread was not scheduled to read them in time (a loaded machine).
-        poll_once(events, 0);
-        expire();
-        break;
-      }
-      if (now >= next_retry) {
-        retry_tick();
-        next_retry = now + options_.retry_interval;
-      }
-      auto wake = std::min({deadline_, next_retry, next_grace_check_});
-      int ms = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count()) + 1;
-      poll_once(events, std::max(ms, 0));
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_wake_ - Clock::now()).count() + 1;
+      poll_once(static_cast<int>(std::clamp<long long>(wait, 0, 1000)));
     }
   }
 
-  void poll_once(epoll_event* events, int timeout_ms) {
-    int n = ::epoll_wait(epoll_.get(), events, 256, timeout_ms);
-    if (n < 0 && errno != EINTR) throw SystemError("epoll_wait in probes", errno);
+  static constexpr int kEventsPerPoll = 256;
+
+  int poll_once(int timeout_ms) {
+    int n = ::epoll_wait(epoll_.get(), epoll_event_buffer_.data(), kEventsPerPoll, timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) return 0;
+      throw SystemError("epoll_wait in probes", errno);
+    }
     for (int k = 0; k < n; ++k) {
-      std::uint64_t tag = events[k].data.u64;
+      std::uint64_t tag = epoll_event_buffer_[static_cast<std::size_t>(k)].data.u64;
       if (tag & kRawTag) {
         int fd = static_cast<int>(tag & ~kRawTag);
         drain_raw(fd, raw_.at(fd), true);
       } else {
-        on_socket(static_cast<std::size_t>(tag), events[k].events);
+        on_socket(tag, epoll_event_buffer_[static_cast<std::size_t>(k)].events);
       }
     }
+    return n;
   }
 
   Lab& lab_;
   ProbeOptions options_;
   std::vector<Task> tasks_;
+  std::deque<std::size_t> queue_;  // tcp/udp probes waiting for descriptors
+  long budget_ = 0;                // descriptors this batch may hold
+  std::size_t held_ = 0;           // descriptors its running probes hold
+  bool admit_pending_ = false;
   std::unordered_map<int, Family> raw_;  // shared raw sockets (owned by nodes)
   std::unordered_map<std::uint32_t, std::size_t> echo_index_;
+  std::vector<char> buf_ = std::vector<char>(65536);
+  std::vector<epoll_event> epoll_event_buffer_;
   Fd epoll_;
   std::size_t finished_ = 0;
-  Clock::time_point start_, deadline_, next_grace_check_{};
+  Clock::time_point next_wake_ = Clock::time_point::min();
 };
 
 }  // namespace
 
-std::vector<ProbeResult> run_probes(Lab& lab, const std::vector<Probe>& probes,
-                                    const ProbeOptions& options) {
+std::vector<ProbeResult> run_probes(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options) {
   if (probes.empty()) return {};
   return Engine(lab, probes, options).run();
 }

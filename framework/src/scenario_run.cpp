@@ -99,7 +99,10 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       o.passed = r.verdict == p->verdict;
       if (o.passed && p->served_by && r.served_by != *p->served_by) o.passed = false;
       if (o.passed && p->seen_from && r.seen_from != p->seen_from->str()) o.passed = false;
+      auto payload = r.verdict == Verdict::reachable ? r.payload_problem() : std::nullopt;
+      if (payload) o.passed = false;
       o.summary = fmt::format("observed {} ({})", to_string(r.verdict), r.detail);
+      if (payload) o.summary += "; " + *payload;
       if (p->served_by && r.verdict == Verdict::reachable && r.served_by != *p->served_by)
         o.summary += fmt::format("; expected to be served by {}, served by {}", *p->served_by,
                                  r.served_by.empty() ? std::string("no nslab service") : r.served_by);

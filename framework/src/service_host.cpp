@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <optional>
 #include <fmt/format.h>
 
 #include "nslab/error.h"
@@ -67,6 +69,7 @@ void ServiceHost::add(const Node& node, Protocol protocol, std::uint16_t port) {
   int zero = 0, one = 1;
   ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (protocol == Protocol::udp) sys::set_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, one, what);
   sockaddr_in6 addr{};
   addr.sin6_family = AF_INET6;
   addr.sin6_port = htons(port);
@@ -126,12 +129,48 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
   char buf[65536];
   if (protocol == Protocol::udp) {
     for (;;) {
+      // The reply leaves from the address the request was sent to: a client's
+      // connected socket takes answers only from there, and a node with several
+      // addresses on one subnet would otherwise answer from any of them.
       sockaddr_storage peer{};
-      socklen_t len = sizeof peer;
-      ssize_t r = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &len);
+      iovec iov{buf, sizeof buf};
+      alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(in6_pktinfo))];
+      msghdr msg{};
+      msg.msg_name = &peer;
+      msg.msg_namelen = sizeof peer;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = ctrl;
+      msg.msg_controllen = sizeof ctrl;
+      ssize_t r = ::recvmsg(fd, &msg, MSG_DONTWAIT);
       if (r < 0) return;
+      std::optional<in6_addr> to;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+          in6_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          to = info.ipi6_addr;
+        }
       std::string reply = greeting(node, peer) + std::string(buf, static_cast<std::size_t>(r));
-      ::sendto(fd, reply.data(), reply.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&peer), len);
+      iovec out{reply.data(), reply.size()};
+      msghdr answer{};
+      answer.msg_name = &peer;
+      answer.msg_namelen = msg.msg_namelen;
+      answer.msg_iov = &out;
+      answer.msg_iovlen = 1;
+      alignas(cmsghdr) char src[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+      if (to) {
+        answer.msg_control = src;
+        answer.msg_controllen = sizeof src;
+        cmsghdr* c = CMSG_FIRSTHDR(&answer);
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+        in6_pktinfo info{};
+        info.ipi6_addr = *to;
+        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      }
+      (void)::sendmsg(fd, &answer, MSG_DONTWAIT);
     }
   }
   if (listening) {
@@ -141,28 +180,68 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
       int c = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (c < 0) return;
       std::string hello = greeting(node, peer);
-      (void)::send(c, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = ::send(c, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      Conn conn{Fd(c), node, false, Protocol::tcp};
+      conn.pending = hello.substr(n > 0 ? static_cast<std::size_t>(n) : 0);
+      conn.events = EPOLLIN | EPOLLRDHUP | (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
       try {
-        watch(Conn{Fd(c), node, false, Protocol::tcp}, EPOLLIN | EPOLLRDHUP);
+        std::uint32_t watched = conn.events;
+        watch(std::move(conn), watched);
       } catch (const Error&) {
       }
     }
   }
-  // An accepted connection: echo what arrives, close on EOF or error.
-  bool close_it = (events & (EPOLLERR | EPOLLHUP)) != 0;
-  for (;;) {
+  Conn* conn = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    conn = &it->second;  // entries are erased only by this thread
+  }
+  echo(fd, *conn, events);
+}
+
+// An accepted connection: echo what arrives, in order and whole. What the
+// peer is slow to take waits in `pending`; closes on EOF (once all is
+// echoed) or an error.
+void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
+  char buf[65536];
+  bool close_it = (events & EPOLLERR) != 0;
+  bool eof = false;
+  while (!close_it && conn.pending.size() < kMaxPending) {
     ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (r > 0) {
-      (void)::send(fd, buf, static_cast<std::size_t>(r), MSG_NOSIGNAL | MSG_DONTWAIT);
+      conn.pending.append(buf, static_cast<std::size_t>(r));
       continue;
     }
-    if (r == 0 || (errno != EAGAIN && errno != EINTR)) close_it = true;
+    if (r == 0) eof = true;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_it = true;
     break;
   }
+  while (!close_it && !conn.pending.empty()) {
+    ssize_t n = ::send(fd, conn.pending.data(), conn.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      conn.pending.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_it = true;
+    break;
+  }
+  if (eof && conn.pending.empty()) close_it = true;
   if (close_it) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
     std::lock_guard lock(mutex_);
     conns_.erase(fd);
+    return;
+  }
+  std::uint32_t want = (eof || conn.pending.size() >= kMaxPending ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP)) |
+                       (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+  if (want != conn.events) {
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+    conn.events = want;
   }
 }
 

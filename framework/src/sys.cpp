@@ -52,6 +52,10 @@ void write_file(const std::string& path, std::string_view data) {
   write_all(fd.get(), data, path);
 }
 
+void set_option(int fd, int level, int name, const void* value, unsigned size, std::string_view what) {
+  if (::setsockopt(fd, level, name, value, size) != 0) throw SystemError(fmt::format("cannot set {}", what), errno);
+}
+
 void set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)

@@ -29,7 +29,9 @@ bool sysctl_exists_here(std::string_view key) {
 void write_sysctl_here(std::string_view key, std::string_view value) {
   std::string path = path_of(key);
   try {
-    sys::write_file(path, value);
+    // With a newline, as sysctl(8) writes: an empty value is then written
+    // (clearing a list like net.ipv6.icmp.ratemask), not silently skipped.
+    sys::write_file(path, std::string(value) + "\n");
   } catch (const SystemError& e) {
     if (e.code() == ENOENT)
       throw ConfigError(fmt::format("unknown sysctl \"{}\" (no {} in this namespace)", key, path));

@@ -37,8 +37,16 @@ struct ProbeResult {
   Verdict verdict = Verdict::blocked;
   std::string served_by;  // the node a built-in service answered from
   std::string seen_from;  // the client address that service saw
+  // tcp/udp with a payload: the bytes that came back after the greeting (up
+  // to the payload's length), or empty when nothing came back.
+  std::optional<std::string> echo;
   std::chrono::microseconds rtt{0};
   std::string detail;     // the evidence: "echo reply from 192.168.1.2", ...
+
+  // Empty when the probe sent no payload or got it back unchanged; else what
+  // came back instead. A payload that is not echoed intact fails its
+  // expectation even when the verdict is `reachable`.
+  std::optional<std::string> payload_problem() const;
 };
 
 struct ProbeOptions {
@@ -47,7 +55,12 @@ struct ProbeOptions {
   std::chrono::milliseconds retry_interval{200};
 };
 
-// Runs probes concurrently; results are in the order of `probes`.
+// Runs probes concurrently; results are in the order of `probes`. TCP and UDP
+// probes hold sockets (a TCP probe up to four, and the built-in service one
+// per accepted connection): the number in flight is bounded by the process's
+// descriptor limit, and the rest wait their turn, each with its own timeout.
+// An error that is not about the network (EADDRNOTAVAIL when local ports run
+// out, EMFILE) throws SystemError naming the probe: it is never a verdict.
 std::vector<ProbeResult> run_probes(Lab& lab, const std::vector<Probe>& probes,
                                     const ProbeOptions& options = {});
 

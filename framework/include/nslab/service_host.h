@@ -39,7 +39,12 @@ class ServiceHost {
     std::string node;
     bool listening = false;
     Protocol protocol = Protocol::tcp;
+    std::string pending;      // echoed bytes the peer has not taken yet
+    std::uint32_t events = 0;  // what epoll watches for it
   };
+  // Reading from a connection pauses while this much waits to be echoed.
+  static constexpr std::size_t kMaxPending = 4 << 20;
+  void echo(int fd, Conn& conn, std::uint32_t events);
   void loop();
   void watch(Conn conn, std::uint32_t events);
   void handle(int fd, std::uint32_t events);

@@ -32,6 +32,12 @@ void write_all(int fd, std::string_view data, std::string_view what);
 std::string read_file(const std::string& path);
 // Writes a whole small file (procfs, sysfs) opened O_WRONLY.
 void write_file(const std::string& path, std::string_view data);
+// setsockopt(2), throwing SystemError("cannot set <what>").
+void set_option(int fd, int level, int name, const void* value, unsigned size, std::string_view what);
+template <typename T>
+void set_option(int fd, int level, int name, const T& value, std::string_view what) {
+  set_option(fd, level, name, &value, sizeof value, what);
+}
 // Sets O_NONBLOCK.
 void set_nonblocking(int fd);
 // Raises RLIMIT_NOFILE's soft limit to its hard limit (large labs hold

@@ -1,0 +1,149 @@
+// The probe engine's promises beyond the verdict: a payload is compared
+// byte for byte (TCP and UDP, large ones too), and a matrix completes within
+// any descriptor limit.
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fstream>
+
+#include "nslab/lab_fixture.h"
+#include "nslab/witness.h"
+#include "seed_topologies.h"
+#include "text.h"
+
+using nslab::Probe;
+using nslab::ProcessSpec;
+using nslab::Protocol;
+using nslab::Verdict;
+using nslab::testing::has;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A TCP server that greets like nothing at all and answers every request
+// with the same wrong bytes; and a UDP one that does the same.
+const char* kWrongTcp = R"(import socket
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('::', 7000)); s.listen(16)
+while True:
+    c, _ = s.accept(); c.recv(65536); c.sendall(b'WRONG'); c.close()
+)";
+const char* kWrongUdp = R"(import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(('::', 7001))
+while True:
+    d, a = s.recvfrom(65536); s.sendto(d[:-1] + b'?', a)
+)";
+
+nslab::ProbeOptions quick() {
+  nslab::ProbeOptions o;
+  o.timeout = 1500ms;
+  return o;
+}
+
+struct Scratch {
+  std::string dir;
+  Scratch() {
+    char tmpl[] = "/tmp/nslab-engine-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+  ~Scratch() { nslab::run_command("rm -rf " + dir); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(probe_engine, nslab::LabFixture)
+
+BOOST_AUTO_TEST_CASE(a_payload_is_compared_byte_for_byte) {
+  auto t = nslab::seed::veth_pair();
+  t.node("blue").service(Protocol::tcp, 80).service(Protocol::udp, 53);
+  auto& lab = build(std::move(t));
+  auto& tcp_server = lab.start("blue", ProcessSpec{.argv = {"python3", "-c", kWrongTcp}});
+  auto& udp_server = lab.start("blue", ProcessSpec{.argv = {"python3", "-c", kWrongUdp}});
+  nslab::wait_listening(lab.node("blue"), Protocol::tcp, 7000, 10s, &tcp_server);
+  nslab::wait_listening(lab.node("blue"), Protocol::udp, 7001, 10s, &udp_server);
+
+  // The built-in services echo intact, over TCP and UDP, large payloads too
+  // (a UDP echo of 60,000 bytes comes back in one datagram with the greeting).
+  for (auto [proto, port, size] : {std::tuple{Protocol::tcp, 80, 11}, std::tuple{Protocol::tcp, 80, 1 << 20},
+                                   std::tuple{Protocol::udp, 53, 11}, std::tuple{Protocol::udp, 53, 60000}}) {
+    Probe p{.from = "red", .to = "blue", .protocol = proto, .port = static_cast<std::uint16_t>(port)};
+    for (int i = 0; i < size; ++i) p.payload += static_cast<char>('a' + i % 26);
+    auto r = lab.probe(p, quick());
+    BOOST_TEST_CONTEXT(p.str() << " with " << size << " bytes") {
+      BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
+      BOOST_TEST(r.served_by == "blue", r.detail);
+      BOOST_TEST(!r.payload_problem().has_value(), r.payload_problem().value_or(""));
+      BOOST_TEST(has(r.detail, "payload echoed"), r.detail);
+    }
+  }
+  // Servers that answer with other bytes: reachable, but the payload check fails.
+  for (auto port : {7000, 7001}) {
+    Probe p{.from = "red", .to = "blue", .protocol = port == 7000 ? Protocol::tcp : Protocol::udp,
+            .port = static_cast<std::uint16_t>(port), .payload = "hello there"};
+    auto r = lab.probe(p, quick());
+    BOOST_TEST_CONTEXT(p.str()) {
+      BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
+      BOOST_TEST(r.served_by.empty(), "no nslab service: " << r.served_by);
+      BOOST_REQUIRE(r.payload_problem().has_value());
+      BOOST_TEST(has(*r.payload_problem(), "came back altered"), *r.payload_problem());
+    }
+  }
+}
+
+// The same through `nslab check`: an altered payload fails the expectation
+// (exit 1) and says what came back.
+BOOST_AUTO_TEST_CASE(an_altered_payload_fails_its_expectation) {
+  Scratch s;
+  std::string file = s.write("payload.yaml", fmt::format(R"(name: payload
+nodes:
+  red:
+  blue:
+    services: [ tcp/80 ]
+    run:
+      - {{ command: [ python3, -c, "{}" ], ready: {{ tcp: 7000 }}, timeout: 10s }}
+links: [ [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ] ]
+expect:
+  - {{ from: red, to: blue, tcp: 80, payload: "hello" }}
+  - {{ from: red, to: blue, tcp: 7000, payload: "hello" }}
+)",
+                                                          [] {
+                                                            std::string py;
+                                                            for (char c : std::string(kWrongTcp))
+                                                              py += c == '\n' ? std::string("\\n") : std::string(1, c);
+                                                            return py;
+                                                          }()));
+  auto r = nslab::run_command(fmt::format("{} check {} 2>&1", NSLAB_BINARY, file));
+  BOOST_TEST(r.status == 1, r.output);
+  BOOST_TEST(has(r.output, "ok   " + file + ":10:5"), r.output);
+  BOOST_TEST(has(r.output, "FAIL " + file + ":11:5"), r.output);
+  BOOST_TEST(has(r.output, "the payload came back altered: sent 5 bytes, got 5; first difference at byte 0"),
+             r.output);
+}
+
+// Every TCP probe can hold up to eight descriptors at once (its connection
+// attempts and the service's accepted ends). Under a low limit the engine
+// queues probes instead of failing with "Too many open files".
+BOOST_AUTO_TEST_CASE(a_tcp_matrix_completes_under_a_low_descriptor_limit) {
+  Scratch s;
+  std::string yaml = "name: many\nnodes:\n  host:\n    bridges: { br0: }\n";
+  std::string links, names;
+  for (int i = 1; i <= 30; ++i) {
+    yaml += fmt::format("  n{}: {{ services: [ tcp/80 ] }}\n", i);
+    links += fmt::format("  - [ \"n{0}:eth0 10.0.0.{0}/24\", \"host:p{0}@br0\" ]\n", i);
+    names += fmt::format("{}n{}", i == 1 ? "" : ", ", i);
+  }
+  yaml += "links:\n" + links + fmt::format("expect:\n  - matrix: {{ protocol: tcp, port: 80, nodes: [{}] }}\n", names);
+  std::string file = s.write("many.yaml", yaml);
+  auto r = nslab::run_command(fmt::format("prlimit --nofile=200:200 {} check {} 2>&1", NSLAB_BINARY, file));
+  BOOST_TEST(r.status == 0, r.output);
+  BOOST_TEST(has(r.output, "870 of 870 cells as expected"), r.output);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
