@@ -412,6 +412,8 @@ void Lab::start_processes() {
   }
 }
 
+bool Lab::services_idle() const { return !services_ || services_->idle(); }
+
 ServiceHost& Lab::services() {
   if (!services_) services_ = std::make_unique<ServiceHost>();
   return *services_;

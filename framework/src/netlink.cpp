@@ -8,6 +8,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_sched.h>
 #include <linux/veth.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -18,8 +19,10 @@
 #include <netlink/route/qdisc/tbf.h>
 #include <netlink/route/tc.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
+#include <functional>
 
 #include "nslab/error.h"
 
@@ -147,6 +150,35 @@ struct Netlink::Impl {
     return 0;
   }
 
+  // Sends a dump request and hands every answer to fn. Returns 0 or errno.
+  int dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn) {
+    if (nl_send_auto(sock, m) < 0) return EIO;
+    struct Ctx {
+      int err = 0;
+      const std::function<void(nlmsghdr*)>* fn;
+    } ctx{0, &fn};
+    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
+    if (!cb) throw std::bad_alloc();
+    nl_cb_err(
+        cb, NL_CB_CUSTOM,
+        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+          static_cast<Ctx*>(arg)->err = -e->error;
+          return NL_STOP;
+        },
+        &ctx);
+    nl_cb_set(
+        cb, NL_CB_VALID, NL_CB_CUSTOM,
+        [](nl_msg* msg, void* arg) -> int {
+          (*static_cast<Ctx*>(arg)->fn)(nlmsg_hdr(msg));
+          return NL_OK;
+        },
+        &ctx);
+    int rc = nl_recvmsgs(sock, cb);
+    nl_cb_put(cb);
+    if (ctx.err != 0) return ctx.err;
+    return rc < 0 ? EIO : 0;
+  }
+
   void must(nl_msg* m, const std::string& what) {
     int err = transact(m);
     if (err != 0) throw NetlinkError(what, err);
@@ -210,6 +242,59 @@ std::vector<LinkInfo> Netlink::links() const {
   int err = impl_->transact(m.get(), nullptr, &out);
   if (err != 0) throw NetlinkError(fmt::format("cannot list links of \"{}\"", impl_->owner), err);
   return out;
+}
+
+TrafficSnapshot Netlink::traffic(bool qdiscs) const {
+  TrafficSnapshot t;
+  if (qdiscs) {
+    Msg m = new_msg(RTM_GETQDISC, NLM_F_DUMP);
+    tcmsg tc{};
+    tc.tcm_family = AF_UNSPEC;
+    append(m.get(), tc);
+    int err = impl_->dump(m.get(), [&](nlmsghdr* h) {
+      if (h->nlmsg_type != RTM_NEWQDISC) return;
+      nlattr* tb[TCA_MAX + 1] = {};
+      if (nlmsg_parse(h, sizeof(tcmsg), tb, TCA_MAX, nullptr) < 0 || !tb[TCA_STATS]) return;
+      tc_stats st{};
+      std::memcpy(&st, nla_data(tb[TCA_STATS]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[TCA_STATS]))));
+      t.packets += st.packets + st.drops;
+      t.queued += st.qlen;
+    });
+    if (err != 0) throw NetlinkError(fmt::format("cannot read the qdiscs of \"{}\"", impl_->owner), err);
+  }
+  {
+    Msg m = new_msg(RTM_GETLINK, NLM_F_DUMP);
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    append(m.get(), ifi);
+    int err = impl_->dump(m.get(), [&](nlmsghdr* h) {
+      if (h->nlmsg_type != RTM_NEWLINK) return;
+      nlattr* tb[IFLA_MAX + 1] = {};
+      if (nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0 || !tb[IFLA_STATS64]) return;
+      rtnl_link_stats64 st{};
+      std::memcpy(&st, nla_data(tb[IFLA_STATS64]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[IFLA_STATS64]))));
+      t.packets += st.rx_packets + st.tx_packets + st.rx_dropped + st.tx_dropped;
+    });
+    if (err != 0) throw NetlinkError(fmt::format("cannot read the link counters of \"{}\"", impl_->owner), err);
+  }
+  Msg m = new_msg(RTM_GETNEIGH, NLM_F_DUMP);
+  ndmsg nd{};
+  nd.ndm_family = AF_UNSPEC;
+  append(m.get(), nd);
+  int err = impl_->dump(m.get(), [&](nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWNEIGH) return;
+    auto* n = static_cast<ndmsg*>(nlmsg_data(h));
+    if (n->ndm_family != AF_INET && n->ndm_family != AF_INET6) return;
+    if (!(n->ndm_state & (NUD_INCOMPLETE | NUD_DELAY | NUD_PROBE))) return;
+    nlattr* tb[NDA_MAX + 1] = {};
+    if (nlmsg_parse(h, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0 || !tb[NDA_DST]) return;
+    Family f = n->ndm_family == AF_INET ? Family::ipv4 : Family::ipv6;
+    if (static_cast<std::size_t>(nla_len(tb[NDA_DST])) < (f == Family::ipv4 ? 4u : 16u)) return;
+    t.resolving.emplace_back(n->ndm_ifindex, IpAddress::from_bytes(f, nla_data(tb[NDA_DST])));
+  });
+  if (err != 0) throw NetlinkError(fmt::format("cannot read the neighbours of \"{}\"", impl_->owner), err);
+  std::sort(t.resolving.begin(), t.resolving.end());
+  return t;
 }
 
 void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {

@@ -28,6 +28,7 @@
 #include "nslab/error.h"
 #include "nslab/lab.h"
 #include "nslab/sys.h"
+#include "stillness.h"
 #include "verdict_rules.h"
 
 namespace nslab {
@@ -126,6 +127,7 @@ struct Task {
   std::vector<Fd> spare;  // tcp: further connection attempts in flight
   int icmp_fd = -1;       // icmp: the source node's shared raw socket
   std::uint32_t echo = 0;
+  int attempts = 0;  // requests sent and connections tried
   bool started = false;
   bool done = false;
   bool refused_by_own_rules = false;  // icmp/udp: send failed with EPERM
@@ -160,6 +162,10 @@ class Engine {
 
   std::vector<ProbeResult> run() {
     budget_ = descriptor_budget();
+    if (options_.decide_when_still) {
+      if (auto why = detail::Stillness::blocker(lab_)) still_reason_ = *why;
+      else still_.emplace(lab_);
+    }
     make_raw_sockets();
     epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) throw SystemError("cannot create epoll for probes", errno);
@@ -318,6 +324,49 @@ class Engine {
 
   void wake_at(Clock::time_point t) { next_wake_ = std::min(next_wake_, t); }
 
+  // The lab is looked at for stillness from a moment after the last packet
+  // a probe sent, and every kLookGap after that.
+  static constexpr auto kSettle = std::chrono::microseconds(500);
+  static constexpr auto kLookGap = std::chrono::milliseconds(2);
+  void sent_something() {
+    if (!still_) return;
+    next_look_ = Clock::now() + kSettle;
+    wake_at(next_look_);
+  }
+
+  bool awaiting(const Task& t) const { return t.started && !t.done && !t.connected && !t.refused_by_own_rules; }
+  bool decidable(const Task& t) const { return awaiting(t) && t.attempts >= still_->attempts_needed(); }
+
+  // When every probe has started and the lab is still, the probes still
+  // waiting for an answer will get none: they are blocked now.
+  void look_for_stillness(Clock::time_point now) {
+    if (!still_ || now < next_look_ || !queue_.empty()) return;
+    next_look_ = now + kLookGap;
+    wake_at(next_look_);
+    Clock::time_point deadline = Clock::time_point::max();
+    bool any = false;
+    for (const auto& t : tasks_)
+      if (decidable(t)) {
+        any = true;
+        deadline = std::min(deadline, t.deadline);
+      }
+    if (!any) return;
+    while (poll_once(0) == kEventsPerPoll) {
+    }
+    if (!still_->look(deadline)) return;
+    // Everything delivered before the last look is in our sockets now.
+    while (poll_once(0) > 0) {
+    }
+    for (auto& t : tasks_)
+      if (decidable(t))
+        finish(t, Verdict::blocked,
+               fmt::format("no answer; the lab was still after {:.1f} ms{}: nothing moved on any link or queue "
+                           "for {} ms",
+                           std::chrono::duration<double, std::milli>(Clock::now() - t.start).count(),
+                           t.attempts > 1 ? fmt::format(" and {} attempts", t.attempts) : std::string(),
+                           kLookGap.count()));
+  }
+
   void finish(Task& t, Verdict v, std::string detail) {
     if (t.done) return;
     t.done = true;
@@ -363,6 +412,7 @@ class Engine {
     Task& t = tasks_[i];
     t.started = true;
     t.start = Clock::now();
+    sent_something();
     t.deadline = t.start + options_.timeout;
     t.next_retry = t.start + options_.retry_interval;
     wake_at(std::min(t.deadline, t.next_retry));
@@ -379,6 +429,7 @@ class Engine {
           local_error(t, errno, "connect");
           return;
         }
+        ++t.attempts;
         add(t.fd.get(), EPOLLOUT | EPOLLIN | EPOLLERR, i);
         break;
       }
@@ -397,10 +448,13 @@ class Engine {
   }
 
   void send_echo(Task& t) {
+    sent_something();
     auto pkt = detail::make_echo_request(t.family, t.echo);
     sockaddr_storage ss;
     socklen_t len = make_sockaddr(t.result.target, 0, ss);
-    if (::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    if (::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) >= 0) {
+      ++t.attempts;
+    } else {
       int err = errno;
       if (err == EAGAIN || err == ENOBUFS || err == EINTR) return;  // sent again at the next retry tick
       if (err == EPERM) return own_rules_refused(t);
@@ -409,9 +463,12 @@ class Engine {
   }
 
   void send_udp(Task& t) {
+    sent_something();
     static const std::string kDefault = "nslab-probe";
     const std::string& msg = t.result.probe.payload.empty() ? kDefault : t.result.probe.payload;
-    if (::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT) < 0) {
+    if (::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT) >= 0) {
+      ++t.attempts;
+    } else {
       int err = errno;
       if (err == EAGAIN || err == ENOBUFS || err == EINTR) return;
       if (err == EPERM) return own_rules_refused(t);
@@ -655,6 +712,7 @@ class Engine {
   }
 
   void retry_connects(const std::vector<std::size_t>& which) {
+    sent_something();
     std::vector<Node*> nodes;
     for (auto i : which)
       if (std::find(nodes.begin(), nodes.end(), tasks_[i].src) == nodes.end()) nodes.push_back(tasks_[i].src);
@@ -678,6 +736,7 @@ class Engine {
         fd.reset();
         continue;
       }
+      ++t.attempts;
       add(fd.get(), EPOLLOUT | EPOLLIN | EPOLLERR, (static_cast<std::uint64_t>(t.spare.size()) << 32) | i);
     }
   }
@@ -698,7 +757,10 @@ class Engine {
       }
       return;
     }
-    finish(t, Verdict::blocked, fmt::format("no answer within {} ms", options_.timeout.count()));
+    finish(t, Verdict::blocked,
+           still_reason_.empty() ? fmt::format("no answer within {} ms", options_.timeout.count())
+                                 : fmt::format("no answer within {} ms (waited it out: {})", options_.timeout.count(),
+                                               still_reason_));
   }
 
   // Deadlines, grace periods and retries of the running probes; returns
@@ -749,7 +811,8 @@ class Engine {
     epoll_event_buffer_.resize(kEventsPerPoll);
     while (finished_ < tasks_.size()) {
       auto now = Clock::now();
-      if (now >= next_wake_) next_wake_ = timers(now);
+      if (now >= next_wake_) next_wake_ = std::min(timers(now), next_look_);
+      look_for_stillness(now);
       if (admit_pending_) {
         admit_pending_ = false;
         admit();
@@ -794,6 +857,9 @@ class Engine {
   Fd epoll_;
   std::size_t finished_ = 0;
   Clock::time_point next_wake_ = Clock::time_point::min();
+  std::optional<detail::Stillness> still_;  // empty: wait out every timeout
+  std::string still_reason_;                // why, when stillness is no evidence here
+  Clock::time_point next_look_ = Clock::time_point::max();
 };
 
 }  // namespace

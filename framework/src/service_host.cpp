@@ -4,6 +4,9 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +55,23 @@ ServiceHost::~ServiceHost() {
   std::uint64_t one = 1;
   (void)::write(wake_.get(), &one, sizeof one);
   if (thread_.joinable()) thread_.join();
+}
+
+bool ServiceHost::idle() const {
+  if (handling_ || pending_ > 0) return false;
+  std::lock_guard lock(mutex_);
+  for (const auto& [fd, c] : conns_) {
+    if (c.listening && c.protocol == Protocol::tcp) {
+      // A listener's accept queue: connections the reactor has not taken.
+      tcp_info info{};
+      socklen_t len = sizeof info;
+      if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_unacked > 0) return false;
+      continue;
+    }
+    int unread = 0;
+    if (::ioctl(fd, SIOCINQ, &unread) != 0 || unread > 0) return false;
+  }
+  return !handling_;
 }
 
 std::size_t ServiceHost::size() const {
@@ -107,10 +127,15 @@ void ServiceHost::loop() {
       if (errno == EINTR) continue;
       return;
     }
+    handling_ = true;
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == wake_.get()) return;
+      if (events[i].data.fd == wake_.get()) {
+        handling_ = false;
+        return;
+      }
       handle(events[i].data.fd, events[i].events);
     }
+    handling_ = false;
   }
 }
 
@@ -183,6 +208,7 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
       ssize_t n = ::send(c, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       Conn conn{Fd(c), node, false, Protocol::tcp};
       conn.pending = hello.substr(n > 0 ? static_cast<std::size_t>(n) : 0);
+      if (!conn.pending.empty()) ++pending_;
       conn.events = EPOLLIN | EPOLLRDHUP | (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
       try {
         std::uint32_t watched = conn.events;
@@ -206,6 +232,7 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
 // echoed) or an error.
 void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
   char buf[65536];
+  bool had_pending = !conn.pending.empty();
   bool close_it = (events & EPOLLERR) != 0;
   bool eof = false;
   while (!close_it && conn.pending.size() < kMaxPending) {
@@ -228,14 +255,20 @@ void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
     break;
   }
   if (eof && conn.pending.empty()) close_it = true;
+  bool has_pending = !close_it && !conn.pending.empty();
+  if (had_pending != has_pending) {
+    if (has_pending) ++pending_;
+    else --pending_;
+  }
   if (close_it) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
     std::lock_guard lock(mutex_);
     conns_.erase(fd);
     return;
   }
-  std::uint32_t want = (eof || conn.pending.size() >= kMaxPending ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP)) |
-                       (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+  std::uint32_t want =
+      (eof || conn.pending.size() >= kMaxPending ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP)) |
+      (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
   if (want != conn.events) {
     epoll_event ev{};
     ev.events = want;

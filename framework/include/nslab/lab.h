@@ -84,6 +84,8 @@ class Lab {
   void run_in_each(const std::vector<Node*>& nodes, const std::function<void(Node&)>& fn);
 
   ServiceHost& services();
+  // True when no built-in service holds a request it has not answered.
+  bool services_idle() const;
 
   // Probes (see probe.h). One thread at a time probes a lab; concurrent
   // callers wait their turn, since probes of one node share its raw socket.

@@ -78,6 +78,17 @@ struct RouteRequest {
   std::string label;  // for messages: "red: default via 192.168.1.254"
 };
 
+// What is moving through one namespace, for telling when a lab has gone
+// still: the sum of every link's packet and drop counters (each only ever
+// grows, so an equal sum means no counter moved), and the neighbour entries
+// whose resolution is still under way (each holds packets and has a timer).
+struct TrafficSnapshot {
+  std::uint64_t packets = 0;
+  std::vector<std::pair<int, IpAddress>> resolving;  // ifindex, address
+  std::uint64_t queued = 0;  // packets held by qdiscs (a rate limit, a delay)
+  bool operator==(const TrafficSnapshot&) const = default;
+};
+
 class Netlink {
  public:
   // A socket in the calling thread's namespace. `owner` names that namespace
@@ -93,6 +104,8 @@ class Netlink {
   std::optional<LinkInfo> find_link(std::string_view name) const;
   LinkInfo link(std::string_view name) const;  // throws when missing
   std::vector<LinkInfo> links() const;
+  // With qdiscs, also what every qdisc has passed, dropped and holds.
+  TrafficSnapshot traffic(bool qdiscs = false) const;
 
   // Creates `local` (enslaved, MTU, up) in this socket's namespace and `peer`
   // directly in its target namespace, in one message.

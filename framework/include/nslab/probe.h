@@ -53,6 +53,11 @@ struct ProbeOptions {
   std::chrono::milliseconds timeout{1000};
   // ICMP and UDP requests are sent again at this interval until answered.
   std::chrono::milliseconds retry_interval{200};
+  // Decide `blocked` as soon as the lab has gone still (nothing moves on any
+  // link, nothing waits in a queue, no service holds a request) instead of
+  // waiting out the timeout. Labs where that is not evidence (impairments,
+  // running programs, rules that depend on time) always wait.
+  bool decide_when_still = true;
 };
 
 // Runs probes concurrently; results are in the order of `probes`. TCP and UDP

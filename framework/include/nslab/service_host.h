@@ -8,6 +8,7 @@
 // which address it saw the request come (a MASQUERADE rewriting the source).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,9 @@ class ServiceHost {
   // Listens on every address of the node (dual stack) at the port.
   void add(const Node& node, Protocol protocol, std::uint16_t port);
   std::size_t size() const;
+  // True when no socket holds a request or connection not yet handled, no
+  // echo waits to be sent, and the reactor is between events.
+  bool idle() const;
 
  private:
   struct Conn {
@@ -49,6 +53,8 @@ class ServiceHost {
   void watch(Conn conn, std::uint32_t events);
   void handle(int fd, std::uint32_t events);
 
+  std::atomic<bool> handling_{false};  // the reactor is handling events
+  std::atomic<std::size_t> pending_{0};  // connections with echo bytes not yet sent
   Fd epoll_;
   Fd wake_;  // eventfd that stops the loop
   mutable std::mutex mutex_;
