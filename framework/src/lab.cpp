@@ -290,9 +290,12 @@ void Lab::apply_impairments() {
       if (im.loss_percent && *im.loss_percent > 0) {
         // No netem: drop at random on the receiving interface's ingress.
         auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
+        // One table per receiving interface. Interface names are letters,
+        // digits, '-' and '_' (validated), all of which an nft identifier and
+        // a quoted device name take as they are.
         std::string table = "nslab_loss_" + to->interface;
-        for (char& c : table)
-          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+        if (auto why = interface_name_problem(to->interface); !why.empty())
+          throw ConfigError(fmt::format("{}: {}", link, why), l.where);
         apply_nftables(node(to->node),
                        fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
                                    "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",

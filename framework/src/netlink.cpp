@@ -25,16 +25,36 @@
 
 namespace nslab {
 
+// Stricter than Linux (which takes any byte but '/', ':', whitespace and
+// NUL): nslab's names go into scenario syntax (':' separates the node, '@'
+// the bridge), Graphviz, nftables rulesets, sysctl keys ('.' separates their
+// parts) and tool command lines, so one plain rule keeps them all safe.
 std::string interface_name_problem(std::string_view name) {
   if (name.empty()) return "an interface name cannot be empty";
+  // Shown with control characters escaped, never raw.
+  auto shown = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f ? fmt::format("\\x{:02x}", u) : std::string(1, c);
+  };
+  std::string printable;
+  for (char c : name) printable += shown(c);
   if (name.size() > kMaxInterfaceName)
     return fmt::format("interface name \"{}\" is {} characters long; Linux allows at most {}",
-                       name, name.size(), kMaxInterfaceName);
-  if (name == "." || name == "..") return fmt::format("\"{}\" is not a valid interface name", name);
+                       printable, name.size(), kMaxInterfaceName);
   for (char c : name) {
-    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\0')
-      return fmt::format("interface name \"{}\" contains '{}'", name, c == '\n' ? '?' : c);
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok)
+      return fmt::format("interface name \"{}\" contains '{}'; interface and bridge names may hold only "
+                         "letters, digits, '-' and '_'",
+                         printable, shown(c));
   }
+  if (name[0] == '-')
+    return fmt::format("interface name \"{}\" starts with '-'; it must start with a letter, digit or '_'",
+                       printable);
+  if (name == "all" || name == "default")
+    return fmt::format("interface name \"{}\" is reserved by Linux (net.ipv4.conf.{} is not an interface)",
+                       name, name);
   return {};
 }
 
