@@ -177,10 +177,20 @@ void Lab::add_addresses_and_routes() {
         if (l.name == name) return l.index;
       throw NetlinkError(fmt::format("no link \"{}:{}\"", spec.name, name), ENODEV);
     };
+    const auto described = topology_.interfaces_of(spec.name);
     for (const auto& i : n.interfaces()) {
       if (i.addresses.empty()) continue;
       int idx = index_of(i.name);
-      for (const auto& p : i.addresses) n.netlink().add_address(idx, p, spec.name + ":" + i.name);
+      for (const auto& p : i.addresses) {
+        try {
+          n.netlink().add_address(idx, p, spec.name + ":" + i.name);
+        } catch (const NetlinkError& e) {
+          // An address the kernel refuses is the scenario's: name where it was written.
+          for (const auto& d : described)
+            if (d.name == i.name && d.where.known()) throw ConfigError(e.what(), d.where);
+          throw;
+        }
+      }
     }
     for (const auto& r : spec.routes) {
       RouteRequest req;
@@ -320,13 +330,19 @@ void Lab::apply_sysctls() {
   for (const auto& spec : topology_.nodes())
     if (!spec.sysctls.empty()) with.push_back(&node(spec.name));
   if (with.empty()) return;
+  // Validation refuses the keys nslab knows to be machine-wide; whatever a
+  // namespace still refuses (a missing key, a read-only one, a bad value) is
+  // the scenario's error, at the key's own file:line:column.
   run_in_each(with, [&](Node& n) {
-    for (const auto& [k, v] : topology_.node(n.name()).sysctls) {
+    const NodeSpec& spec = topology_.node(n.name());
+    for (const auto& s : spec.sysctls) {
+      const SourceLocation& where = s.where.known() ? s.where : spec.where;
       try {
-        write_sysctl_here(k, v);
+        write_sysctl_here(s.key, s.value);
       } catch (const ConfigError& e) {
-        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()),
-                          topology_.node(n.name()).where);
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()), where);
+      } catch (const SystemError& e) {
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.what()), where);
       }
     }
   });
