@@ -184,7 +184,8 @@ std::string restore_word(const std::string& w) {
 // Names that go unquoted into iptables-restore's ":CHAIN POLICY" lines.
 std::string chain_problem(const std::string& chain) {
   if (chain.empty() || chain.size() > 28) return fmt::format("chain name \"{}\" must have 1 to 28 characters", chain);
-  if (chain[0] == '-' || chain[0] == '!') return fmt::format("chain name \"{}\" cannot start with '{}'", chain, chain[0]);
+  if (chain[0] == '-' || chain[0] == '!')
+    return fmt::format("chain name \"{}\" cannot start with '{}'", chain, chain[0]);
   for (char c : chain)
     if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '\\' || c == '#')
       return fmt::format("chain name \"{}\" cannot hold blanks, quotes, '\\' or '#'", chain);

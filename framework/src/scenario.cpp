@@ -183,10 +183,10 @@ class Loader {
       return;
     if (auto h = body["hostname"]) {
       n.hostname = r_.scalar(h, "hostname").value_or("");
+      auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; };
       if (n.hostname.empty() || n.hostname.size() > 64)
         r_.error(h, "a hostname has 1 to 64 characters");
-      else if (!std::all_of(n.hostname.begin(), n.hostname.end(),
-                            [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }))
+      else if (!std::all_of(n.hostname.begin(), n.hostname.end(), plain))
         r_.error(h, fmt::format("hostname \"{}\" may hold only letters, digits, '-', '_' and '.'", n.hostname));
     }
     if (auto p = body["pid_namespace"])
@@ -204,7 +204,7 @@ class Loader {
           else if (v->empty() || std::any_of(v->begin(), v->end(), [](char c) {
                      return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
                    }))
-            r_.error(it->second, fmt::format("sysctl \"{}\": a value is text on one line, not \"{}\"", *k, *v));
+            r_.error(it->second, fmt::format("sysctl \"{}\": the value must be one line of text, not \"{}\"", *k, *v));
           else n.sysctls.push_back(SysctlSpec{*k, *v, r_.at(it->first)});
         }
       } else {

@@ -266,7 +266,7 @@ BOOST_AUTO_TEST_CASE(hostile_inputs_are_rejected_with_a_position) {
       {"a sysctl key with a control character", Lab{.a = "{ sysctl: { \"net.ipv4.ip_forward\\n\": 1 } }"}.yaml(), "2:18",
        "sysctl \"net.ipv4.ip_forward\\x0a\" is not a valid key"},
       {"a sysctl value on two lines", Lab{.a = "{ sysctl: { net.ipv4.ip_forward: \"1\\n0\" } }"}.yaml(), "2:39",
-       "a value is text on one line"},
+       "the value must be one line of text"},
       {"timeout: 1e300s", Lab{.before = "options: { timeout: 1e300s }\n"}.yaml(), "1:21",
        "timeout \"1e300s\" is out of range: a timeout is from 1ms to 1h (3600s)"},
       {"timeout: nans", Lab{.before = "options: { timeout: nans }\n"}.yaml(), "1:21", "timeout \"nans\" is not a duration"},
