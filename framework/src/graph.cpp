@@ -5,14 +5,21 @@
 namespace nslab {
 
 namespace {
-std::string id(const std::string& node, const std::string& iface) {
-  std::string s = "\"" + node + ":" + iface + "\"";
-  return s;
-}
+// A DOT quoted string's content: '"' and '\' escaped, control characters
+// (which Graphviz refuses or turns into line breaks) shown as \xNN. Names
+// are validated (letters, digits, '-' and '_'), but a lab's name is free text.
 std::string escape(const std::string& s) {
   std::string out;
-  for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') out += std::string("\\") + c;
+    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\\\x{:02x}", u);
+    else out += c;
+  }
   return out;
+}
+std::string id(const std::string& node, const std::string& iface) {
+  return "\"" + escape(node + ":" + iface) + "\"";
 }
 std::string addresses(const std::vector<Prefix>& list) {
   std::string s;

@@ -97,4 +97,26 @@ bool Prefix::contains(const IpAddress& a) const noexcept {
 
 std::string Prefix::str() const { return fmt::format("{}/{}", address_.str(), length_); }
 
+std::string interface_address_problem(const Prefix& p) {
+  const IpAddress& a = p.address();
+  const std::uint8_t* b = a.data();
+  if (a.is_unspecified()) return "is the unspecified address";
+  if (a.is_v4()) {
+    if (b[0] == 127) return "is a loopback address (127.0.0.0/8)";
+    if (b[0] == 0) return "is in 0.0.0.0/8 (\"this network\"), which no interface can use";
+    if (b[0] >= 224 && b[0] <= 239) return "is a multicast address (224.0.0.0/4)";
+    if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255) return "is the limited broadcast address";
+  } else {
+    bool loopback = b[15] == 1;
+    bool mapped = b[10] == 0xff && b[11] == 0xff;
+    for (int i = 0; i < 10; ++i) loopback = loopback && b[i] == 0, mapped = mapped && b[i] == 0;
+    for (int i = 10; i < 15; ++i) loopback = loopback && b[i] == 0;
+    if (loopback) return "is the loopback address (::1)";
+    if (mapped) return "is an IPv4-mapped IPv6 address (::ffff:0:0/96); write the IPv4 address";
+    if (b[0] == 0xff) return "is a multicast address (ff00::/8)";
+  }
+  if (p.length() == 0) return "has prefix length 0; an interface address needs a subnet (e.g. /24, /64)";
+  return {};
+}
+
 }  // namespace nslab

@@ -184,10 +184,20 @@ void Lab::add_addresses_and_routes() {
         if (l.name == name) return l.index;
       throw NetlinkError(fmt::format("no link \"{}:{}\"", spec.name, name), ENODEV);
     };
+    const auto described = topology_.interfaces_of(spec.name);
     for (const auto& i : n.interfaces()) {
       if (i.addresses.empty()) continue;
       int idx = index_of(i.name);
-      for (const auto& p : i.addresses) n.netlink().add_address(idx, p, spec.name + ":" + i.name);
+      for (const auto& p : i.addresses) {
+        try {
+          n.netlink().add_address(idx, p, spec.name + ":" + i.name);
+        } catch (const NetlinkError& e) {
+          // An address the kernel refuses is the scenario's: name where it was written.
+          for (const auto& d : described)
+            if (d.name == i.name && d.where.known()) throw ConfigError(e.what(), d.where);
+          throw;
+        }
+      }
     }
     for (const auto& r : spec.routes) {
       RouteRequest req;
@@ -297,9 +307,12 @@ void Lab::apply_impairments() {
       if (im.loss_percent && *im.loss_percent > 0) {
         // No netem: drop at random on the receiving interface's ingress.
         auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
+        // One table per receiving interface. Interface names are letters,
+        // digits, '-' and '_' (validated), all of which an nft identifier and
+        // a quoted device name take as they are.
         std::string table = "nslab_loss_" + to->interface;
-        for (char& c : table)
-          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+        if (auto why = interface_name_problem(to->interface); !why.empty())
+          throw ConfigError(fmt::format("{}: {}", link, why), l.where);
         apply_nftables(node(to->node),
                        fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
                                    "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",
@@ -324,13 +337,19 @@ void Lab::apply_sysctls() {
   for (const auto& spec : topology_.nodes())
     if (!spec.sysctls.empty()) with.push_back(&node(spec.name));
   if (with.empty()) return;
+  // Validation refuses the keys nslab knows to be machine-wide; whatever a
+  // namespace still refuses (a missing key, a read-only one, a bad value) is
+  // the scenario's error, at the key's own file:line:column.
   run_in_each(with, [&](Node& n) {
-    for (const auto& [k, v] : topology_.node(n.name()).sysctls) {
+    const NodeSpec& spec = topology_.node(n.name());
+    for (const auto& s : spec.sysctls) {
+      const SourceLocation& where = s.where.known() ? s.where : spec.where;
       try {
-        write_sysctl_here(k, v);
+        write_sysctl_here(s.key, s.value);
       } catch (const ConfigError& e) {
-        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()),
-                          topology_.node(n.name()).where);
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()), where);
+      } catch (const SystemError& e) {
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.what()), where);
       }
     }
   });

@@ -16,7 +16,6 @@
 #include <netlink/socket.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/qdisc/netem.h>
-#include <netlink/route/qdisc/tbf.h>
 #include <netlink/route/tc.h>
 
 #include <algorithm>
@@ -28,16 +27,36 @@
 
 namespace nslab {
 
+// Stricter than Linux (which takes any byte but '/', ':', whitespace and
+// NUL): nslab's names go into scenario syntax (':' separates the node, '@'
+// the bridge), Graphviz, nftables rulesets, sysctl keys ('.' separates their
+// parts) and tool command lines, so one plain rule keeps them all safe.
 std::string interface_name_problem(std::string_view name) {
   if (name.empty()) return "an interface name cannot be empty";
+  // Shown with control characters escaped, never raw.
+  auto shown = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f ? fmt::format("\\x{:02x}", u) : std::string(1, c);
+  };
+  std::string printable;
+  for (char c : name) printable += shown(c);
   if (name.size() > kMaxInterfaceName)
     return fmt::format("interface name \"{}\" is {} characters long; Linux allows at most {}",
-                       name, name.size(), kMaxInterfaceName);
-  if (name == "." || name == "..") return fmt::format("\"{}\" is not a valid interface name", name);
+                       printable, name.size(), kMaxInterfaceName);
   for (char c : name) {
-    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\0')
-      return fmt::format("interface name \"{}\" contains '{}'", name, c == '\n' ? '?' : c);
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok)
+      return fmt::format("interface name \"{}\" contains '{}'; interface and bridge names may hold only "
+                         "letters, digits, '-' and '_'",
+                         printable, shown(c));
   }
+  if (name[0] == '-')
+    return fmt::format("interface name \"{}\" starts with '-'; it must start with a letter, digit or '_'",
+                       printable);
+  if (name == "all" || name == "default")
+    return fmt::format("interface name \"{}\" is reserved by Linux (net.ipv4.conf.{} is not an interface)",
+                       name, name);
   return {};
 }
 
@@ -436,17 +455,40 @@ Qdisc new_qdisc(int index, std::uint32_t parent, std::uint32_t handle, const cha
 }
 }  // namespace
 
+// Built by hand rather than with libnl's tbf API, whose rates are int bytes
+// per second (at most ~17.2 Gbit/s) and which cannot send TCA_TBF_BURST.
 void Netlink::add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent,
                              std::string_view label) {
-  Qdisc q = new_qdisc(index, parent ? parent : TC_H_ROOT, parent ? TC_HANDLE(10, 0) : TC_HANDLE(1, 0), "tbf");
-  std::uint64_t bytes = bits_per_second / 8;
-  int burst = static_cast<int>(std::max<std::uint64_t>(bytes / 100, 3028));  // 10 ms, at least two frames
-  rtnl_qdisc_tbf_set_rate(q.get(), static_cast<int>(std::min<std::uint64_t>(bytes, INT32_MAX)), burst, 0);
-  rtnl_qdisc_tbf_set_limit(q.get(), static_cast<int>(std::min<std::uint64_t>(bytes / 20 + burst, INT32_MAX)));
-  nl_msg* raw = nullptr;
-  if (rtnl_qdisc_build_add_request(q.get(), NLM_F_CREATE | NLM_F_REPLACE, &raw) < 0) throw std::bad_alloc();
-  Msg m(raw);
-  nlmsg_hdr(m.get())->nlmsg_flags |= NLM_F_ACK;
+  // tbf drops every frame longer than its burst, so the burst holds two of
+  // the link's largest frames (MTU plus the Ethernet header) and at least
+  // 10 ms at the rate; the queue holds 50 ms more.
+  int mtu = 1500;
+  for (const auto& l : links())
+    if (l.index == index && l.mtu > 0) mtu = l.mtu;
+  const std::uint64_t bytes = std::max<std::uint64_t>(bits_per_second / 8, 1);
+  constexpr std::uint64_t kU32 = 0xffffffffu;
+  const std::uint64_t burst = std::min(std::max(bytes / 100, 2 * (static_cast<std::uint64_t>(mtu) + 14)), kU32);
+  tc_tbf_qopt opt{};
+  opt.rate.rate = static_cast<std::uint32_t>(std::min(bytes, kU32));
+  opt.rate.linklayer = TC_LINKLAYER_ETHERNET;  // no rate table needed
+  opt.limit = static_cast<std::uint32_t>(std::min(bytes / 20 + burst, kU32));
+
+  Msg m = new_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
+  tcmsg tcm{};
+  tcm.tcm_family = AF_UNSPEC;
+  tcm.tcm_ifindex = index;
+  tcm.tcm_parent = parent ? parent : TC_H_ROOT;
+  tcm.tcm_handle = parent ? TC_HANDLE(10, 0) : TC_HANDLE(1, 0);
+  append(m.get(), tcm);
+  put_str(m.get(), TCA_KIND, "tbf");
+  nlattr* options = nest(m.get(), TCA_OPTIONS);
+  put(m.get(), TCA_TBF_PARMS, &opt, sizeof opt);
+  if (bytes > kU32) {
+    std::uint64_t rate64 = bytes;
+    put(m.get(), TCA_TBF_RATE64, &rate64, sizeof rate64);
+  }
+  put_u32(m.get(), TCA_TBF_BURST, static_cast<std::uint32_t>(burst));
+  nla_nest_end(m.get(), options);
   impl_->must(m.get(), fmt::format("cannot limit \"{}\" to {} bit/s (tbf)", label, bits_per_second));
 }
 

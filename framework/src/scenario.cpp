@@ -6,7 +6,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <climits>
+#include <cmath>
 #include <fmt/format.h>
 #include <fstream>
 #include <set>
@@ -37,16 +40,26 @@ std::string CommandExpectation::str() const {
   return s;
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+namespace {
+
+// Milliseconds in "500ms", "1.5s": finite and not negative; empty otherwise.
+std::optional<double> duration_ms(std::string_view text) {
+  if (text.empty() || text[0] == '-') return std::nullopt;
   double value = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || value < 0) return std::nullopt;
+  if (ec != std::errc{} || !std::isfinite(value) || value < 0) return std::nullopt;
   std::string_view unit(p, static_cast<std::size_t>(text.data() + text.size() - p));
-  double ms;
-  if (unit == "ms") ms = value;
-  else if (unit == "s") ms = value * 1000;
-  else return std::nullopt;
-  return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
+  if (unit == "ms") return value;
+  if (unit == "s") return value * 1000;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  auto ms = duration_ms(text);
+  if (!ms || *ms > static_cast<double>(kMaxDuration.count())) return std::nullopt;
+  return std::chrono::milliseconds(std::llround(*ms));
 }
 
 namespace {
@@ -129,18 +142,10 @@ class Loader {
  private:
   void options(const YAML::Node& o) {
     if (!r_.keys(o, {"timeout", "static_neighbours", "link_up_timeout"}, "options")) return;
-    if (auto t = o["timeout"]) {
-      if (auto v = r_.scalar(t, "timeout")) {
-        if (auto d = parse_duration(*v)) s_.probe_options.timeout = *d;
-        else r_.error(t, fmt::format("timeout \"{}\" is not a duration (e.g. 500ms, 2s)", *v));
-      }
-    }
-    if (auto t = o["link_up_timeout"]) {
-      if (auto v = r_.scalar(t, "link_up_timeout")) {
-        if (auto d = parse_duration(*v)) s_.lab_options.link_up_timeout = *d;
-        else r_.error(t, fmt::format("link_up_timeout \"{}\" is not a duration", *v));
-      }
-    }
+    if (auto t = o["timeout"])
+      if (auto d = timeout(t, "timeout")) s_.probe_options.timeout = *d;
+    if (auto t = o["link_up_timeout"])
+      if (auto d = timeout(t, "link_up_timeout")) s_.lab_options.link_up_timeout = *d;
     if (auto n = o["static_neighbours"])
       if (auto b = r_.boolean(n, "static_neighbours")) s_.lab_options.static_neighbours = *b;
   }
@@ -178,7 +183,11 @@ class Loader {
       return;
     if (auto h = body["hostname"]) {
       n.hostname = r_.scalar(h, "hostname").value_or("");
-      if (n.hostname.size() > 64) r_.error(h, "a hostname has at most 64 characters");
+      auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; };
+      if (n.hostname.empty() || n.hostname.size() > 64)
+        r_.error(h, "a hostname has 1 to 64 characters");
+      else if (!std::all_of(n.hostname.begin(), n.hostname.end(), plain))
+        r_.error(h, fmt::format("hostname \"{}\" may hold only letters, digits, '-', '_' and '.'", n.hostname));
     }
     if (auto p = body["pid_namespace"])
       if (auto b = r_.boolean(p, "pid_namespace")) n.pid_namespace = *b;
@@ -192,7 +201,11 @@ class Loader {
           auto v = r_.scalar(it->second, "a sysctl value");
           if (!k || !v) continue;
           if (auto why = sysctl_key_problem(*k); !why.empty()) r_.error(it->first, why);
-          else n.sysctls.emplace_back(*k, *v);
+          else if (v->empty() || std::any_of(v->begin(), v->end(), [](char c) {
+                     return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+                   }))
+            r_.error(it->second, fmt::format("sysctl \"{}\": the value must be one line of text, not \"{}\"", *k, *v));
+          else n.sysctls.push_back(SysctlSpec{*k, *v, r_.at(it->first)});
         }
       } else {
         r_.error(s, "\"sysctl\" must be a mapping, e.g. { net.ipv4.ip_forward: 1 }");
@@ -210,21 +223,44 @@ class Loader {
   // A command as a list of words, or a string for sh -c.
   std::vector<std::string> command(const YAML::Node& n, std::string_view what) {
     std::vector<std::string> argv;
-    if (n.IsScalar()) return {"sh", "-c", n.Scalar()};
+    if (n.IsScalar()) {
+      if (n.Scalar().find('\0') != std::string::npos) {
+        r_.error(n, fmt::format("{} cannot hold a NUL character", what));
+        return argv;
+      }
+      return {"sh", "-c", n.Scalar()};
+    }
     if (!n.IsSequence() || n.size() == 0) {
       r_.error(n, fmt::format("{} is a list of words, or a string for sh -c", what));
       return argv;
     }
     for (const auto& w : r_.list(n, what))
-      if (auto v = r_.scalar(w, "a command word")) argv.push_back(*v);
+      if (auto v = r_.scalar(w, "a command word")) {
+        if (v->find('\0') != std::string::npos) r_.error(w, "a command word cannot hold a NUL character");
+        else argv.push_back(*v);
+      }
     return argv;
   }
 
-  std::optional<std::chrono::milliseconds> duration(const YAML::Node& n, std::string_view what) {
-    auto v = r_.scalar(n, what).value_or("");
-    auto d = parse_duration(v);
-    if (!d) r_.error(n, fmt::format("{} \"{}\" is not a duration (e.g. 500ms, 2s)", what, v));
-    return d;
+  // A duration from `lo` to `hi`, or a positioned error saying why not.
+  std::optional<std::chrono::milliseconds> duration(const YAML::Node& n, std::string_view what,
+                                                    std::chrono::milliseconds lo, std::chrono::milliseconds hi,
+                                                    std::string_view range) {
+    auto v = r_.scalar(n, what);
+    if (!v) return std::nullopt;
+    auto ms = duration_ms(*v);
+    if (!ms) {
+      r_.error(n, fmt::format("{} \"{}\" is not a duration (a number with ms or s, e.g. 500ms, 2s)", what, *v));
+      return std::nullopt;
+    }
+    if (!(*ms <= static_cast<double>(hi.count())) || std::llround(*ms) < lo.count()) {
+      r_.error(n, fmt::format("{} \"{}\" is out of range: {}", what, *v, range));
+      return std::nullopt;
+    }
+    return std::chrono::milliseconds(std::llround(*ms));
+  }
+  std::optional<std::chrono::milliseconds> timeout(const YAML::Node& n, std::string_view what) {
+    return duration(n, what, std::chrono::milliseconds(1), kMaxDuration, "a timeout is from 1ms to 1h (3600s)");
   }
 
   void run(NodeSpec& n, const YAML::Node& item) {
@@ -245,11 +281,24 @@ class Loader {
     if (auto e = item["env"]) {
       if (!e.IsMap()) r_.error(e, "\"env\" must be a mapping of names to values");
       else
-        for (auto it = e.begin(); it != e.end(); ++it)
-          r.env[r_.scalar(it->first, "a variable name").value_or("")] = r_.scalar(it->second, "a value").value_or("");
+        for (auto it = e.begin(); it != e.end(); ++it) {
+          auto name = r_.scalar(it->first, "a variable name");
+          auto value = r_.scalar(it->second, "a value");
+          if (!name || !value) continue;
+          bool ok = !name->empty() && !std::isdigit(static_cast<unsigned char>((*name)[0])) &&
+                    std::all_of(name->begin(), name->end(),
+                                [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+          if (!ok)
+            r_.error(it->first, fmt::format("environment variable \"{}\" must be letters, digits and '_', not "
+                                            "starting with a digit",
+                                            *name));
+          else if (value->find('\0') != std::string::npos)
+            r_.error(it->second, fmt::format("environment variable \"{}\" cannot hold a NUL character", *name));
+          else r.env[*name] = *value;
+        }
     }
     if (auto t = item["timeout"])
-      if (auto d = duration(t, "timeout")) r.timeout = *d;
+      if (auto d = timeout(t, "timeout")) r.timeout = *d;
     if (auto x = item["exit"])
       if (auto v = r_.integer(x, "exit", 0, 255)) r.expect_exit = static_cast<int>(*v);
     if (auto rd = item["ready"]) {
@@ -323,7 +372,7 @@ class Loader {
           if (i + 1 >= w.size()) throw ConfigError(fmt::format("route word \"{}\" needs a value", w[i]));
           if (w[i] == "via") via = w[i + 1];
           else if (w[i] == "dev") dev = w[i + 1];
-          else if (w[i] == "metric") metric = std::stoi(w[i + 1]);
+          else if (w[i] == "metric") metric = route_metric(w[i + 1]);
           else throw ConfigError(fmt::format("unknown route word \"{}\" (via, dev, metric)", w[i]));
         }
         r = RouteSpec::make(to, via, dev);
@@ -337,7 +386,7 @@ class Loader {
         if (auto d = item["dev"]) dev = r_.scalar(d, "dev").value_or("");
         r = RouteSpec::make(to, via, dev);
         if (auto m = item["metric"])
-          if (auto v = r_.integer(m, "metric", 0, 1 << 30)) r.metric = static_cast<int>(*v);
+          if (auto v = r_.integer(m, "metric", 0, INT_MAX)) r.metric = static_cast<int>(*v);
         if (auto t = item["type"]) {
           auto v = r_.scalar(t, "type").value_or("");
           if (v == "unicast") r.type = RouteType::unicast;
@@ -353,12 +402,17 @@ class Loader {
     } catch (const ConfigError& e) {
       r_.error(item, e.message());
       return;
-    } catch (const std::exception&) {
-      r_.error(item, "a route metric must be a whole number");
-      return;
     }
     r.where = r_.at(item);
     n.routes.push_back(std::move(r));
+  }
+
+  static int route_metric(const std::string& text) {
+    long v = -1;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size() || v < 0 || v > INT_MAX)
+      throw ConfigError(fmt::format("route metric must be a whole number from 0 to {}, not \"{}\"", INT_MAX, text));
+    return static_cast<int>(v);
   }
 
   void service(NodeSpec& n, const YAML::Node& item) {
@@ -446,18 +500,28 @@ class Loader {
     Impairment out;
     if (!r_.keys(im, {"rate", "loss", "delay", "jitter", "direction"}, "an impairment")) return out;
     if (auto r = im["rate"]) {
-      auto v = r_.scalar(r, "rate").value_or("");
-      out.rate = Rate::parse(v);
-      if (!out.rate) r_.error(r, fmt::format("rate \"{}\" is not a rate (e.g. 10mbit, 500kbit, 1gbit)", v));
+      if (auto v = r_.scalar(r, "rate")) {
+        out.rate = Rate::parse(*v);
+        if (!out.rate)
+          r_.error(r, fmt::format("rate \"{}\" is not a rate from 8bit to 10tbit (a number with bit, kbit, mbit, "
+                                  "gbit or tbit, or bps... for bytes; e.g. 10mbit, 500kbit, 1gbit)",
+                                  *v));
+      }
     }
     if (auto l = im["loss"]) {
-      auto v = r_.scalar(l, "loss").value_or("");
-      out.loss_percent = parse_percent(v);
-      if (!out.loss_percent) r_.error(l, fmt::format("loss \"{}\" is not a percentage (e.g. 1%, 0.5%)", v));
+      if (auto v = r_.scalar(l, "loss")) {
+        out.loss_percent = parse_percent(*v);
+        if (!out.loss_percent)
+          r_.error(l, fmt::format("loss \"{}\" is not a percentage from 0% to 100% (e.g. 1%, 0.5%; the smallest "
+                                  "loss is {}%)",
+                                  *v, kMinLossPercent));
+      }
     }
     for (const auto& [key, slot] : {std::pair{"delay", &out.delay}, std::pair{"jitter", &out.jitter}})
       if (auto d = im[key])
-        if (auto ms = duration(d, key)) *slot = std::chrono::duration_cast<std::chrono::microseconds>(*ms);
+        if (auto ms = duration(d, key, std::chrono::milliseconds(0), std::chrono::milliseconds(60000),
+                               fmt::format("{} is from 0ms to 60s", key)))
+          *slot = std::chrono::duration_cast<std::chrono::microseconds>(*ms);
     if (auto d = im["direction"]) {
       auto v = r_.scalar(d, "direction").value_or("");
       if (v == "both") out.direction = Impairment::Direction::both;
@@ -488,6 +552,78 @@ class Loader {
     }
   }
 
+  // Where a probe starts, who served it, where a command runs: a node's name.
+  // (node:interface and addresses as sources may come later.)
+  bool check_node(const YAML::Node& n, const std::string& name, std::string_view what) {
+    if (IpAddress::parse(name)) {
+      r_.error(n, fmt::format("{} \"{}\" is an address; {} must be a node name (only \"to\" takes an address)", what,
+                              name, what));
+      return false;
+    }
+    if (name.find(':') != std::string::npos) {
+      r_.error(n, fmt::format("{} \"{}\" names an interface; {} must be a node name (only \"to\" and a capture's "
+                              "\"on\" take node:interface)",
+                              what, name, what));
+      return false;
+    }
+    auto before = r_.errors().size();
+    check_target(n, name);
+    return r_.errors().size() == before;
+  }
+
+  // The addresses a node or node:interface has, of one family (or all).
+  std::vector<IpAddress> addresses_of(const std::string& target, std::optional<Family> f) const {
+    std::vector<IpAddress> out;
+    auto colon = target.find(':');
+    std::string node = target.substr(0, colon);
+    std::string iface = colon == std::string::npos ? std::string() : target.substr(colon + 1);
+    for (const auto& i : s_.topology.interfaces_of(node))
+      if (iface.empty() || i.name == iface)
+        for (const auto& p : i.addresses)
+          if (!f || p.family() == *f) out.push_back(p.address());
+    return out;
+  }
+  bool lab_has(Family f) const {
+    for (const auto& n : s_.topology.nodes())
+      if (!addresses_of(n.name, f).empty()) return true;
+    return false;
+  }
+  static std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+
+  // A probe aims at an address of its target, and an explicit family needs
+  // an address of that family at both ends. Reported at `at` (the family
+  // key, else the target).
+  void check_probe_addresses(const YAML::Node& at, const Probe& p) {
+    if (!s_.topology.find_node(p.from)) return;  // reported already
+    if (auto a = IpAddress::parse(p.to)) {
+      if (p.family && *p.family != a->family()) {
+        r_.error(at, fmt::format("family {} does not fit target {}, an {} address", to_string(*p.family), p.to,
+                                 family_name(a->family())));
+        return;
+      }
+      if (!lab_has(a->family()))
+        r_.error(at, fmt::format("target {} is an {} address, but the lab has no {} addresses ({} is off in its "
+                                 "nodes)",
+                                 p.to, family_name(a->family()), family_name(a->family()), family_name(a->family())));
+      else if (p.family && addresses_of(p.from, a->family()).empty())
+        r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*p.family), p.from,
+                                 family_name(*p.family)));
+      return;
+    }
+    std::string node = p.to.substr(0, p.to.find(':'));
+    if (!s_.topology.find_node(node)) return;  // reported already
+    if (p.family) {
+      if (addresses_of(p.to, p.family).empty())
+        r_.error(at, fmt::format("family {}: the target \"{}\" has no {} address", to_string(*p.family), p.to,
+                                 family_name(*p.family)));
+      else if (addresses_of(p.from, p.family).empty())
+        r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*p.family), p.from,
+                                 family_name(*p.family)));
+    } else if (addresses_of(p.to, std::nullopt).empty()) {
+      r_.error(at, fmt::format("the target \"{}\" has no address to probe", p.to));
+    }
+  }
+
   void expectation(const YAML::Node& item) {
     if (!item.IsMap()) {
       r_.error(item, "an expectation is a mapping, e.g. { from: red, to: blue, icmp: reachable }");
@@ -512,13 +648,13 @@ class Loader {
         return;
       }
       c.from = r_.scalar(item["from"], "from").value_or("");
-      check_target(item["from"], c.from);
+      check_node(item["from"], c.from, "from");
       c.command = r_.scalar(item["command"], "command").value_or("");
       if (auto x = item["exit"])
         if (auto v = r_.integer(x, "exit", 0, 255)) c.exit = static_cast<int>(*v);
       if (auto o = item["output"]) c.output = r_.scalar(o, "output");
       if (auto t = item["timeout"])
-        if (auto d = duration(t, "timeout")) c.timeout = *d;
+        if (auto d = timeout(t, "timeout")) c.timeout = *d;
       s_.expectations.push_back(std::move(c));
       return;
     }
@@ -534,8 +670,10 @@ class Loader {
     }
     e.probe.from = r_.scalar(from, "from").value_or("");
     e.probe.to = r_.scalar(to, "to").value_or("");
-    check_target(from, e.probe.from);
+    const auto errors_before = r_.errors().size();
+    check_node(from, e.probe.from, "from");
     check_target(to, e.probe.to);
+    const bool ends_known = r_.errors().size() == errors_before;
     int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
     if (protocols != 1) {
       r_.error(item, "an expectation names exactly one of icmp, tcp: PORT, udp: PORT");
@@ -554,7 +692,7 @@ class Loader {
     }
     if (auto s = item["served_by"]) {
       e.served_by = r_.scalar(s, "served_by");
-      if (e.served_by) check_target(s, *e.served_by);
+      if (e.served_by) check_node(s, *e.served_by, "served_by");
       if (e.probe.protocol == Protocol::icmp)
         r_.error(s, "served_by needs a tcp or udp probe to a built-in service");
       e.probe.want_served_by = true;
@@ -572,6 +710,7 @@ class Loader {
       if (auto fam = family_of(v)) e.probe.family = fam;
       else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
     }
+    if (ends_known) check_probe_addresses(item["family"] ? item["family"] : to, e.probe);
     if (auto p = item["payload"]) e.probe.payload = r_.scalar(p, "payload").value_or("");
     s_.expectations.push_back(std::move(e));
   }
@@ -585,8 +724,10 @@ class Loader {
     }
     probe.from = r_.scalar(from, "from").value_or("");
     probe.to = r_.scalar(to, "to").value_or("");
-    check_target(from, probe.from);
+    const auto errors_before = r_.errors().size();
+    check_node(from, probe.from, "from");
     check_target(to, probe.to);
+    const bool ends_known = r_.errors().size() == errors_before;
     int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
     if (protocols != 1) {
       r_.error(item, "a probe names exactly one of icmp, tcp: PORT, udp: PORT");
@@ -604,6 +745,7 @@ class Loader {
       if (auto fam = family_of(v)) probe.family = fam;
       else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
     }
+    if (ends_known) check_probe_addresses(item["family"] ? item["family"] : to, probe);
     return true;
   }
 
@@ -616,8 +758,17 @@ class Loader {
       return;
     }
     e.on = r_.scalar(c["on"], "on").value_or("");
-    if (e.on.find(':') == std::string::npos) r_.error(c["on"], fmt::format("capture point \"{}\" must be node:interface", e.on));
-    else check_target(c["on"], e.on);
+    if (e.on.find(':') == std::string::npos || IpAddress::parse(e.on)) {
+      r_.error(c["on"], fmt::format("capture point \"{}\" must be node:interface", e.on));
+    } else {
+      check_target(c["on"], e.on);
+      for (const auto& l : s_.topology.links())
+        for (const auto* end : {&l.a, &l.b})
+          if (!end->up && end->label() == e.on)
+            r_.error(c["on"], fmt::format("capture point \"{}\" is an interface left down (up: false); a capture "
+                                          "there could see nothing",
+                                          e.on));
+    }
     auto during = c["during"];
     if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family"}, "a capture's probe")) return;
     if (!probe_of(during, e.during)) return;
@@ -658,14 +809,30 @@ class Loader {
       if (auto fam = family_of(v)) spec.family = fam;
       else r_.error(f, fmt::format("family \"{}\" is not ipv4 or ipv6", v));
     }
+    // Every node of a matrix is a target, so each needs an address (of the
+    // matrix's family, when it has one).
+    auto needs_address = [&](const YAML::Node& at, const std::string& name) {
+      if (addresses_of(name, spec.family).empty())
+        r_.error(at, spec.family ? fmt::format("matrix node \"{}\" has no {} address (family: {})", name,
+                                               family_name(*spec.family), to_string(*spec.family))
+                                 : fmt::format("matrix node \"{}\" has no address to probe", name));
+    };
     if (auto n = m["nodes"]) {
       for (const auto& item : r_.list(n, "matrix nodes"))
         if (auto name = r_.scalar(item, "a node name")) {
-          check_target(item, *name);
+          if (std::find(spec.nodes.begin(), spec.nodes.end(), *name) != spec.nodes.end()) {
+            r_.error(item, fmt::format("matrix node \"{}\" is listed twice", *name));
+            continue;
+          }
+          if (!check_node(item, *name, "a matrix node")) continue;
+          needs_address(item, *name);
           spec.nodes.push_back(*name);
         }
     } else {
-      for (const auto& x : s_.topology.nodes()) spec.nodes.push_back(x.name);
+      for (const auto& x : s_.topology.nodes()) {
+        needs_address(m, x.name);
+        spec.nodes.push_back(x.name);
+      }
     }
     if (auto d = m["default"])
       if (auto v = r_.verdict(d)) spec.default_verdict = *v;
@@ -715,7 +882,7 @@ Scenario parse_scenario(std::string_view yaml, const std::string& file) {
     r.errors().emplace_back(fmt::format("YAML: {}", e.msg), SourceLocation{file, e.mark.line + 1, e.mark.column + 1});
   }
   if (r.errors().empty()) {
-    for (auto& p : s.topology.problems()) r.errors().push_back(p);
+    for (auto& p : s.topology.problems()) r.error(p.where(), p.message());
   }
   if (!r.errors().empty()) throw ScenarioError(std::move(r.errors()));
   return s;

@@ -33,12 +33,14 @@ class Reader {
     if (m.is_null() || m.line < 0) return fallback.known() ? fallback : SourceLocation{file_, 0, 0};
     return {file_, m.line + 1, m.column + 1};
   }
-  // The line where a scalar's text starts: the line after `|` or `>`.
+  // Where a scalar's text starts: the line after `|` or `>`, the character
+  // after an opening quote.
   SourceLocation text_start(const YAML::Node& n) const {
     SourceLocation w = at(n);
     auto m = n.Mark();
     if (!m.is_null() && m.pos >= 0 && static_cast<std::size_t>(m.pos) < source_.size()) {
       char c = source_[static_cast<std::size_t>(m.pos)];
+      if (c == '"' || c == '\'') ++w.column;
       if (c == '|' || c == '>') {
         // The text starts on the next line, at its indentation.
         auto eol = source_.find('\n', static_cast<std::size_t>(m.pos));
@@ -53,8 +55,18 @@ class Reader {
     return w;
   }
 
-  void error(const YAML::Node& n, std::string msg) { errors_.emplace_back(std::move(msg), at(n)); }
-  void error(const SourceLocation& w, std::string msg) { errors_.emplace_back(std::move(msg), w); }
+  // Messages quote scenario text, so control characters in it are shown
+  // escaped (\x0d), never raw: one problem is one line.
+  void error(const YAML::Node& n, const std::string& msg) { errors_.emplace_back(printable(msg), at(n)); }
+  void error(const SourceLocation& w, const std::string& msg) { errors_.emplace_back(printable(msg), w); }
+  static std::string printable(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+      auto u = static_cast<unsigned char>(c);
+      out += u < 0x20 || u == 0x7f ? fmt::format("\\x{:02x}", u) : std::string(1, c);
+    }
+    return out;
+  }
 
   // Every key of `map` must be one of `allowed`; reports the others with the
   // closest valid key, and duplicates. Returns false when `map` is not a map.

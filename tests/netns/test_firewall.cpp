@@ -59,6 +59,53 @@ BOOST_AUTO_TEST_CASE(iptables_lines_become_one_atomic_restore) {
                         });
 }
 
+// Rule lines are split into words as sh splits them: '#' inside quotes is
+// text, not a comment, and quoted words reach iptables-restore whole.
+BOOST_AUTO_TEST_CASE(iptables_lines_are_split_like_sh) {
+  BOOST_TEST(nslab::iptables_restore_input("-A INPUT -p icmp -m comment --comment \"ticket #42\" -j DROP\n") ==
+             "*filter\n-A INPUT -p icmp -m comment --comment \"ticket #42\" -j DROP\nCOMMIT\n");
+  // Single quotes, escapes, a comment after the rule, a continued line.
+  BOOST_TEST(nslab::iptables_restore_input("-A INPUT -m comment --comment 'say \"hi\" \\ bye' -j ACCEPT  # why\n"
+                                           "-A INPUT -p tcp \\\n    --dport 22 -m comment --comment it\\'s#1 -j DROP\n") ==
+             "*filter\n-A INPUT -m comment --comment \"say \\\"hi\\\" \\\\ bye\" -j ACCEPT\n"
+             "-A INPUT -p tcp --dport 22 -m comment --comment \"it's#1\" -j DROP\nCOMMIT\n");
+  // A quoted "-t" is a word, not the table option.
+  BOOST_TEST(nslab::iptables_restore_input("-A INPUT -m comment --comment \"-t\" -j DROP") ==
+             "*filter\n-A INPUT -m comment --comment -t -j DROP\nCOMMIT\n");
+  BOOST_CHECK_EXCEPTION(nslab::iptables_restore_input("-A INPUT -j DROP\n-A INPUT -m comment --comment \"ticket #42 -j DROP\n",
+                                                      {"x.yaml", 4, 7}),
+                        nslab::ConfigError, [](const nslab::ConfigError& e) {
+                          return has(e.what(), "x.yaml:5:37: iptables line 2: unterminated \" quote");
+                        });
+  BOOST_CHECK_EXCEPTION(nslab::iptables_restore_input("-A INPUT -j 'DROP", {"x.yaml", 4, 7}), nslab::ConfigError,
+                        [](const nslab::ConfigError& e) {
+                          return has(e.what(), "x.yaml:4:19: iptables line 1: unterminated ' quote");
+                        });
+  BOOST_CHECK_EXCEPTION(nslab::iptables_restore_input("-N \"my chain\""), nslab::ConfigError,
+                        [](const nslab::ConfigError& e) { return has(e.what(), "cannot hold blanks"); });
+}
+
+// The witness: a rule with a '#' in a quoted comment is loaded whole, and drops.
+BOOST_AUTO_TEST_CASE(a_quoted_hash_keeps_the_rest_of_the_rule) {
+  auto& lab = build(nslab::parse_scenario(R"(nodes:
+  red:
+    iptables: |
+      -A INPUT -p icmp -m comment --comment "ticket #42" -j DROP
+      -A INPUT -p tcp -m comment --comment 'say "hi" \ bye' -j ACCEPT  # a real comment
+  blue:
+links:
+  - [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ]
+)",
+                                                "inline.yaml")
+                                 .topology);
+  auto saved = nslab::run_in_node(lab.node("red"), "iptables-save");
+  BOOST_TEST(has(saved.output, "-A INPUT -p icmp -m comment --comment \"ticket #42\" -j DROP"), saved.output);
+  BOOST_TEST(has(saved.output, "--comment \"say \\\"hi\\\" \\\\ bye\" -j ACCEPT"), saved.output);
+  BOOST_TEST(!has(saved.output, "a real comment"), saved.output);
+  BOOST_TEST(lab.ping("blue", "red") == Verdict::blocked);
+  BOOST_TEST(lab.tcp("blue", "red", 80).verdict == Verdict::refused);  // the rest of INPUT still answers
+}
+
 BOOST_AUTO_TEST_CASE(a_broken_nft_ruleset_names_its_line) {
   auto t = nslab::Topology("broken");
   t.add_node("red").nftables = {"table inet t {\n  chain c {\n    type filter hook input priority 0;\n"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fmt/format.h>
 #include <thread>
 
 #include "nslab/lab_fixture.h"
@@ -94,6 +95,14 @@ BOOST_AUTO_TEST_CASE(typed_settings) {
   BOOST_TEST(*nslab::parse_percent("0.5%") == 0.5);
   BOOST_TEST(!nslab::parse_percent("150%"));
   BOOST_TEST(!nslab::parse_percent("5"));
+  // Nonsense numbers are not settings (nan% used to load as "no loss").
+  for (const char* bad : {"nanmbit", "infgbit", "-infgbit", "0bit", "7bit", "1e30gbit", "11tbit", "-5mbit"})
+    BOOST_TEST(!nslab::Rate::parse(bad), bad);
+  BOOST_TEST(nslab::Rate::parse("10tbit")->bits_per_second == 10'000'000'000'000u);
+  BOOST_TEST(nslab::Rate::parse("40gbit")->str() == "40gbit");
+  for (const char* bad : {"nan%", "-nan%", "inf%", "-1%", "0.00001%"}) BOOST_TEST(!nslab::parse_percent(bad), bad);
+  BOOST_TEST(*nslab::parse_percent("0%") == 0.0);
+  BOOST_TEST(*nslab::parse_percent("0.0001%") == 0.0001);
 }
 
 BOOST_AUTO_TEST_CASE(scenario_keys_and_errors) {
@@ -136,6 +145,42 @@ BOOST_AUTO_TEST_CASE(rate_is_measured_by_a_timed_transfer) {
   teardown();
   auto& free = build(nslab::seed::veth_pair());
   BOOST_TEST(transfer_mbit(free, 2'500'000) > 100);
+}
+
+// tbf drops every frame longer than its burst: the burst must hold the
+// link's largest frame, whatever the rate (it used to be 3028 bytes, so an
+// `mtu: 9000` link at 1mbit lost every jumbo frame).
+BOOST_AUTO_TEST_CASE(jumbo_frames_pass_a_slow_rate_limit) {
+  nslab::Impairment im;
+  im.rate = nslab::Rate::parse("1mbit");
+  auto t = pair_with(im);
+  auto& link = const_cast<nslab::LinkSpec&>(t.links().at(0));
+  link.a.mtu = link.b.mtu = 9000;
+  auto& lab = build(std::move(t));
+  // 8028-byte packets with DF: one frame each, each way through a tbf.
+  auto ping = nslab::run_in_node(lab.node("red"), "ping -n -c3 -i0.3 -W3 -M do -s 8000 192.168.1.2");
+  BOOST_TEST(ping.ok(), ping.output);
+  BOOST_TEST(has(ping.output, "3 received"), ping.output);
+  auto qdisc = nslab::run_in_node(lab.node("red"), "tc -s qdisc show dev veth-red");
+  BOOST_TEST(has(qdisc.output, "rate 1Mbit burst 18028b"), qdisc.output);  // two 9014-byte frames
+  BOOST_TEST(has(qdisc.output, "dropped 0"), qdisc.output);
+}
+
+// Rates above 2^31 bytes a second (17.2 Gbit/s, where libnl's int stops)
+// and above 2^32 (34.4 Gbit/s, where tc's 32-bit field stops) are applied
+// as given: the kernel reads back what the scenario says.
+BOOST_AUTO_TEST_CASE(rates_above_32_bits_are_applied_as_given) {
+  for (const char* rate : {"20gbit", "40gbit", "10tbit"}) {
+    nslab::Impairment im;
+    im.rate = nslab::Rate::parse(rate);
+    im.direction = nslab::Impairment::Direction::a_to_b;
+    auto& lab = build(pair_with(im));
+    auto json = nslab::run_in_node(lab.node("red"), "tc -j qdisc show dev veth-red");
+    BOOST_TEST(has(json.output, fmt::format("\"kind\":\"tbf\"")), json.output);
+    BOOST_TEST(has(json.output, fmt::format("\"rate\":{},", im.rate->bits_per_second / 8)), rate << ": " << json.output);
+    BOOST_TEST(lab.ping("red", "blue") == Verdict::reachable, rate);
+    teardown();
+  }
 }
 
 BOOST_AUTO_TEST_CASE(loss_is_counted_over_many_probes) {

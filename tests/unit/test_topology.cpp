@@ -2,8 +2,10 @@
 // object and the cause.
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
 #include <string>
 
+#include "nslab/netlink.h"
 #include "nslab/topology.h"
 #include "seed_topologies.h"
 #include "text.h"
@@ -114,6 +116,83 @@ BOOST_AUTO_TEST_CASE(node_names_are_checked) {
   Topology t;
   BOOST_CHECK_THROW(t.add_node("red blue"), ConfigError);
   BOOST_CHECK_THROW(t.add_node(""), ConfigError);
+}
+
+// One rule for interface and bridge names: letters, digits, '-' and '_' (no
+// '"', ':', '@', '.', blanks or control characters), at most 15, not
+// starting with '-', not "all" or "default".
+BOOST_AUTO_TEST_CASE(interface_name_rule) {
+  for (const char* ok : {"eth0", "veth-red", "v_net_0", "_x", "0", "abcdefghijklmno"})
+    BOOST_TEST(nslab::interface_name_problem(ok).empty(), ok);
+  for (const char* bad : {"e\"x", "a.b", "a@b", "a:b", "a b", "a/b", "eth0\r", "eth0\v", "-x", "all", "default", ""})
+    BOOST_TEST(!nslab::interface_name_problem(bad).empty(), bad);
+  BOOST_TEST(nslab::interface_name_problem("eth0\r") ==
+             "interface name \"eth0\\x0d\" contains '\\x0d'; interface and bridge names may hold only letters, "
+             "digits, '-' and '_'");
+  Topology t;
+  t.add_node("red").bridge("br\"0");
+  BOOST_TEST(has(first_problem(t), "bridge \"red:br\"0\": interface name \"br\"0\" contains '\"'"), first_problem(t));
+  BOOST_CHECK_THROW(t.add_node("-red"), ConfigError);
+}
+
+BOOST_AUTO_TEST_CASE(addresses_that_no_interface_can_have) {
+  for (const char* bad : {"0.0.0.0/24", "0.1.2.3/8", "127.0.0.1/8", "224.0.0.5/24", "255.255.255.255/32", "::/0",
+                          "::/64", "::1/128", "ff02::1/64", "::ffff:10.0.0.1/120", "10.0.0.1/0", "fd00::1/0"})
+    BOOST_TEST(!nslab::interface_address_problem(nslab::Prefix::from_string(bad)).empty(), bad);
+  for (const char* ok : {"10.0.0.1/24", "169.254.1.1/16", "fe80::1/64", "fd00::1/64", "2001:db8::1/128", "10.0.0.1/32"})
+    BOOST_TEST(nslab::interface_address_problem(nslab::Prefix::from_string(ok)).empty(), ok);
+  Topology t = nslab::seed::veth_pair();
+  const_cast<nslab::LinkSpec&>(t.links().at(0)).a.addresses.push_back(nslab::Prefix::from_string("::1/128"));
+  BOOST_TEST(has(first_problem(t), "address ::1/128 on \"red:veth-red\" is the loopback address (::1)"), first_problem(t));
+}
+
+BOOST_AUTO_TEST_CASE(one_listener_per_port) {
+  Topology t = nslab::seed::veth_pair();
+  t.node("red").service(nslab::Protocol::tcp, 80).service(nslab::Protocol::udp, 80);
+  BOOST_TEST(t.problems().empty(), first_problem(t));
+  t.node("red").service(nslab::Protocol::tcp, 80);
+  BOOST_TEST(has(first_problem(t), "node \"red\": duplicate service tcp/80"), first_problem(t));
+  Topology u = nslab::seed::veth_pair();
+  u.node("red").service(nslab::Protocol::udp, 53);
+  nslab::RunSpec r;
+  r.argv = {"sleep", "9"};
+  r.ready_port = {nslab::Protocol::udp, 53};
+  u.node("red").run.push_back(r);
+  BOOST_TEST(has(first_problem(u), "a run program is ready on udp/53, the port of a built-in service"), first_problem(u));
+}
+
+// Built in C++, nothing passes through the scenario parsers: the same
+// numbers are checked on the description.
+BOOST_AUTO_TEST_CASE(nonsense_numbers_built_in_cpp) {
+  Topology t = nslab::seed::veth_pair();
+  auto& link = const_cast<nslab::LinkSpec&>(t.links().at(0));
+  link.impair.loss_percent = std::numeric_limits<double>::quiet_NaN();
+  BOOST_TEST(has(first_problem(t), "loss nan% is outside 0%..100%"), first_problem(t));
+  link.impair.loss_percent.reset();
+  link.impair.rate = nslab::Rate{0};
+  BOOST_TEST(has(first_problem(t), "rate 0 bit/s is outside 8bit..10tbit"), first_problem(t));
+  link.impair.rate.reset();
+  BOOST_TEST(t.problems().empty(), first_problem(t));
+  t.node("red").route("10.9.0.0/16", "192.168.1.2").routes.back().metric = -5;
+  BOOST_TEST(has(first_problem(t), "metric -5 is negative"), first_problem(t));
+}
+
+BOOST_AUTO_TEST_CASE(iptables_lines_are_checked_before_building) {
+  Topology t = nslab::seed::veth_pair();
+  t.node("red").iptables = {"-A INPUT -j DROP\n-A INPUT -m comment --comment 'oops -j DROP\n", {"lab.yaml", 7, 7}};
+  BOOST_TEST(has(first_problem(t), "lab.yaml:8:37: node \"red\": iptables line 2: unterminated ' quote"),
+             first_problem(t));
+}
+
+BOOST_AUTO_TEST_CASE(machine_wide_sysctls) {
+  for (const char* bad : {"net.core.rmem_max", "net.core.netdev_max_backlog", "net.ipv4.tcp_mem",
+                          "net.ipv4.neigh.default.gc_thresh3", "net.netfilter.nf_conntrack_max", "net..x", "net.a/b",
+                          "net.ipv4.ip_forward."})
+    BOOST_TEST(!nslab::sysctl_key_problem(bad).empty(), bad);
+  for (const char* ok : {"net.ipv4.ip_forward", "net.core.somaxconn", "net.ipv4.conf.veth-red.forwarding",
+                         "net.ipv4.neigh.eth0.gc_stale_time", "net.netfilter.nf_conntrack_tcp_loose",
+                         "net.bridge.bridge-nf-call-iptables"})
+    BOOST_TEST(nslab::sysctl_key_problem(ok).empty(), ok << ": " << nslab::sysctl_key_problem(ok));
 }
 
 BOOST_AUTO_TEST_CASE(errors_carry_their_location) {

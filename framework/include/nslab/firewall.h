@@ -17,7 +17,11 @@ class Node;
 
 // Text for iptables-restore from rule lines ("-t nat -A POSTROUTING ... -j
 // MASQUERADE", "-P FORWARD DROP", "-N LOG_DROP"; a leading "iptables" is
-// allowed, '#' starts a comment). Throws ConfigError naming the line.
+// allowed). Lines are split into words as sh splits them: '...' and "..."
+// quote (--comment "ticket #42"), a backslash escapes, a backslash at the end
+// of a line continues the rule, '#' at the start of a word starts a comment;
+// nothing is expanded. Throws ConfigError naming the line (and the column of
+// an unterminated quote or a control character).
 std::string iptables_restore_input(std::string_view lines, SourceLocation where = {});
 
 // `where` is the location of the first line of `lines`; errors name the line.

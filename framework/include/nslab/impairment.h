@@ -16,15 +16,21 @@
 
 namespace nslab {
 
-// Bits per second. "10mbit", "1gbit", "500kbit", "64000bit"; "1mbps" is a
-// megabyte per second, as tc has it.
+// Bits per second. "10mbit", "1gbit", "500kbit", "64000bit", "2tbit"; "1mbps"
+// is a megabyte per second, as tc has it. From 8bit (a byte a second) to
+// 10tbit; tbf takes rates above 32 bits of bytes per second (34 Gbit/s) as
+// the kernel's 64-bit rate.
 struct Rate {
+  static constexpr std::uint64_t kMinBitsPerSecond = 8;
+  static constexpr std::uint64_t kMaxBitsPerSecond = 10'000'000'000'000;
   std::uint64_t bits_per_second = 0;
+  // Empty for anything else: no unit, nan, inf, 0, out of range.
   static std::optional<Rate> parse(std::string_view text);
   std::string str() const;
 };
 
-// "1%", "0.5%", "12.5%".
+// "1%", "0.5%", "12.5%": 0, or from kMinLossPercent to 100.
+inline constexpr double kMinLossPercent = 0.0001;
 std::optional<double> parse_percent(std::string_view text);
 
 struct Impairment {

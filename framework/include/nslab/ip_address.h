@@ -59,4 +59,10 @@ class Prefix {
   int length_ = 0;
 };
 
+// Empty when `p` can be a lab interface's address, else why not (a phrase
+// such as "is a loopback address"): not unspecified, loopback, multicast,
+// IPv4 limited broadcast or "this network" (0.0.0.0/8), an IPv4-mapped IPv6
+// address, nor a prefix length of 0. Link-local addresses are fine.
+std::string interface_address_problem(const Prefix& p);
+
 }  // namespace nslab

@@ -84,6 +84,13 @@ struct RunSpec {
   SourceLocation where;
 };
 
+// One sysctl a node sets, with where it was written (for error locations).
+struct SysctlSpec {
+  std::string key;    // "net.ipv4.ip_forward"
+  std::string value;
+  SourceLocation where;
+};
+
 // Firewall rules as text, with where the text starts (for error locations).
 struct RulesSpec {
   std::string text;
@@ -95,7 +102,7 @@ struct NodeSpec {
   std::string name;
   std::vector<BridgeSpec> bridges;
   std::vector<RouteSpec> routes;
-  std::vector<std::pair<std::string, std::string>> sysctls;  // in order given
+  std::vector<SysctlSpec> sysctls;  // in order given
   std::vector<ServiceSpec> services;
   RulesSpec iptables;   // lines as typed after `iptables`
   RulesSpec ip6tables;  // lines as typed after `ip6tables`
@@ -115,9 +122,14 @@ struct NodeSpec {
   const BridgeSpec* find_bridge(std::string_view name) const;
 };
 
-// Only namespaced keys may be set: "net." sysctls. Empty when fine, else why not.
+// Only keys that each network namespace has of its own may be set: "net."
+// keys, less those the kernel keeps machine-wide (most of net.core, the
+// neighbour table defaults, the route cache knobs...), which a lab's
+// namespaces lack or show read-only. Empty when fine, else why not.
 std::string sysctl_key_problem(std::string_view key);
-// Empty when name is a valid node name (letters, digits, '-', '_'; 1..32).
+// Empty when name is a valid node name: 1 to 32 letters, digits, '-' and
+// '_', starting with a letter or digit. Interface and bridge names follow the
+// same rule with at most 15 characters (interface_name_problem, netlink.h).
 std::string node_name_problem(std::string_view name);
 
 class Topology {
