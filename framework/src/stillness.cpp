@@ -79,8 +79,8 @@ Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
     baseline_.emplace_back(t.resolving.begin(), t.resolving.end());
   }
   for (const auto& n : lab.topology().nodes())
-    for (const auto& [key, value] : n.sysctls)
-      if (key.find(".neigh.") != std::string::npos || key.find("proxy_") != std::string::npos)
+    for (const auto& sysctl : n.sysctls)
+      if (sysctl.key.find(".neigh.") != std::string::npos || sysctl.key.find("proxy_") != std::string::npos)
         neighbours_default_ = false;
 }
 
