@@ -299,38 +299,4 @@ BOOST_AUTO_TEST_CASE(a_scenario_run_entry_that_exits_early_fails_the_build) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(up_exec_list_down_round_trip_in_a_private_run) {
-  auto before = nslab::testing::take_census();
-  auto script = fmt::format(R"SH(set -e
-mount -t tmpfs nslab-test /run
-{0} up {1}/seed/10-port-forward.yaml
-id=$({0} list | awk '{{print $1}}')
-{0} list | grep -q "$id .*running"
-ip netns list | grep -c "^$id-" | grep -qx 4
-{0} exec "$id" red -- ip -o addr show dev eth0 | grep -q 192.168.1.1/24
-ip netns exec "$id-external" ping -c1 -W2 203.0.113.1 > /dev/null
-# An interactive shell on a terminal (script(1) gives it a pty).
-printf 'echo "tty=$(tty | cut -c1-8) links=$(ip -o link | wc -l)"; exit\n' \
-  | SHELL=/bin/sh script -qec "{0} exec $id red" /dev/null | tr -d '\r' | grep -q "tty=/dev/pts links=2"
-set +e; {0} exec "$id" red -- sh -c 'exit 7'; code=$?; set -e
-[ "$code" = 7 ]
-{0} down "$id"
-[ -z "$(ls /run/netns)" ] && [ -z "$(ls /run/nslab)" ]
-{0} list | grep -q "no lab is up"
-echo round-trip-ok
-)SH", NSLAB_BINARY, NSLAB_SCENARIOS);
-  char path[] = "/tmp/nslab-up-test-XXXXXX";
-  int fd = ::mkstemp(path);
-  BOOST_REQUIRE(fd >= 0);
-  (void)!::write(fd, script.data(), script.size());
-  ::close(fd);
-  auto r = nslab::run_command(fmt::format("cd /tmp && unshare -m --propagation private sh {}", path));
-  ::unlink(path);
-  BOOST_TEST(r.ok(), r.output);
-  BOOST_TEST(has(r.output, "round-trip-ok"), r.output);
-  // The keeper is gone and with it every namespace of the lab.
-  std::this_thread::sleep_for(100ms);
-  BOOST_TEST(nslab::testing::new_namespaces(before, nslab::testing::take_census()).empty());
-}
-
 BOOST_AUTO_TEST_SUITE_END()
