@@ -214,6 +214,20 @@ struct linux_dirent64 {
   char d_name[1];  // NUL-terminated, d_reclen long at most
 };
 
+// SIGKILL through /proc/PID, not kill(PID): /proc counts pids in its own PID
+// namespace, which may be an ancestor of ours (`unshare -pf` without a /proc
+// of its own), and a /proc/PID handle names the very process it lists.
+void kill_listed(const char* pid, const char* end) {
+  char path[32] = "/proc/";
+  std::size_t len = 6;
+  for (const char* c = pid; c < end && len < sizeof path - 1; ++c) path[len++] = *c;
+  path[len] = 0;
+  int fd = ::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0);
+  ::close(fd);
+}
+
 // SIGKILLs every child of this (single-threaded) process.
 void kill_children() {
   static char buf[1 << 16];
@@ -226,8 +240,9 @@ void kill_children() {
         ++p;
         continue;
       }
-      long pid = parse_number(p, end);
-      if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+      const char* start = p;
+      parse_number(p, end);
+      kill_listed(start, p);
     }
     return;
   }
@@ -259,9 +274,7 @@ void kill_children() {
       if (!close || close + 4 >= stat + got) continue;
       const char* p = close + 4;  // ") S PPID"
       if (parse_number(p, stat + got) != self) continue;
-      const char* q = name;
-      long pid = parse_number(q, q + std::strlen(q));
-      if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+      kill_listed(name, name + std::strlen(name));
     }
   }
   ::close(dir);
@@ -418,8 +431,11 @@ std::string join(const std::vector<std::string>& argv) {
   return s;
 }
 
-// True when the pid is gone or a zombie.
+// True when the pid is gone or a zombie; false when /proc cannot tell (it
+// counts pids in another PID namespace than ours).
 bool dead(pid_t pid) {
+  static const bool proc_is_ours = pid_in_proc() == ::getpid();
+  if (!proc_is_ours) return false;
   std::ifstream in(fmt::format("/proc/{}/stat", pid));
   std::string line;
   if (!std::getline(in, line)) return true;

@@ -247,6 +247,35 @@ expect:
   BOOST_TEST(has(r.output, "(exited with code 3), the end:\n    | about to fail\n"), r.output);
 }
 
+// In a PID namespace whose /proc is the host's (`unshare -pf` without
+// --mount-proc), /proc counts pids differently from kill(2): the teardown
+// must still find and kill every program and what it left in the background.
+BOOST_AUTO_TEST_CASE(programs_die_with_the_lab_when_proc_counts_pids_differently) {
+  char dir[] = "/tmp/nslab-pidns-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir));
+  const std::string a = unique_token(1777, 12), b = unique_token(1777, 13), c = unique_token(1777, 14);
+  std::string file = std::string(dir) + "/lab.yaml";
+  // The expectation holds once all three run, so the teardown has them to kill.
+  std::ofstream(file) << fmt::format(R"(
+nodes:
+  blue:
+  red:
+    run: [ "sleep {0} & (setsid sleep {1} &); exec sleep {2}" ]
+expect:
+  - {{ from: red, command: "for i in $(seq 500); do pgrep -fx 'sleep {0}' && pgrep -fx 'sleep {1}' && pgrep -fx 'sleep {2}' && exit 0; sleep 0.01; done; exit 1" }}
+)", a, b, c);
+  // The namespace's first process, sh, outlives nslab and looks for
+  // survivors (pgrep reads the host's /proc) before the namespace ends.
+  auto r = nslab::run_command(
+      fmt::format("timeout -k 1 20 unshare -pf sh -c '{} check {}; echo rc=$?; for t in {} {} {}; do "
+                  "pgrep -fx \"sleep $t\" && echo survivor $t; done; true'",
+                  NSLAB_BINARY, file, a, b, c));
+  nslab::run_command(fmt::format("rm -rf {}", dir));
+  BOOST_TEST(r.status != 124, "nslab check did not return: " << r.output);
+  BOOST_TEST(has(r.output, "rc=0"), r.output);
+  BOOST_TEST(!has(r.output, "survivor"), r.output);
+}
+
 BOOST_AUTO_TEST_CASE(processes_die_with_a_sigkilled_test_process) {
   const std::string grandchild = unique_token(60, 10), child_token = unique_token(60, 11);
   int p[2];
