@@ -147,10 +147,9 @@ struct Plan {
   int fds[5] = {-1, -1, -1, -1, -1};  // lifeline, status, output, input, netns
 };
 
+// sys::retry is a template over a system call: safe between fork and exec.
 void put(int fd, Message m) {
-  ssize_t n;
-  do n = ::write(fd, &m, sizeof m);
-  while (n < 0 && errno == EINTR);
+  (void)sys::retry([&] { return ::write(fd, &m, sizeof m); });
 }
 
 int status_of(const siginfo_t& si) { return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status; }
@@ -182,8 +181,7 @@ bool reap(pid_t program, bool& program_alive) {
 ssize_t read_some(int fd, char* buf, std::size_t size) {
   std::size_t got = 0;
   while (got < size) {
-    ssize_t n = ::read(fd, buf + got, size - got);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = sys::retry([&] { return ::read(fd, buf + got, size - got); });
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
@@ -405,8 +403,7 @@ void kill_children() {
   for (;;) {
     pollfd p[2] = {{kLifelineFd, POLLIN, 0}, {sfd, POLLIN, 0}};
     // Without a signalfd (it cannot fail short of ENOMEM), look every 50 ms.
-    int n = ::poll(p, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 50);
-    if (n < 0 && errno == EINTR) continue;
+    (void)sys::retry([&] { return ::poll(p, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 50); });
     bool kill = p[0].revents != 0;  // nslab is gone: end of file
     if (sfd >= 0 && (p[1].revents & POLLIN)) {
       signalfd_siginfo si[8];
@@ -461,8 +458,7 @@ struct Subprocess::State {
   void drain() {
     while (!supervisor_done) {
       Message msgs[8];
-      ssize_t n = ::read(status.get(), msgs, sizeof msgs);
-      if (n < 0 && errno == EINTR) continue;
+      ssize_t n = sys::retry([&] { return ::read(status.get(), msgs, sizeof msgs); });
       if (n < 0) return;  // EAGAIN: nothing more for now
       if (n == 0) {
         supervisor_done = true;
@@ -477,9 +473,7 @@ struct Subprocess::State {
   void reap_supervisor() {
     if (supervisor < 0) return;
     int st = 0;
-    pid_t r;
-    do r = ::waitpid(supervisor, &st, 0);
-    while (r < 0 && errno == EINTR);
+    pid_t r = sys::retry([&] { return ::waitpid(supervisor, &st, 0); });
     supervisor = -1;
     // The supervisor itself was killed before the program's exit was reported.
     if (!code) code = r > 0 && WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 128 + SIGKILL;
