@@ -38,6 +38,25 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The end of every program's log, so that a failed scenario shows what its
+// servers and daemons said.
+void print_program_logs(Lab& lab) {
+  for (const auto& p : lab.processes()) {
+    auto code = p->exit_code();
+    std::string tail = p->log_tail();
+    std::printf("  log of %s (%s)%s\n", p->label().c_str(),
+                code ? ("exited with code " + std::to_string(*code)).c_str() : "running",
+                tail.empty() ? ": nothing" : ", the end:");
+    std::size_t start = 0;
+    while (start < tail.size()) {
+      auto end = tail.find('\n', start);
+      if (end == std::string::npos) end = tail.size();
+      std::printf("    | %s\n", tail.substr(start, end - start).c_str());
+      start = end + 1;
+    }
+  }
+}
+
 }  // namespace
 
 int check(const Args& args) {
@@ -98,7 +117,6 @@ int check(const Args& args) {
       auto lab = std::make_unique<Lab>(scenario.topology, scenario.lab_options);
       double build_ms = lab->build_times().total_ms;
       suite.outcome = run_expectations(*lab, scenario, artifacts);
-      lab.reset();
       any_ran = true;
       std::size_t passed = 0;
       for (const auto& x : suite.outcome.expectations) {
@@ -110,6 +128,8 @@ int check(const Args& args) {
         for (const auto& a : x.artifacts) std::printf("       packets kept in %s\n", a.c_str());
       }
       bool ok = suite.outcome.passed();
+      if (!ok) print_program_logs(*lab);
+      lab.reset();
       any_failed = any_failed || !ok;
       std::printf("%s %s: %zu of %zu expectations held (build %.1f ms, total %.0f ms)\n", ok ? "PASS" : "FAIL",
                   file.c_str(), passed, suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);

@@ -1,5 +1,4 @@
 // nslab exec LAB NODE [-- CMD...]: run a command inside a node of a kept lab.
-#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -19,7 +18,10 @@ int exec(const Args& args) {
 
 Runs CMD (default: $SHELL, or /bin/sh) inside NODE's network namespace of a
 lab kept up by `nslab up`. The command replaces this process, so interactive
-programs and exit codes behave as usual.
+programs and exit codes behave as usual. For a lab made rootless (or in a
+mount namespace of its own), it first joins the keeper's user and mount
+namespaces, where the lab's /run/netns is. It refuses a lab whose keeper is
+not the recorded one, and a namespace file that is not the one up made.
 )",
                args.size() < 2 && !wants_help(args) ? stderr : stdout);
     return wants_help(args) ? kOk : kUsage;
@@ -41,24 +43,16 @@ programs and exit codes behave as usual.
     std::fprintf(stderr, "nslab exec: %s\n", e.what());
     return kUsage;
   }
-  std::string name;
-  std::string nodes;
-  for (const auto& [n, ns] : k.netns) {
-    if (n == node) name = ns;
-    nodes += " " + n;
-  }
-  if (name.empty()) {
-    std::fprintf(stderr, "nslab exec: lab %s has no node \"%s\" (nodes:%s)\n", id.c_str(), node.c_str(),
-                 nodes.c_str());
-    return kUsage;
-  }
-  std::string path = "/run/netns/" + name;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-    std::perror(("nslab exec: cannot enter " + path).c_str());
+  try {
+    Fd netns = enter_kept_node(k, node);
+    if (::setns(netns.get(), CLONE_NEWNET) != 0) {
+      std::perror(("nslab exec: cannot enter node " + node + " of lab " + id).c_str());
+      return kFailed;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nslab exec: %s\n", e.what());
     return kFailed;
   }
-  ::close(fd);
   std::vector<char*> argv;
   for (auto& a : cmd) argv.push_back(a.data());
   argv.push_back(nullptr);

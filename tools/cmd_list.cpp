@@ -8,7 +8,8 @@ namespace nslab::cli {
 
 int list(const Args& args) {
   if (wants_help(args)) {
-    std::fputs("usage: nslab list\n\nLists the labs that `nslab up` keeps, with their keeper's state and nodes.\n",
+    std::fputs("usage: nslab list\n\nLists the labs that `nslab up` keeps (records in $NSLAB_STATE_DIR, /run/nslab for "
+               "root,\n$XDG_RUNTIME_DIR/nslab or /tmp/nslab-UID otherwise), with their keeper's state and nodes.\n",
                stdout);
     return kOk;
   }
@@ -17,11 +18,21 @@ int list(const Args& args) {
     std::printf("no lab is up\n");
     return kOk;
   }
-  for (const auto& k : labs) {
+  for (const auto& e : labs) {
+    if (!e.lab) {
+      std::printf("%-32s refused    %s\n", e.id.c_str(), e.problem.c_str());
+      continue;
+    }
+    const KeptLab& k = *e.lab;
     std::string nodes;
-    for (const auto& [n, ns] : k.netns) nodes += (nodes.empty() ? "" : ",") + n;
-    std::printf("%-32s %-10s %s  (%s)\n", k.id.c_str(),
-                k.keeper_alive() ? "running" : "orphaned", nodes.c_str(), k.scenario.c_str());
+    for (const auto& n : k.netns) nodes += (nodes.empty() ? "" : ",") + n.node;
+    auto status = keeper_status(k);
+    const char* state = status.state == KeeperStatus::running ? "running"
+                        : status.state == KeeperStatus::gone  ? "orphaned"
+                                                              : "unknown";
+    std::printf("%-32s %-10s %s  (%s)%s%s\n", k.id.c_str(), state, nodes.c_str(), k.scenario.c_str(),
+                status.state == KeeperStatus::unknown ? ": " : "",
+                status.state == KeeperStatus::unknown ? status.detail.c_str() : "");
   }
   return kOk;
 }

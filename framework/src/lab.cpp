@@ -41,6 +41,7 @@ Lab::Lab(Topology topology, LabOptions options)
 }
 
 Lab::~Lab() {
+  lasting_.clear();
   processes_.clear();
   services_.reset();
   nodes_.clear();
@@ -408,7 +409,7 @@ void Lab::start_processes() {
       auto located = [&](const std::string& msg) { return r.where.known() ? r.where.str() + ": " + msg : msg; };
       Process* p = nullptr;
       try {
-        p = &start(spec.name, ProcessSpec{r.argv, r.env, r.working_dir, {}, false});
+        p = &start(spec.name, ProcessSpec{.argv = r.argv, .env = r.env, .working_dir = r.working_dir});
         const Node& n = node(spec.name);
         if (r.expect_exit) {
           int code = p->wait(r.timeout);
@@ -420,6 +421,7 @@ void Lab::start_processes() {
         if (r.ready_port) wait_listening(n, r.ready_port->first, r.ready_port->second, r.timeout, p);
         if (!r.ready_command.empty()) wait_command(n, r.ready_command, r.timeout, p);
         p->require_running();
+        lasting_.emplace_back(p, r.where);
       } catch (const ProcessError& e) {
         throw ProcessError(located(e.what()));
       } catch (const TimeoutError& e) {
@@ -432,6 +434,13 @@ void Lab::start_processes() {
 }
 
 bool Lab::services_idle() const { return !services_ || services_->idle(); }
+
+std::vector<Lab::ExitedProgram> Lab::exited_programs() {
+  std::vector<ExitedProgram> out;
+  for (const auto& [p, where] : lasting_)
+    if (auto code = p->exit_code()) out.push_back({p, *code, where});
+  return out;
+}
 
 ServiceHost& Lab::services() {
   if (!services_) services_ = std::make_unique<ServiceHost>();

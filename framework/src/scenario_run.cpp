@@ -115,15 +115,18 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       o.title = c->str();
       o.where = c->where;
       auto t1 = std::chrono::steady_clock::now();
-      auto seconds = fmt::format("{:.3f}", c->timeout.count() / 1000.0);
-      auto r = run_in_netns(lab.node(c->from).netns(), {"timeout", "-k", "1", seconds, "sh", "-c", c->command});
+      // The command ends when its shell does: whatever it left running in
+      // the background is killed then, and everything at the timeout.
+      auto r = run_in_netns(lab.node(c->from).netns(), {"sh", "-c", c->command}, {}, c->timeout);
       o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
-      o.passed = r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
+      o.passed = !r.timed_out && r.status == c->exit &&
+                 (!c->output || r.output.find(*c->output) != std::string::npos);
       std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
       while (!out.empty() && out.back() == '\n') out.pop_back();
       for (std::size_t k = 0; (k = out.find('\n', k)) != std::string::npos;) out.replace(k, 1, " | ");
-      o.summary = r.status == 124 ? fmt::format("timed out after {} ms", c->timeout.count())
-                                  : fmt::format("exit {}, output: {}", r.status, out.empty() ? "(none)" : out);
+      o.summary = r.timed_out ? fmt::format("timed out after {} ms, output so far: {}", c->timeout.count(),
+                                            out.empty() ? "(none)" : out)
+                              : fmt::format("exit {}, output: {}", r.status, out.empty() ? "(none)" : out);
     } else {
       const auto& m = std::get<MatrixSpec>(e);
       std::vector<ProbeResult> mine(results.begin() + static_cast<std::ptrdiff_t>(first),
@@ -136,6 +139,19 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
                               report.results.size());
       o.details = report.text();
     }
+    out.expectations.push_back(std::move(o));
+  }
+  // A `run:` program that had to keep running and died while the
+  // expectations ran fails the scenario, with its exit code and output.
+  for (const auto& dead : lab.exited_programs()) {
+    ExpectationOutcome o;
+    o.title = fmt::format("{} keeps running", dead.process->label());
+    o.where = dead.where;
+    std::string tail = dead.process->log_tail();
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    o.summary = fmt::format("exited with code {}{}", dead.code,
+                            tail.empty() ? std::string(" and printed nothing")
+                                         : "; the end of its output:\n" + tail);
     out.expectations.push_back(std::move(o));
   }
   return out;

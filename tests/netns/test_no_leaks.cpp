@@ -1,14 +1,19 @@
 // Proof of no leaks. A lab is built in a child process that is SIGKILLed in
 // the middle of the build and after it; afterwards no namespace, nsfs mount,
 // process or link of that lab remains. The census is shown to see the lab's
-// namespaces while they live, so this test can fail.
+// namespaces while they live, so this test can fail. Programs are found by
+// their exact command line anywhere on the machine: one that escaped would
+// have been reparented away from this process.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fmt/format.h>
 #include <fstream>
 #include <thread>
 
@@ -17,7 +22,15 @@
 #include "nslab/matrix.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
+#include "process_scan.h"
 #include "seed_topologies.h"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using nslab::testing::none_with_argv_within;
+using nslab::testing::some_with_argv_within;
+using nslab::testing::unique_token;
 
 using nslab::testing::NetnsCensus;
 using nslab::testing::new_namespaces;
@@ -129,6 +142,7 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_leaves_nothing) {
   NetnsCensus before = take_census();
   std::uint32_t seed = 12345;
   auto next = [&] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+  const std::string bg = unique_token(60, 1), fg = unique_token(60, 2);
   for (int round = 0; round < 10; ++round) {
     pid_t pid = ::fork();
     BOOST_REQUIRE(pid >= 0);
@@ -138,7 +152,7 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_leaves_nothing) {
           auto t = nslab::seed::bridge_n(12);
           t.node("n1").service(nslab::Protocol::tcp, 80);
           nslab::Lab lab(std::move(t));
-          lab.start("n2", nslab::ProcessSpec{{"sleep", "60"}});
+          lab.start("n2", nslab::ProcessSpec{{"sh", "-c", fmt::format("sleep {} & exec sleep {}", bg, fg)}});
           nslab::MatrixSpec spec;
           for (int i = 1; i <= 12; ++i) spec.nodes.push_back("n" + std::to_string(i));
           nslab::run_matrix(lab, spec);
@@ -149,11 +163,51 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_leaves_nothing) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(next() % 120));
     kill_and_reap(pid);
-    // The program's `sleep` dies of PR_SET_PDEATHSIG; give it a moment.
+    // The program's supervisor sees its lifeline close and kills the program
+    // and its background child; give it a moment.
+    BOOST_TEST(none_with_argv_within({"sleep", bg}, 5s));
+    BOOST_TEST(none_with_argv_within({"sleep", fg}, 5s));
     for (int i = 0; i < 200 && !take_census().descendants.empty(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     expect_nothing_left(before, links_before);
   }
+}
+
+// `nslab check` is SIGKILLed while its lab is up: a `run:` string (through
+// `sh -c`) with a background child, and a `command:` expectation that put a
+// child in the background and still runs. Not one of their processes stays.
+BOOST_AUTO_TEST_CASE(a_sigkilled_nslab_check_leaves_no_program_behind) {
+  char dir[] = "/tmp/nslab-sigkill-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir));
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 4; ++i) tokens.push_back(unique_token(1777, 10 + i));
+  const std::string file = std::string(dir) + "/lab.yaml", started = std::string(dir) + "/started";
+  std::ofstream(file) << fmt::format(R"(
+nodes:
+  a:
+    run: [ "sleep {} & sleep {}" ]
+  b:
+links: [ [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ] ]
+expect:
+  - {{ from: a, command: "sleep {} & touch {}; exec sleep {}", timeout: 60s }}
+)", tokens[0], tokens[1], tokens[2], started, tokens[3]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  std::string binary = NSLAB_BINARY;
+  std::vector<char*> argv{binary.data(), const_cast<char*>("check"), const_cast<char*>(file.c_str()), nullptr};
+  pid_t pid = 0;
+  BOOST_REQUIRE(::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // The command runs: the lab is up and every program of it lives.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::access(started.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  BOOST_TEST_REQUIRE(::access(started.c_str(), F_OK) == 0, "the command expectation never ran");
+  for (const auto& t : tokens) BOOST_TEST_REQUIRE(some_with_argv_within({"sleep", t}, 5s), t);
+  kill_and_reap(pid);
+  for (const auto& t : tokens) BOOST_TEST(none_with_argv_within({"sleep", t}, 5s), "sleep " << t << " survived");
+  nslab::run_command(std::string("rm -rf ") + dir);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_leaves_nothing_behind) {

@@ -102,6 +102,15 @@ class Lab {
   Process& start(std::string_view node, ProcessSpec spec);
   const std::vector<std::unique_ptr<Process>>& processes() const noexcept { return processes_; }
 
+  // The topology's `run:` programs that must keep running (no `exit:`) and
+  // have exited since the lab came up, with their exit codes.
+  struct ExitedProgram {
+    Process* process;
+    int code;
+    SourceLocation where;  // of the `run:` entry
+  };
+  std::vector<ExitedProgram> exited_programs();
+
   // Starts a capture on "node:interface" (see capture.h).
   Capture capture(std::string_view on, const std::string& filter = {});
   std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
@@ -129,6 +138,8 @@ class Lab {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unique_ptr<ServiceHost> services_;  // destroyed before the nodes: it uses their sockets
   std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
+  // The `run:` programs among processes_ that must keep running.
+  std::vector<std::pair<Process*, SourceLocation>> lasting_;
 };
 
 }  // namespace nslab

@@ -1,12 +1,14 @@
 // Process: a real program running inside a lab node (a web server behind a
 // port forward, a DNS server, the user's own daemon).
 //
-// Started with Boost.Process; before exec the child joins the node's network
-// namespace and, when asked, a UTS namespace with the node's hostname and a
-// PID namespace of its own (so `ps` inside shows only the node's processes).
-// Its stdout and stderr go to an anonymous in-memory log (nothing on disk).
-// It dies with the lab, and with the test process even under SIGKILL
-// (PR_SET_PDEATHSIG, and PID namespaces die with their first process).
+// Started as a Subprocess (see subprocess.h): under a supervisor that joins
+// the node's network namespace and, when asked, a UTS namespace with the
+// node's hostname and a PID namespace of its own (the program is its PID 1,
+// and `ps` inside shows only its processes). Its stdout and stderr, and its
+// children's, go to an anonymous in-memory log (nothing on disk).
+// It dies with everything it started — background children, double forks,
+// setsid daemons — when the Process goes (the lab's teardown), and when the
+// nslab process dies, even under SIGKILL and whatever thread started it.
 #pragma once
 
 #include <chrono>
@@ -40,17 +42,18 @@ struct ProcessSpec {
 class Process {
  public:
   Process(const Node& node, ProcessSpec spec);
-  ~Process();  // kills the process group and reaps it
+  ~Process();  // kills the program and every process it started
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  int pid() const noexcept;
+  int pid() const noexcept;  // the program's, as this process sees it
   const std::string& label() const noexcept;  // "red: python3 -m http.server 80"
   bool running();
   std::optional<int> exit_code();  // once it has exited (128+N for signal N)
   // Waits for the exit; throws TimeoutError naming the process.
   int wait(std::chrono::milliseconds timeout);
-  // SIGTERM, then SIGKILL after `grace`; returns the exit code.
+  // SIGTERM to the program's process group, then after `grace` (or once it
+  // has exited) SIGKILL to everything it started; returns its exit code.
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
   std::string log() const;                      // stdout and stderr so far
   std::string log_tail(std::size_t lines = 15) const;

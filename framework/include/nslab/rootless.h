@@ -2,7 +2,7 @@
 // test main do): when this process cannot build labs, it moves itself, like
 // `unshare -Urn`, into a new user namespace that maps the caller to root, a
 // new network namespace (the sandbox), and a private mount namespace with a
-// /run of its own (for `nslab up`'s records and iptables' lock file).
+// /run of its own (for `nslab up`'s namespace files and iptables' lock file).
 #pragma once
 
 #include <optional>
@@ -17,5 +17,16 @@ std::optional<std::string> enter_rootless_sandbox_if_needed();
 
 // True when this process entered the sandbox above.
 bool in_rootless_sandbox();
+
+// True in the machine's own user namespace (not a rootless one).
+bool in_initial_user_namespace();
+
+// For `nslab up`: only the machine's root may bind-mount in the machine's
+// /run/netns. Anyone else (a rootless run, root of a user namespace) moves
+// into a mount namespace of its own with a private /run, unless it already
+// has one (the sandbox). kept_lab_root() stays visible in it when it lies
+// under /run (the usual $XDG_RUNTIME_DIR). Empty on success, else why not.
+// Must run while the process has one thread.
+std::optional<std::string> enter_private_run_if_needed();
 
 }  // namespace nslab
