@@ -360,33 +360,44 @@ void Lab::apply_sysctls() {
 // dropped, so build() returns only when every link that should be up has
 // carrier and an active queue (operstate may lag behind by up to a second).
 void Lab::wait_links_up() {
-  std::map<std::string, std::set<std::string>> want;  // node -> interfaces
+  // node -> interface -> whether it must also be operationally up: the veth
+  // end that create_links made up before its peer gains carrier while up,
+  // so its queues wait for the link watcher (see LinkInfo::ready).
+  std::map<std::string, std::map<std::string, bool>> want;
   for (const auto& l : topology_.links()) {
     if (!l.a.up || !l.b.up) continue;
-    want[l.a.node].insert(l.a.interface);
-    want[l.b.node].insert(l.b.interface);
-    for (const auto* e : {&l.a, &l.b})
-      if (!e->bridge.empty()) want[e->node].insert(e->bridge);
+    bool swap = l.a.bridge.empty() && !l.b.bridge.empty();  // as in create_links
+    const Endpoint& first_up = swap ? l.b : l.a;
+    for (const auto* e : {&l.a, &l.b}) {
+      want[e->node][e->interface] = e == &first_up;
+      if (!e->bridge.empty()) want[e->node].emplace(e->bridge, false);
+    }
   }
   auto deadline = Clock::now() + options_.link_up_timeout;
   std::chrono::microseconds pause{100};
   while (!want.empty()) {
     for (auto it = want.begin(); it != want.end();) {
-      for (const auto& li : node(it->first).netlink().links())
-        if (li.ready()) it->second.erase(li.name);
+      for (const auto& li : node(it->first).netlink().links()) {
+        auto w = it->second.find(li.name);
+        if (w != it->second.end() && li.ready() && (li.oper_up || !w->second)) it->second.erase(w);
+      }
       it = it->second.empty() ? want.erase(it) : std::next(it);
     }
     if (want.empty()) break;
     if (Clock::now() > deadline) {
       std::string late;
       for (const auto& [n, ifs] : want)
-        for (const auto& i : ifs) late += fmt::format(" {}:{}", n, i);
+        for (const auto& [i, oper] : ifs) late += fmt::format(" {}:{}", n, i);
       throw TimeoutError(fmt::format("links not up after {} ms:{}",
                                      options_.link_up_timeout.count(), late));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds{5000});
   }
+  // The watcher may still be between setting a link's state and activating
+  // its queues; it holds the RTNL lock for both, and any request that takes
+  // the lock (setting lo up again) waits for it to finish.
+  if (!nodes_.empty()) nodes_.front()->netlink().set_up(1, true, nodes_.front()->name() + ":lo");
 }
 
 void Lab::start_services() {

@@ -111,7 +111,7 @@ LinkInfo parse_link(nlmsghdr* h) {
   info.carrier = (ifi->ifi_flags & IFF_LOWER_UP) != 0;
   if (tb[IFLA_OPERSTATE]) {
     auto st = nla_get_u8(tb[IFLA_OPERSTATE]);
-    info.oper_up = st == IF_OPER_UP || (st == IF_OPER_UNKNOWN && (ifi->ifi_flags & IFF_RUNNING));
+    info.oper_up = st == IF_OPER_UP;
   }
   if (tb[IFLA_LINKINFO]) {
     nlattr* li[IFLA_INFO_MAX + 1] = {};

@@ -34,11 +34,19 @@ struct LinkInfo {
   std::string name;
   std::string kind;   // "veth", "bridge", "" for lo
   bool admin_up = false;
-  bool oper_up = false;  // IF_OPER_UP (or UNKNOWN for lo)
+  bool oper_up = false;  // IF_OPER_UP, as the link watcher last set it
   bool carrier = false;  // IFF_LOWER_UP
-  // "noop" until the kernel activates the link's queueing (at carrier-on);
-  // until then every packet sent through it is dropped.
+  // The root qdisc; "noop" until the link's queueing is set up.
   std::string qdisc;
+  // True when the link has carrier and a qdisc. A link opened with carrier
+  // (a veth end brought up after its peer, a bridge brought up after its
+  // ports) has its transmit queues activated on the spot and can send at
+  // once. A link that gains carrier while already up keeps the "noop" qdisc
+  // on its transmit queues, dropping every packet, until the kernel's link
+  // watcher handles the change: that pass sets the operational state, then
+  // activates the queues, under the RTNL lock. IFLA_QDISC names the default
+  // qdisc before it, so such a link is ready only once oper_up too (see
+  // Lab::wait_links_up).
   bool ready() const noexcept { return carrier && !qdisc.empty() && qdisc != "noop"; }
   int mtu = 0;
   int master = 0;
