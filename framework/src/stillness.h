@@ -49,6 +49,8 @@ class Stillness {
   // does not count as movement if it began after the baseline and cannot
   // fail before `deadline`.
   bool look(Clock::time_point deadline);
+  // The next look starts afresh (after new packets were sent on purpose).
+  void forget() { last_.reset(); }
 
  private:
   struct Look {
