@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(loss_is_counted_over_many_probes) {
     BOOST_TEST(has(nslab::run_in_node(lab.node("blue"), "nft list ruleset").output, "numgen random mod 1000000 < 200000"));
     BOOST_TEST(!has(nslab::run_in_node(lab.node("red"), "nft list ruleset").output, "numgen"));
   }
-  teardown();
+  destroy_lab();
   auto& clean = build(nslab::seed::veth_pair());
   BOOST_TEST(answered(clean, 400) == 400u);
 }
