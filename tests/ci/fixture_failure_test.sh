@@ -61,6 +61,19 @@ check_failed() {
 }
 
 check_failed fails_in_a_check MARK-check-42
+# The same case with Boost.Test's JUnit logger: the file parses, and holds
+# the program's output (its odd bytes escaped).
+set +e
+NSLAB_ARTIFACTS="$work/junit" "$demo" --run_test=fails_in_a_check --logger=JUNIT,error,"$work/junit.xml" >/dev/null 2>&1
+set -e
+python3 - "$work/junit.xml" <<'PY' || fail "fails_in_a_check: the JUnit log is not what it should be:"$'\n'"$(cat -v "$work/junit.xml")"
+import sys, xml.etree.ElementTree as ET
+raw = open(sys.argv[1], "rb").read()
+raw.decode("utf-8")
+text = "".join(ET.fromstring(raw).itertext())
+assert "MARK-check-42" in text, "no program output"
+assert "bytes \\xFF\\xFE \\x01 ]]\\x3E ]]\\x3E end" in text, "odd bytes not escaped as expected"
+PY
 check_failed fails_by_throwing MARK-throw-42
 grep -q "thrown on purpose" <<<"$out" || fail "fails_by_throwing: the exception is not reported"$'\n'"$out"
 check_failed fails_after_destroy_lab MARK-first-42

@@ -5,7 +5,9 @@
 // default log level; a passing test keeps and prints nothing.
 //
 // Each program prints a marker that only exists in its output (the shell
-// computes it), never in its command line: MARK-<case>-42.
+// computes it), never in its command line: MARK-<case>-42; then bytes that
+// are not UTF-8, a control character and "]]>" twice, which Boost.Test's
+// XML and JUnit logs cannot carry as they are.
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -23,7 +25,9 @@ namespace {
 // Starts a program in red that prints the case's marker and keeps running,
 // and waits until the marker is in its log.
 void start_marker(nslab::Lab& lab, const std::string& which) {
-  auto& p = lab.start("red", nslab::ProcessSpec{{"sh", "-c", "echo MARK-" + which + "-$((6 * 7)); exec sleep 600"}});
+  auto& p = lab.start("red", nslab::ProcessSpec{{"sh", "-c",
+                                                  "echo MARK-" + which + "-$((6 * 7)); "
+                                                  "printf 'bytes \\377\\376 \\001 ]]> ]]> end\\n'; exec sleep 600"}});
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (p.log().find("MARK-" + which + "-42") == std::string::npos) {
     BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "no marker from " << p.label());
