@@ -5,22 +5,65 @@
 namespace nslab::cli {
 
 namespace {
-std::string xml(const std::string& s) {
+
+// The length of the well-formed UTF-8 sequence at s[i] that encodes a
+// character XML 1.0 allows, or 0.
+std::size_t xml_char_length(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  std::size_t n;
+  char32_t cp, min;
+  if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07, min = 0x10000;
+  else return 0;  // a continuation byte, an overlong lead (C0, C1) or beyond U+10FFFF
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (byte(i + k) & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff) return 0;                    // overlong, too large
+  if ((cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) return 0;  // surrogates, non-characters
+  return n;
+}
+
+std::string xml(std::string_view s) { return xml_escape(s, true); }
+std::string text(std::string_view s) { return xml_escape(s, false); }
+
+}  // namespace
+
+std::string xml_escape(std::string_view s, bool attribute) {
   std::string out;
-  for (char c : s) {
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (std::size_t n = xml_char_length(s, i)) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += fmt::format("\\x{:02X}", c);
+        ++i;
+      }
+      continue;
+    }
     switch (c) {
       case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
+      case '>': out += "&gt;"; break;  // so that "]]>" never appears either
       case '&': out += "&amp;"; break;
       case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\t': out += attribute ? "&#9;" : "\t"; break;
+      case '\n': out += attribute ? "&#10;" : "\n"; break;
+      case '\r': out += "&#13;"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
-        else out += c;
+        if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02X}", c);
+        else out += static_cast<char>(c);
     }
+    ++i;
   }
   return out;
 }
-}  // namespace
 
 std::string junit_xml(const std::vector<SuiteResult>& suites) {
   std::size_t tests = 0, failures = 0, errors = 0, skipped = 0;
@@ -36,7 +79,7 @@ std::string junit_xml(const std::vector<SuiteResult>& suites) {
         if (!x.passed) {
           ++f;
           cases += fmt::format("      <failure message=\"{}\">{}</failure>\n", xml(x.summary),
-                               xml(x.summary + (x.details.empty() ? "" : "\n" + x.details)));
+                               text(x.summary + (x.details.empty() ? "" : "\n" + x.details)));
         }
         cases += "    </testcase>\n";
       }
@@ -47,7 +90,7 @@ std::string junit_xml(const std::vector<SuiteResult>& suites) {
       cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", xml(s.name),
                            skip ? "skipped" : "scenario");
       cases += skip ? fmt::format("      <skipped message=\"{}\"/>\n", xml(s.message))
-                    : fmt::format("      <error message=\"invalid scenario\">{}</error>\n", xml(s.message));
+                    : fmt::format("      <error message=\"invalid scenario\">{}</error>\n", text(s.message));
       cases += "    </testcase>\n";
     }
     body += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nslab/scenario_run.h"
@@ -18,6 +19,17 @@ struct SuiteResult {
   ScenarioOutcome outcome;
 };
 
+// The file is always well-formed XML 1.0 in UTF-8, whatever a program in a
+// lab printed: see xml_escape().
 std::string junit_xml(const std::vector<SuiteResult>& suites);
+
+// Text made safe for XML 1.0 element content (or, with `attribute`, for an
+// attribute value in double quotes): markup characters become entities;
+// bytes that are not valid UTF-8, and characters that XML 1.0 forbids even
+// as references (C0 controls but tab, newline and carriage return; DEL;
+// U+FFFE, U+FFFF), become the text \xNN, one per byte. In an attribute,
+// tab, newline and carriage return become character references, so that a
+// parser does not fold them into spaces.
+std::string xml_escape(std::string_view text, bool attribute = false);
 
 }  // namespace nslab::cli

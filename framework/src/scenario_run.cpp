@@ -1,5 +1,6 @@
 #include "nslab/scenario_run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -19,6 +20,42 @@ bool ScenarioOutcome::passed() const {
 // has its own 5-tuple (a fresh source port, a unique ICMP echo id), so no
 // probe can pass as the reply of another's conntrack entry.
 namespace {
+
+// One path component from a name a user wrote (a scenario's `name`, "node:if"):
+// no '/', no "." or "..", no leading dot, no control or non-ASCII bytes, at
+// most 64 characters; whatever else is replaced by '_'.
+std::string path_component(std::string_view name) {
+  std::string out;
+  for (char ch : name.substr(0, 64)) {
+    auto u = static_cast<unsigned char>(ch);
+    bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
+                 u == '_' || u == '.';
+    out += ch == ':' ? '-' : plain ? ch : '_';
+  }
+  for (char& ch : out) {
+    if (ch != '.') break;
+    ch = '_';
+  }
+  return out.empty() ? std::string("scenario") : out;
+}
+
+// DIR/SCENARIO, made if needed, and checked to be inside DIR once symbolic
+// links are resolved: artifacts never leave the directory the user gave.
+std::string artifact_dir(const std::string& root, const std::string& scenario_name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(root) / path_component(scenario_name);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw SystemError(fmt::format("cannot create artifact directory {}", dir.string()), ec.value());
+  fs::path real_root = fs::canonical(root, ec);
+  fs::path real_dir = ec ? fs::path() : fs::canonical(dir, ec);
+  if (ec) throw SystemError(fmt::format("cannot resolve artifact directory {}", dir.string()), ec.value());
+  auto [r, d] = std::mismatch(real_root.begin(), real_root.end(), real_dir.begin(), real_dir.end());
+  if (r != real_root.end() || d == real_dir.end())
+    throw Error(fmt::format("artifact directory {} resolves to {}, outside {}", dir.string(), real_dir.string(),
+                            real_root.string()));
+  return dir.string();
+}
 
 ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const CaptureExpectation& c,
                                std::size_t index, const ArtifactOptions& artifacts) {
@@ -53,14 +90,8 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
   for (std::size_t i = 0; i < packets.size() && i < 8; ++i) o.details += "    " + packets[i].summary() + "\n";
   if (packets.size() > 8) o.details += fmt::format("    ... and {} more\n", packets.size() - 8);
   if (!artifacts.dir.empty() && (artifacts.always || !o.passed)) {
-    std::string name = c.on;
-    for (char& ch : name)
-      if (ch == ':' || ch == '/') ch = '-';
-    std::string dir = artifacts.dir + "/" + scenario.name;
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw SystemError(fmt::format("cannot create artifact directory {}", dir), ec.value());
-    std::string path = fmt::format("{}/{:02}-{}.pcap", dir, index + 1, name);
+    std::string dir = artifact_dir(artifacts.dir, scenario.name);
+    std::string path = fmt::format("{}/{:02}-{}.pcap", dir, index + 1, path_component(c.on));
     cap.save(path);
     o.artifacts.push_back(path);
   }

@@ -38,7 +38,7 @@ BOOST_AUTO_TEST_CASE(rules_live_in_the_node_and_never_in_the_caller) {
                file << "\n" << inside.output);
     // ... and not outside, while the lab is up and after it is gone.
     BOOST_TEST(caller_rules() == before, file);
-    teardown();
+    destroy_lab();
     BOOST_TEST(caller_rules() == before, file);
   }
 }

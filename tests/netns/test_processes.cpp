@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(processes_die_with_the_lab) {
   auto& lab = build(nslab::seed::veth_pair());
   pid_t pid = lab.start("red", ProcessSpec{{"sleep", "60"}}).pid();
   BOOST_TEST(!gone(pid));
-  teardown();
+  destroy_lab();
   BOOST_TEST(gone(pid));
 }
 

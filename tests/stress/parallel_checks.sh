@@ -4,20 +4,21 @@
 # them: nothing may collide, and every check must pass every time.
 set -euo pipefail
 nslab=$1 scenarios=$2
+logs=$(mktemp -d "${TMPDIR:-/tmp}/nslab-stress-XXXXXX")
+trap 'rm -rf "$logs"' EXIT
 for round in 1 2; do
   pids=()
   for i in 1 2 3 4 5 6; do
-    "$nslab" check --quiet "$scenarios"/seed/*.yaml > "/tmp/nslab-stress-$$-$i.log" 2>&1 &
+    "$nslab" check --quiet "$scenarios"/seed/*.yaml > "$logs/$round-$i.log" 2>&1 &
     pids+=($!)
   done
   for i in "${!pids[@]}"; do
     rc=0; wait "${pids[$i]}" || rc=$?
-    if [ "$rc" = 4 ]; then cat "/tmp/nslab-stress-$$-$((i + 1)).log"; rm -f /tmp/nslab-stress-$$-*.log; exit 4; fi
+    if [ "$rc" = 4 ]; then cat "$logs/$round-$((i + 1)).log"; exit 4; fi
     if [ "$rc" != 0 ]; then
-      echo "round $round, check $((i + 1)) failed:"; cat "/tmp/nslab-stress-$$-$((i + 1)).log"
-      rm -f /tmp/nslab-stress-$$-*.log; exit 1
+      echo "round $round, check $((i + 1)) failed:"; cat "$logs/$round-$((i + 1)).log"
+      exit 1
     fi
   done
 done
-rm -f /tmp/nslab-stress-$$-*.log
 echo "12 concurrent checks of every seed scenario passed"

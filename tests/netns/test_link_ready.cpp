@@ -1,0 +1,82 @@
+// build() returns only when every link passes packets: the first burst of
+// single-shot probes after build() is answered in full, also while the
+// kernel is still destroying the namespaces of a lab that held nftables
+// rules (the situation of impairment/loss_is_counted_over_many_probes, whose
+// clean control lab once answered 0 of 400, and of its rate test, whose
+// unshaped control once measured 19.4 Mbit/s: its first SYN was lost, and
+// connect() waited for the kernel's retransmission a second later).
+//
+// Registered DISABLED (tests/CMakeLists.txt) until Lab::wait_links_up waits
+// for the queue of the veth end that was set up first: until its
+// IFLA_OPERSTATE is IF_OPER_UP, that end's transmit queue is still the
+// kernel's noop qdisc and drops every packet silently (counted as TX
+// dropped), although netlink already shows carrier, IFF_RUNNING and qdisc
+// "noqueue" for it.
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include "nslab/impairment.h"
+#include "nslab/lab.h"
+#include "nslab/witness.h"
+#include "seed_topologies.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+nslab::Topology lossy_pair() {
+  auto t = nslab::seed::veth_pair();
+  nslab::Impairment im;
+  im.loss_percent = 20;
+  im.direction = nslab::Impairment::Direction::a_to_b;
+  const_cast<nslab::LinkSpec&>(t.links().at(0)).impair = im;
+  return t;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_first_burst_after_build_is_answered) {
+  for (int i = 0; i < 100; ++i) {
+    { nslab::Lab gone(lossy_pair()); }  // its namespaces die in the background, now
+    nslab::Lab lab(nslab::seed::veth_pair());
+    std::vector<nslab::Probe> probes(400, nslab::Probe{"red", "blue"});
+    nslab::ProbeOptions once;  // single shot: nothing is resent
+    once.timeout = 500ms;
+    once.retry_interval = 60s;
+    std::size_t n = 0;
+    for (const auto& r : lab.probe(probes, once)) n += r.verdict == nslab::Verdict::reachable;
+    if (n != 400) {
+      auto red = nslab::run_in_node(lab.node("red"), "ip -s link show dev veth-red");
+      BOOST_TEST(n == 400u, "lab " << i << ": " << n << " of 400 answered right after build(); red:\n" << red.output);
+      return;
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_connect_right_after_build_needs_no_syn_retransmission) {
+  for (int i = 0; i < 100; ++i) {
+    { nslab::Lab gone(lossy_pair()); }
+    nslab::Lab lab(nslab::seed::veth_pair());
+    nslab::Fd listener = lab.node("blue").socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(9000);
+    BOOST_REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    BOOST_REQUIRE(::listen(listener.get(), 1) == 0);
+    nslab::Fd client = lab.node("red").socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "192.168.1.2", &addr.sin_addr);
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    if (took > 500ms) {
+      auto red = nslab::run_in_node(lab.node("red"), "ip -s link show dev veth-red");
+      BOOST_TEST(took.count() < 500, "lab " << i << ": connect() took " << took.count() << " ms; red:\n" << red.output);
+      return;
+    }
+  }
+}
