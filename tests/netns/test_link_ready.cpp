@@ -6,12 +6,10 @@
 // unshaped control once measured 19.4 Mbit/s: its first SYN was lost, and
 // connect() waited for the kernel's retransmission a second later).
 //
-// Registered DISABLED (tests/CMakeLists.txt) until Lab::wait_links_up waits
-// for the queue of the veth end that was set up first: until its
-// IFLA_OPERSTATE is IF_OPER_UP, that end's transmit queue is still the
-// kernel's noop qdisc and drops every packet silently (counted as TX
-// dropped), although netlink already shows carrier, IFF_RUNNING and qdisc
-// "noqueue" for it.
+// The cause, fixed in Lab::wait_links_up: until the veth end that was set
+// up first is operationally up, its transmit queue is still the kernel's
+// noop qdisc and drops every packet silently (counted as TX dropped),
+// although netlink already shows carrier, IFF_RUNNING and qdisc "noqueue".
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
