@@ -334,6 +334,10 @@ class Engine {
     wake_at(next_look_);
   }
 
+  // A retry interval no shorter than the timeout asks for one request (or
+  // one connection attempt) per probe, as a loss measurement does.
+  bool single_shot() const { return options_.retry_interval >= options_.timeout; }
+
   bool awaiting(const Task& t) const { return t.started && !t.done && !t.connected && !t.refused_by_own_rules; }
 
   // At least two attempts, each followed by stillness, before `blocked`: the
@@ -341,6 +345,7 @@ class Engine {
   // load), and one such loss must not read as a DROP. With random loss on the
   // lab's links, as many as Stillness::attempts_needed asks.
   int attempts_needed(const Task& t) const {
+    if (single_shot()) return 1;
     int n = std::max(2, still_->attempts_needed());
     if (t.result.probe.protocol == Protocol::tcp) n = std::min<int>(n, 1 + kMaxSpareConnects);
     return n;

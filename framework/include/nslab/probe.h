@@ -51,7 +51,9 @@ struct ProbeResult {
 
 struct ProbeOptions {
   std::chrono::milliseconds timeout{1000};
-  // ICMP and UDP requests are sent again at this interval until answered.
+  // ICMP and UDP requests are sent again at this interval until answered
+  // (a TCP probe tries a new connection). An interval no shorter than the
+  // timeout makes every probe single-shot.
   std::chrono::milliseconds retry_interval{200};
   // Decide `blocked` as soon as the lab has gone still (nothing moves on any
   // link, nothing waits in a queue, no service holds a request) instead of
