@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Many labs at once: six `nslab check` processes over every seed scenario, in
-# two rounds. Same node names, same addresses, same interface names in all of
-# them: nothing may collide, and every check must pass every time.
+# two rounds, beside two busy loops that keep the CPUs loaded. Same node
+# names, same addresses, same interface names in all of them: nothing may
+# collide, and every check must pass every time — on a loaded machine an
+# answer that comes late must still not read as `blocked`.
 set -euo pipefail
 nslab=$1 scenarios=$2
 logs=$(mktemp -d "${TMPDIR:-/tmp}/nslab-stress-XXXXXX")
-trap 'rm -rf "$logs"' EXIT
+hogs=()
+for _ in 1 2; do (while :; do :; done) & hogs+=($!); done
+trap 'kill "${hogs[@]}" 2>/dev/null; rm -rf "$logs"' EXIT
 for round in 1 2; do
   pids=()
   for i in 1 2 3 4 5 6; do
