@@ -80,13 +80,13 @@ int main(int argc, char** argv) {
     nslab::Lab lab(bridge_lab(n));
     nslab::MatrixSpec spec;
     for (int i = 1; i <= n; ++i) spec.nodes.push_back(fmt::format("n{}", i));
-    auto first = nslab::run_matrix(lab, spec);
+    auto first = lab.run_matrix(spec);
     if (!first.ok()) {
       std::fprintf(stderr, "%s", first.text().c_str());
       return 1;
     }
     std::vector<double> next;
-    for (int r = 0; r < 5; ++r) next.push_back(nslab::run_matrix(lab, spec).elapsed_ms);
+    for (int r = 0; r < 5; ++r) next.push_back(lab.run_matrix(spec).elapsed_ms);
     std::string shell = "-", ratio = "-";
     if (shell_pairs > 0) {
       auto sh = shell_matrix(n, shell_pairs);

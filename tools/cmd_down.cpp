@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "nslab/kept_lab.h"
+#include "kept_lab.h"
 
 namespace nslab::cli {
 
@@ -31,8 +31,8 @@ exit codes: 0 everything was removed, 1 something stayed (each is named),
     ids = args;
   }
   for (const auto& id : ids) {
-    if (auto why = kept_lab_id_problem(id); !why.empty()) {
-      std::fprintf(stderr, "nslab down: \"%s\" is not a lab name: %s\n", id.c_str(), why.c_str());
+    if (auto why = kept_lab_id_problem(id)) {
+      std::fprintf(stderr, "nslab down: \"%s\" is not a lab name: %s\n", id.c_str(), why->c_str());
       rc = kUsage;
       continue;
     }

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "nslab/kept_lab.h"
+#include "kept_lab.h"
 
 namespace nslab::cli {
 

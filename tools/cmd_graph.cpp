@@ -5,7 +5,7 @@
 #include "commands.h"
 #include "nslab/graph.h"
 #include "nslab/scenario.h"
-#include "nslab/subprocess.h"
+#include "subprocess.h"
 
 namespace nslab::cli {
 

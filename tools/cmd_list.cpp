@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "nslab/kept_lab.h"
+#include "kept_lab.h"
 
 namespace nslab::cli {
 

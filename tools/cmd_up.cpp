@@ -11,8 +11,9 @@
 
 #include "commands.h"
 #include "nslab/environment.h"
-#include "nslab/kept_lab.h"
-#include "nslab/rootless.h"
+#include "kept_lab.h"
+#include "rootless.h"
+#include "nslab/lab.h"
 #include "nslab/scenario.h"
 
 namespace nslab::cli {

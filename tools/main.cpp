@@ -5,7 +5,7 @@
 #include <string>
 
 #include "commands.h"
-#include "nslab/rootless.h"
+#include "rootless.h"
 
 namespace {
 

@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(an_invalid_filter_names_itself_and_libpcaps_reason) {
   BOOST_CHECK_EXCEPTION(lab.capture("red:eth9"), nslab::Error, [](const nslab::Error& e) {
     return has(e.what(), "cannot capture on \"red:eth9\"");
   });
-  BOOST_TEST(nslab::bpf_filter_problem("tcp port 80").empty());
+  BOOST_TEST(!nslab::bpf_filter_problem("tcp port 80").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(no_packet_lost_during_a_110_probe_matrix) {

@@ -33,7 +33,7 @@ struct Scratch {
   }
 };
 
-nslab::CommandResult nslab_cmd(const std::string& args) {
+nslab::ProcessResult nslab_cmd(const std::string& args) {
   return nslab::run_command(std::string(NSLAB_BINARY) + " " + args + " 2>&1");
 }
 

@@ -4,7 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "nslab/lab_fixture.h"
-#include "nslab/firewall.h"
+#include "firewall.h"
+#include "iptables_text.h"
 #include "nslab/witness.h"
 #include "text.h"
 

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <thread>
 
+#include "link_impairment.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"

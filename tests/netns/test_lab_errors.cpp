@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "leak_scan.h"
+#include "netlink.h"
+#include "node_internals.h"
 #include "nslab/error.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
@@ -61,9 +63,9 @@ BOOST_AUTO_TEST_CASE(address_already_in_use_is_refused_by_validation_and_by_the_
   // The same clash made directly through netlink: the kernel's own word.
   auto& lab = build(nslab::seed::veth_pair());
   auto& red = lab.node("red");
-  int idx = red.netlink().link("veth-red").index;
+  int idx = nslab::NodeInternals::netlink(red).link("veth-red").index;
   BOOST_CHECK_EXCEPTION(
-      red.netlink().add_address(idx, nslab::Prefix::from_string("192.168.1.1/24"), "red:veth-red"),
+      nslab::NodeInternals::netlink(red).add_address(idx, nslab::Prefix::from_string("192.168.1.1/24"), "red:veth-red"),
       nslab::NetlinkError, [](const nslab::NetlinkError& e) {
         return e.code() == EEXIST &&
                has(e.what(), "cannot add address 192.168.1.1/24 to \"red:veth-red\": File exists");
@@ -76,7 +78,7 @@ BOOST_AUTO_TEST_CASE(existing_link_name_is_named_in_the_error) {
   auto& blue = lab.node("blue");
   nslab::VethEnd local{"veth-red", "red:veth-red", -1, 0, true, 0, std::nullopt};
   nslab::VethEnd peer{"x1", "blue:x1", blue.netns().fd(), 0, false, 0, std::nullopt};
-  BOOST_CHECK_EXCEPTION(red.netlink().create_veth(local, peer), nslab::NetlinkError,
+  BOOST_CHECK_EXCEPTION(nslab::NodeInternals::netlink(red).create_veth(local, peer), nslab::NetlinkError,
                         [](const nslab::NetlinkError& e) {
                           return has(e.what(),
                                      "cannot create veth \"red:veth-red\" <-> \"blue:x1\": File exists");

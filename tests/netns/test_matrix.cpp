@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_expectation_prints_the_difference) {
   MatrixSpec spec;
   spec.nodes = {"red", "blue", "green"};
   spec.exceptions.push_back({"red", "green", Verdict::blocked, {}});  // wrong: it is reachable
-  auto report = nslab::run_matrix(lab(), spec);
+  auto report = lab().run_matrix(spec);
   BOOST_TEST(!report.ok());
   BOOST_REQUIRE(report.mismatches.size() == 1u);
   BOOST_TEST(report.mismatches[0].probe.from == "red");

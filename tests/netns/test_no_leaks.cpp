@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_leaves_nothing) {
           lab.start("n2", nslab::ProcessSpec{{"sh", "-c", fmt::format("sleep {} & exec sleep {}", bg, fg)}});
           nslab::MatrixSpec spec;
           for (int i = 1; i <= 12; ++i) spec.nodes.push_back("n" + std::to_string(i));
-          nslab::run_matrix(lab, spec);
+          lab.run_matrix(spec);
         }
       } catch (...) {
         ::_exit(3);

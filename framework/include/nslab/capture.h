@@ -16,45 +16,11 @@
 #include <vector>
 
 #include "nslab/ip_address.h"
-#include "nslab/netlink.h"
+#include "nslab/packet.h"
 
 namespace nslab {
 
 class Node;
-
-// One captured frame, decoded as far as a test needs (Ethernet, IPv4/IPv6,
-// TCP/UDP/ICMP). Fields that do not apply are empty.
-struct Packet {
-  std::chrono::system_clock::time_point time;
-  std::vector<std::uint8_t> bytes;  // the frame as captured
-  std::size_t wire_length = 0;
-  MacAddress src_mac{}, dst_mac{};
-  std::uint16_t ethertype = 0;
-  std::optional<IpAddress> src, dst;
-  std::optional<std::uint8_t> protocol;  // IPPROTO_*
-  std::optional<std::uint16_t> sport, dport;
-  std::optional<std::uint8_t> tcp_flags;   // TH_SYN, TH_ACK, ...
-  std::optional<std::uint8_t> icmp_type, icmp_code;
-
-  std::string summary() const;  // "203.0.113.1 > 203.0.113.2 icmp echo-request"
-};
-
-// A packet predicate: a field test, usable with Capture::count_if.
-using PacketPredicate = std::function<bool(const Packet&)>;
-PacketPredicate src(const std::string& address);
-PacketPredicate dst(const std::string& address);
-
-// "5", "== 5", ">= 1", "<= 3", "> 0", "< 2": a count and how to compare.
-struct CountSpec {
-  enum class Op { eq, ge, le, gt, lt } op = Op::eq;
-  std::size_t value = 0;
-  static std::optional<CountSpec> parse(std::string_view text);
-  bool holds(std::size_t n) const noexcept;
-  std::string str() const;
-};
-
-// Empty when libpcap compiles `filter`; otherwise why not (no privilege needed).
-std::string bpf_filter_problem(const std::string& filter);
 
 class Capture {
  public:

@@ -1,11 +1,12 @@
 // Link impairment: rate, loss, delay and jitter on a link, in one or both
 // directions (MTU is an endpoint setting). Typed settings, parsed once.
 //
-// Rate is a tbf qdisc on the sending interface. Loss, delay and jitter use
-// netem where the kernel has it. Without netem, loss falls back to an
-// nftables random-drop rule at the receiving interface's ingress, and delay
-// or jitter cannot be emulated: building such a lab throws EnvironmentError
-// naming the missing kernel option (a skip, exit 4), never a silent no-op.
+// A lab makes the rate a tbf qdisc on the sending interface, and loss, delay
+// and jitter a netem qdisc where the kernel has it. Without netem, loss falls
+// back to an nftables random-drop rule at the receiving interface's ingress,
+// and delay or jitter cannot be emulated: building such a lab throws
+// EnvironmentError naming the missing kernel option (a skip, exit 4), never a
+// silent no-op.
 #pragma once
 
 #include <chrono>
@@ -46,8 +47,5 @@ struct Impairment {
   std::string str() const;  // "rate 10mbit, loss 1%"
 };
 
-// True when this kernel has the netem qdisc (asked once, in a scratch
-// namespace, and remembered).
-bool kernel_has_netem();
 
 }  // namespace nslab

@@ -63,6 +63,6 @@ class Prefix {
 // such as "is a loopback address"): not unspecified, loopback, multicast,
 // IPv4 limited broadcast or "this network" (0.0.0.0/8), an IPv4-mapped IPv6
 // address, nor a prefix length of 0. Link-local addresses are fine.
-std::string interface_address_problem(const Prefix& p);
+std::optional<std::string> interface_address_problem(const Prefix& p);
 
 }  // namespace nslab

@@ -19,28 +19,16 @@
 #include <vector>
 
 #include "nslab/capture.h"
+#include "nslab/matrix.h"
 #include "nslab/node.h"
+#include "nslab/options.h"
 #include "nslab/probe.h"
 #include "nslab/process.h"
 #include "nslab/topology.h"
 
 namespace nslab {
 
-class ServiceHost;
-
-struct LabOptions {
-  // How long build() waits for every link to be operationally up.
-  std::chrono::milliseconds link_up_timeout{3000};
-  // Every interface gets a fixed MAC, and every address on a segment of at
-  // most static_neighbour_limit addresses is entered as a permanent ARP/NDP
-  // entry in its neighbours. The kernel's dynamic neighbour table is shared by
-  // all namespaces on the machine and overflows at about 1,024 entries
-  // (gc_thresh3, settable only in the initial namespace): without this, a
-  // 50-node matrix, or a neighbouring test under `ctest -j`, loses packets.
-  // Set false to see real ARP/NDP on the wire.
-  bool static_neighbours = true;
-  std::size_t static_neighbour_limit = 256;
-};
+class ServiceHost;  // the built-in services (not part of the API)
 
 // Milliseconds spent in each phase of the last build (for benchmarks).
 struct BuildTimes {
@@ -73,7 +61,8 @@ class Lab {
   Node& node(std::string_view name);
   const Node& node(std::string_view name) const;
   const Node* find_node(std::string_view name) const;
-  const std::vector<std::unique_ptr<Node>>& nodes() const noexcept { return nodes_; }
+  // Every node, in the topology's order.
+  const std::vector<Node*>& nodes() const noexcept { return node_list_; }
 
   // "red" (its primary address), "red:eth0", or a literal address. With no
   // family given, IPv4 is preferred. Throws ConfigError when nothing matches.
@@ -83,24 +72,26 @@ class Lab {
   // between them: cheaper than one thread per node for bulk setup.
   void run_in_each(const std::vector<Node*>& nodes, const std::function<void(Node&)>& fn);
 
-  ServiceHost& services();
-  // True when no built-in service holds a request it has not answered.
-  bool services_idle() const;
-
-  // Probes (see probe.h). One thread at a time probes a lab; concurrent
-  // callers wait their turn, since probes of one node share its raw socket.
+  // Probes (see probe.h), all of a batch at once. One thread at a time
+  // probes a lab; concurrent callers wait their turn, since the probes of a
+  // node share its raw socket.
   Verdict ping(std::string_view from, std::string_view to, const ProbeOptions& options = {});
   ProbeResult tcp(std::string_view from, std::string_view to, std::uint16_t port,
                   const ProbeOptions& options = {});
   ProbeResult udp(std::string_view from, std::string_view to, std::uint16_t port,
                   const ProbeOptions& options = {});
   ProbeResult probe(const Probe& probe, const ProbeOptions& options = {});
+  std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
+  // Every ordered pair of the matrix's nodes, probed at once, and the
+  // expected / observed / difference tables.
+  MatrixReport run_matrix(const MatrixSpec& spec, const ProbeOptions& options = {});
 
   // Starts a program inside a node (see process.h); the lab owns it and kills
   // it first at teardown. The node's hostname and PID namespace settings
   // apply unless the spec sets its own.
   Process& start(std::string_view node, ProcessSpec spec);
-  const std::vector<std::unique_ptr<Process>>& processes() const noexcept { return processes_; }
+  // Every program started in the lab, running or not, oldest first.
+  const std::vector<Process*>& processes() const noexcept { return process_list_; }
 
   // The topology's `run:` programs that must keep running (no `exit:`) and
   // have exited since the lab came up, with their exit codes.
@@ -113,9 +104,11 @@ class Lab {
 
   // Starts a capture on "node:interface" (see capture.h).
   Capture capture(std::string_view on, const std::string& filter = {});
-  std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
 
  private:
+  friend struct LabInternals;  // the framework's view: services, build order
+
+  ServiceHost& services();
   void build();
   void create_namespaces();
   void create_links();
@@ -136,6 +129,8 @@ class Lab {
   std::uint32_t mac_counter_ = 0;
   std::mutex probe_mutex_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<Node*> node_list_;        // nodes_, for nodes()
+  std::vector<Process*> process_list_;  // processes_, for processes()
   std::unique_ptr<ServiceHost> services_;  // destroyed before the nodes: it uses their sockets
   std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
   // The `run:` programs among processes_ that must keep running.

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "nslab/error.h"
 #include "nslab/probe.h"
 
 namespace nslab {
@@ -60,11 +61,11 @@ struct MatrixReport {
   std::string difference() const;
 };
 
+// The expected table of a spec; throws ConfigError naming a bad exception.
 TruthTable expected_table(const MatrixSpec& spec);
-MatrixReport run_matrix(Lab& lab, const MatrixSpec& spec, const ProbeOptions& options = {});
 
-// The two halves of run_matrix, for callers that batch several matrices:
-// the probes of every ordered pair, and the report from their results.
+// The two halves of Lab::run_matrix, for callers that batch several
+// matrices: the probes of every ordered pair, and the report from their results.
 std::vector<Probe> matrix_probes(const MatrixSpec& spec);
 MatrixReport matrix_report(const MatrixSpec& spec, std::vector<ProbeResult> results, double elapsed_ms);
 

@@ -1,8 +1,6 @@
 // Probes: ICMP echo, TCP connect and UDP request/response between lab nodes,
-// through sockets created inside the source node (never a forked `ping`).
-//
-// A batch of probes runs concurrently in one event loop with one deadline, so
-// a batch with blocked cells costs about one timeout, not one per probe.
+// and what came of them. Lab::probe runs them (through sockets made inside
+// the source node, never a forked `ping`), all of a batch at once.
 #pragma once
 
 #include <chrono>
@@ -12,12 +10,10 @@
 #include <vector>
 
 #include "nslab/ip_address.h"
-#include "nslab/topology.h"
+#include "nslab/values.h"
 #include "nslab/verdict.h"
 
 namespace nslab {
-
-class Lab;
 
 struct Probe {
   std::string from;  // node name
@@ -48,27 +44,5 @@ struct ProbeResult {
   // expectation even when the verdict is `reachable`.
   std::optional<std::string> payload_problem() const;
 };
-
-struct ProbeOptions {
-  std::chrono::milliseconds timeout{1000};
-  // ICMP and UDP requests are sent again at this interval until answered
-  // (a TCP probe tries a new connection). An interval no shorter than the
-  // timeout makes every probe single-shot.
-  std::chrono::milliseconds retry_interval{200};
-  // Decide `blocked` as soon as the lab has gone still (nothing moves on any
-  // link, nothing waits in a queue, no service holds a request) instead of
-  // waiting out the timeout. Labs where that is not evidence (impairments,
-  // running programs, rules that depend on time) always wait.
-  bool decide_when_still = true;
-};
-
-// Runs probes concurrently; results are in the order of `probes`. TCP and UDP
-// probes hold sockets (a TCP probe up to four, and the built-in service one
-// per accepted connection): the number in flight is bounded by the process's
-// descriptor limit, and the rest wait their turn, each with its own timeout.
-// An error that is not about the network (EADDRNOTAVAIL when local ports run
-// out, EMFILE) throws SystemError naming the probe: it is never a verdict.
-std::vector<ProbeResult> run_probes(Lab& lab, const std::vector<Probe>& probes,
-                                    const ProbeOptions& options = {});
 
 }  // namespace nslab

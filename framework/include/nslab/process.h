@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "nslab/error.h"
-#include "nslab/topology.h"
+#include "nslab/values.h"
 
 namespace nslab {
 
@@ -29,6 +29,14 @@ class Node;
 class ProcessError : public Error {
  public:
   using Error::Error;
+};
+
+// How a program that ran to its end ended.
+struct ProcessResult {
+  int status = -1;         // exit status; 128+N when killed by signal N
+  std::string output;      // stdout and stderr together
+  bool timed_out = false;  // the timeout passed: the tree was killed, output is what came before
+  bool ok() const noexcept { return status == 0 && !timed_out; }
 };
 
 struct ProcessSpec {

@@ -9,11 +9,12 @@
 #include <variant>
 #include <vector>
 
-#include "nslab/capture.h"
-#include "nslab/lab.h"
 #include "nslab/matrix.h"
+#include "nslab/options.h"
+#include "nslab/packet.h"
 #include "nslab/probe.h"
 #include "nslab/topology.h"
+#include "nslab/values.h"
 
 namespace nslab {
 
@@ -67,13 +68,5 @@ struct Scenario {
 Scenario load_scenario(const std::string& path);
 // The same from text; `file` names it in messages.
 Scenario parse_scenario(std::string_view yaml, const std::string& file);
-
-// "7ms", "500ms", "1s", "1.5s", rounded to the millisecond. Empty when the
-// text is not a duration from 0 to kMaxDuration (nan, inf, negative, 1e300s).
-// In scenarios, timeouts run from 1ms to 1h, delay and jitter from 0 to 60s.
-inline constexpr std::chrono::milliseconds kMaxDuration{3'600'000};
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-// The candidate closest to `word` (edit distance), or empty when none is close.
-std::string closest(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace nslab

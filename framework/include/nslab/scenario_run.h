@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "nslab/lab.h"
 #include "nslab/scenario.h"
 
 namespace nslab {

@@ -14,12 +14,10 @@
 #include "nslab/error.h"
 #include "nslab/impairment.h"
 #include "nslab/ip_address.h"
-#include "nslab/netlink.h"
+#include "nslab/names.h"
+#include "nslab/values.h"
 
 namespace nslab {
-
-enum class Protocol { icmp, tcp, udp };
-std::string_view to_string(Protocol p) noexcept;
 
 // One end of a link: "red:eth0", or "host:veth-red@v-net-0" for a bridge port.
 struct Endpoint {
@@ -122,16 +120,6 @@ struct NodeSpec {
   const BridgeSpec* find_bridge(std::string_view name) const;
 };
 
-// Only keys that each network namespace has of its own may be set: "net."
-// keys, less those the kernel keeps machine-wide (most of net.core, the
-// neighbour table defaults, the route cache knobs...), which a lab's
-// namespaces lack or show read-only. Empty when fine, else why not.
-std::string sysctl_key_problem(std::string_view key);
-// Empty when name is a valid node name: 1 to 32 letters, digits, '-' and
-// '_', starting with a letter or digit. Interface and bridge names follow the
-// same rule with at most 15 characters (interface_name_problem, netlink.h).
-std::string node_name_problem(std::string_view name);
-
 class Topology {
  public:
   explicit Topology(std::string name = "lab") : name_(std::move(name)) {}
@@ -150,6 +138,7 @@ class Topology {
 
   const std::vector<NodeSpec>& nodes() const noexcept { return nodes_; }
   const std::vector<LinkSpec>& links() const noexcept { return links_; }
+  std::vector<LinkSpec>& links() noexcept { return links_; }
 
   // Every problem found, in the order of the description. Needs no privilege.
   std::vector<ConfigError> problems() const;
@@ -158,12 +147,12 @@ class Topology {
 
   // Interfaces of a node in declaration order (bridges first, then link ends),
   // each with its addresses; used for "primary address" and validation.
-  struct Interface {
+  struct InterfaceSpec {
     std::string name;
     std::vector<Prefix> addresses;
     SourceLocation where;
   };
-  std::vector<Interface> interfaces_of(std::string_view node) const;
+  std::vector<InterfaceSpec> interfaces_of(std::string_view node) const;
 
   // Layer-2 segments: "node:interface" -> segment number. A veth pair is one
   // segment; a bridge and every port on it are one.

@@ -1,0 +1,266 @@
+// iptables rule lines as a user types them after `iptables`, read into the
+// input of iptables-restore. Pure text work: validation runs it without
+// privilege, and the lab loads what it renders.
+#include "iptables_text.h"
+
+#include <algorithm>
+#include <optional>
+#include <fmt/format.h>
+
+namespace nslab {
+
+SourceLocation line_of(const SourceLocation& first, int index) {
+  SourceLocation w = first;
+  if (w.known()) w.line += index;
+  return w;
+}
+
+namespace {
+
+// `column` counts bytes from the start of that line of the rules.
+SourceLocation at(const SourceLocation& first, int index, int column) {
+  SourceLocation w = line_of(first, index);
+  if (w.known()) w.column += column;
+  return w;
+}
+
+struct Word {
+  std::string text;
+  bool quoted = false;  // some of it was quoted or escaped: never an option
+  int line = 0;         // index of its line in the rules
+  int column = 0;
+};
+
+// One rule line (continued lines joined): its words and where it starts.
+struct Command {
+  std::vector<Word> words;
+  int line = 0;
+  std::string source;  // as written, for messages
+};
+
+std::string shown(char c) {
+  return fmt::format("0x{:02x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+}
+
+// Splits rule lines into words as sh does, without expanding anything:
+// blanks separate words, '...' keeps everything, "..." keeps everything but
+// \" \\ \$ \` (backslash escapes), a backslash outside quotes escapes the next
+// character, a backslash at the end of a line continues the rule on the next,
+// and '#' at the start of a word starts a comment. A quote must close on its
+// line. Control characters are refused: no tool would see them as typed.
+std::vector<Command> tokenise(std::string_view text, const SourceLocation& where) {
+  std::vector<Command> out;
+  Command cur;
+  Word word;
+  bool in_word = false;
+  int line = 0;
+  std::size_t line_start = 0, command_start = 0;
+  auto column = [&](std::size_t i) { return static_cast<int>(i - line_start); };
+  auto fail = [&](std::size_t i, const std::string& what) {
+    throw ConfigError(fmt::format("iptables line {}: {}", line + 1, what), at(where, line, column(i)));
+  };
+  auto start_word = [&](std::size_t i) {
+    if (in_word) return;
+    if (cur.words.empty()) {
+      cur.line = line;
+      command_start = i;
+    }
+    in_word = true;
+    word.line = line;
+    word.column = column(i);
+  };
+  auto end_word = [&] {
+    if (!in_word) return;
+    cur.words.push_back(std::move(word));
+    word = Word{};
+    in_word = false;
+  };
+  auto end_command = [&](std::size_t i) {
+    end_word();
+    if (!cur.words.empty()) {
+      std::string src(text.substr(command_start, i - command_start));
+      std::string flat;
+      for (std::size_t k = 0; k < src.size(); ++k) {
+        if (src[k] == '\\' && k + 1 < src.size() && src[k + 1] == '\n') {
+          ++k;
+          continue;
+        }
+        flat += src[k] == '\n' ? ' ' : src[k];
+      }
+      while (!flat.empty() && (flat.back() == ' ' || flat.back() == '\t' || flat.back() == '\r')) flat.pop_back();
+      cur.source = flat;
+      out.push_back(std::move(cur));
+    }
+    cur = Command{};
+  };
+  auto control = [](char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; };
+  auto newline = [&](std::size_t i) {  // text[i] is '\n'
+    ++line;
+    line_start = i + 1;
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '\n') {
+      end_command(i);
+      newline(i);
+      ++i;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      ++i;  // CRLF ends a line like LF
+    } else if (c == ' ' || c == '\t') {
+      end_word();
+      ++i;
+    } else if (c == '#' && !in_word) {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '\\') {
+      if (i + 1 < text.size() && text[i + 1] == '\n') {
+        end_word();  // sh joins the lines; a word never spans them here
+        newline(i + 1);
+        i += 2;
+        continue;
+      }
+      if (i + 1 >= text.size()) break;  // a backslash at the very end continues nothing
+      if (control(text[i + 1])) fail(i + 1, fmt::format("control character {} after a backslash", shown(text[i + 1])));
+      start_word(i);
+      word.text += text[i + 1];
+      word.quoted = true;
+      i += 2;
+    } else if (c == '\'' || c == '"') {
+      start_word(i);
+      word.quoted = true;
+      std::size_t open = i++;
+      for (;;) {
+        if (i >= text.size() || text[i] == '\n')
+          fail(open, fmt::format("unterminated {} quote (a quote must close on its line)", c));
+        char q = text[i];
+        if (q == c) {
+          ++i;
+          break;
+        }
+        if (c == '"' && q == '\\' && i + 1 < text.size() &&
+            (text[i + 1] == '"' || text[i + 1] == '\\' || text[i + 1] == '$' || text[i + 1] == '`')) {
+          word.text += text[i + 1];
+          i += 2;
+          continue;
+        }
+        if (control(q)) fail(i, fmt::format("control character {} inside quotes", shown(q)));
+        word.text += q;
+        ++i;
+      }
+    } else if (control(c)) {
+      fail(i, fmt::format("control character {}", shown(c)));
+    } else {
+      start_word(i);
+      word.text += c;
+      ++i;
+    }
+  }
+  end_command(text.size());
+  return out;
+}
+
+// A word as iptables-restore reads it back: it splits on blanks and
+// understands "..." with backslash escapes (and nothing else).
+std::string restore_word(const std::string& w) {
+  bool plain = !w.empty();
+  for (char c : w) plain = plain && c != ' ' && c != '\t' && c != '"' && c != '\'' && c != '\\' && c != '#';
+  if (plain) return w;
+  std::string out = "\"";
+  for (char c : w) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Names that go unquoted into iptables-restore's ":CHAIN POLICY" lines.
+std::optional<std::string> chain_problem(const std::string& chain) {
+  if (chain.empty() || chain.size() > 28) return fmt::format("chain name \"{}\" must have 1 to 28 characters", chain);
+  if (chain[0] == '-' || chain[0] == '!')
+    return fmt::format("chain name \"{}\" cannot start with '{}'", chain, chain[0]);
+  for (char c : chain)
+    if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '\\' || c == '#')
+      return fmt::format("chain name \"{}\" cannot hold blanks, quotes, '\\' or '#'", chain);
+  return std::nullopt;
+}
+
+
+}  // namespace
+
+IptablesRules parse_iptables(std::string_view text, const SourceLocation& where) {
+  IptablesRules p;
+  for (auto& cmd : tokenise(text, where)) {
+    const int index = cmd.line;
+    const std::string& line = cmd.source;
+    auto& w = cmd.words;
+    auto word_at = [&](const Word& x) { return at(where, x.line, x.column); };
+    if (!w[0].quoted && (w[0].text == "iptables" || w[0].text == "ip6tables")) w.erase(w.begin());
+    std::string table = "filter";
+    std::vector<Word> rest;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      if (!w[i].quoted && (w[i].text == "-t" || w[i].text == "--table") && i + 1 < w.size()) {
+        table = w[++i].text;
+        if (table != "filter" && table != "nat" && table != "mangle" && table != "raw" && table != "security")
+          throw ConfigError(fmt::format("iptables line \"{}\": table \"{}\" is not filter, nat, mangle, raw or "
+                                        "security",
+                                        line, table),
+                            word_at(w[i]));
+        continue;
+      }
+      rest.push_back(std::move(w[i]));
+    }
+    if (rest.empty())
+      throw ConfigError(fmt::format("iptables line \"{}\" has no rule", line), line_of(where, index));
+    const std::string& op = rest[0].text;
+    if (op == "-P" || op == "--policy") {
+      if (rest.size() != 3)
+        throw ConfigError(fmt::format("iptables line \"{}\": -P takes CHAIN POLICY", line),
+                          line_of(where, index));
+      if (auto why = chain_problem(rest[1].text))
+        throw ConfigError(fmt::format("iptables line \"{}\": {}", line, *why), word_at(rest[1]));
+      if (rest[2].text != "ACCEPT" && rest[2].text != "DROP")
+        throw ConfigError(fmt::format("iptables line \"{}\": a policy is ACCEPT or DROP, not \"{}\"", line,
+                                      rest[2].text),
+                          word_at(rest[2]));
+      p.chains[table].push_back(fmt::format(":{} {} [0:0]", rest[1].text, rest[2].text));
+    } else if (op == "-N" || op == "--new-chain") {
+      if (rest.size() != 2)
+        throw ConfigError(fmt::format("iptables line \"{}\": -N takes CHAIN", line), line_of(where, index));
+      if (auto why = chain_problem(rest[1].text))
+        throw ConfigError(fmt::format("iptables line \"{}\": {}", line, *why), word_at(rest[1]));
+      p.chains[table].push_back(fmt::format(":{} - [0:0]", rest[1].text));
+    } else if (op == "-A" || op == "--append" || op == "-I" || op == "--insert") {
+      std::string rule;
+      for (const auto& r : rest) rule += (rule.empty() ? "" : " ") + restore_word(r.text);
+      p.rules[table].push_back({index, rule});
+    } else {
+      throw ConfigError(fmt::format("iptables line \"{}\": only -A, -I, -P and -N build a lab's "
+                                    "rules (got \"{}\")",
+                                    line, op),
+                        line_of(where, index));
+    }
+    if (std::find(p.tables.begin(), p.tables.end(), table) == p.tables.end()) p.tables.push_back(table);
+  }
+  return p;
+}
+
+std::string IptablesRules::restore_input() const {
+  const IptablesRules& p = *this;
+  std::string out;
+  auto emit = [&](const std::string& s, int) { out += s + "\n"; };
+  for (const auto& table : p.tables) {
+    emit("*" + table, -1);
+    if (auto it = p.chains.find(table); it != p.chains.end())
+      for (const auto& c : it->second) emit(c, -1);
+    if (auto it = p.rules.find(table); it != p.rules.end())
+      for (const auto& [line, rule] : it->second) emit(rule, line);
+    emit("COMMIT", -1);
+  }
+  return out;
+}
+
+std::string iptables_restore_input(std::string_view lines, SourceLocation where) {
+  return parse_iptables(lines, where).restore_input();
+}
+
+}  // namespace nslab

@@ -1,0 +1,146 @@
+// Netlink: a route-netlink socket bound to one namespace, on libnl-3.
+//
+// The socket belongs to the namespace it was created in and can then be used
+// from any thread. No libnl type leaves this wrapper; every failure becomes a
+// NetlinkError naming the object ("red:eth0") and the kernel's reason.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nslab/ip_address.h"
+#include "nslab/names.h"
+#include "nslab/values.h"
+
+namespace nslab {
+
+// The tc parent under a netem root qdisc (1:1), for a rate limit below it.
+inline constexpr std::uint32_t kNetemChildHandle = (1u << 16) | 1u;
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind;   // "veth", "bridge", "" for lo
+  bool oper_up = false;  // IF_OPER_UP, as the link watcher last set it
+  bool carrier = false;  // IFF_LOWER_UP
+  // The root qdisc; "noop" until the link's queueing is set up.
+  std::string qdisc;
+  // True when the link has carrier and a qdisc. A link opened with carrier
+  // (a veth end brought up after its peer, a bridge brought up after its
+  // ports) has its transmit queues activated on the spot and can send at
+  // once. A link that gains carrier while already up keeps the "noop" qdisc
+  // on its transmit queues, dropping every packet, until the kernel's link
+  // watcher handles the change: that pass sets the operational state, then
+  // activates the queues, under the RTNL lock. IFLA_QDISC names the default
+  // qdisc before it, so such a link is ready only once oper_up too (see
+  // Lab::wait_links_up).
+  bool ready() const noexcept { return carrier && !qdisc.empty() && qdisc != "noop"; }
+  int mtu = 0;
+  int master = 0;
+};
+
+// One end of a veth pair. netns_fd < 0 means the socket's own namespace.
+// The peer end is always created down and unenslaved (the kernel cannot open
+// it before both ends exist): configure it from its own node afterwards.
+struct VethEnd {
+  std::string name;
+  std::string label;  // for messages: "red:eth0"
+  int netns_fd = -1;
+  int master = 0;  // bridge ifindex in that end's namespace; 0 for none
+  bool up = true;
+  int mtu = 0;     // 0: kernel default
+  std::optional<MacAddress> mac;  // empty: random
+};
+
+// A permanent neighbour (ARP/NDP) entry: address -> MAC on a link; or, with
+// fdb set, a static forwarding entry of a bridge: MAC -> the port `ifindex`.
+struct Neighbour {
+  int ifindex = 0;
+  IpAddress address;
+  MacAddress mac{};
+  bool fdb = false;
+};
+
+struct RouteRequest {
+  Family family = Family::ipv4;
+  std::optional<Prefix> destination;  // empty: default route
+  std::optional<IpAddress> gateway;
+  int oif = 0;
+  int metric = 0;
+  RouteType type = RouteType::unicast;
+  std::string label;  // for messages: "red: default via 192.168.1.254"
+};
+
+// What is moving through one namespace, for telling when a lab has gone
+// still: the sum of every link's packet and drop counters (each only ever
+// grows, so an equal sum means no counter moved), and the neighbour entries
+// whose resolution is still under way (each holds packets and has a timer).
+struct TrafficSnapshot {
+  std::uint64_t packets = 0;
+  std::vector<std::pair<int, IpAddress>> resolving;  // ifindex, address
+  std::uint64_t queued = 0;  // packets held by qdiscs (a rate limit, a delay)
+  bool operator==(const TrafficSnapshot&) const = default;
+};
+
+class Netlink {
+ public:
+  // A socket in the calling thread's namespace. `owner` names that namespace
+  // in messages ("red").
+  static Netlink open_here(std::string owner);
+
+  Netlink(Netlink&&) noexcept;
+  Netlink& operator=(Netlink&&) noexcept;
+  ~Netlink();
+
+
+  std::optional<LinkInfo> find_link(std::string_view name) const;
+  LinkInfo link(std::string_view name) const;  // throws when missing
+  std::vector<LinkInfo> links() const;
+  // With qdiscs, also what every qdisc has passed, dropped and holds.
+  TrafficSnapshot traffic(bool qdiscs = false) const;
+
+  // Creates `local` (enslaved, MTU, up) in this socket's namespace and `peer`
+  // directly in its target namespace, in one message.
+  void create_veth(const VethEnd& local, const VethEnd& peer);
+  // Returns the new bridge's ifindex. STP stays off: ports forward at once.
+  // The bridge is created down: brought up after its ports have carrier, it
+  // has carrier at once and its queue is activated on the spot. Brought up
+  // empty, its activation would wait for the kernel's link watcher, which
+  // handles a bridge's carrier change at most once a second.
+  int create_bridge(std::string_view name, int mtu, std::string_view label,
+                    std::optional<MacAddress> mac = std::nullopt);
+  void set_up(int index, bool up, std::string_view label);
+  // Enslaves (master > 0) and sets up/down the link called name, in one message.
+  void configure(std::string_view name, int master, bool up, std::string_view label);
+  // IPv6 addresses are added with IFA_F_NODAD: lab addresses are unique by
+  // validation, and a tentative address would make the first probes flaky.
+  void add_address(int index, const Prefix& prefix, std::string_view label);
+  void add_route(const RouteRequest& route);
+  // Adds permanent entries, many requests in flight at once. Permanent
+  // entries do not count against the kernel's neighbour table limit
+  // (gc_thresh3), which is shared by every namespace on the machine.
+  void add_neighbours(const std::vector<Neighbour>& entries);
+
+  // Traffic control on a link's egress. A tbf rate limit as the root qdisc
+  // (or under `parent`, a tc handle), with a queue of about 50 ms.
+  void add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent, std::string_view label);
+  // A netem root qdisc (handle 1:) with delay, jitter and loss.
+  void add_netem(int index, std::chrono::microseconds delay, std::chrono::microseconds jitter,
+                 double loss_percent, std::string_view label);
+  // True when a netem qdisc can be created on `index` (a capability check;
+  // the qdisc stays, so ask in a scratch namespace).
+  bool can_add_netem(int index);
+
+ private:
+  struct Impl;
+  explicit Netlink(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nslab

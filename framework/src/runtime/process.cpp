@@ -1,0 +1,140 @@
+#include "nslab/process.h"
+
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "nslab/node.h"
+#include "subprocess.h"
+
+namespace nslab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string join(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+}  // namespace
+
+struct Process::Impl {
+  std::string label;
+  Subprocess program;
+};
+
+Process::Process(const Node& node, ProcessSpec spec) {
+  if (spec.argv.empty()) throw ConfigError(fmt::format("node \"{}\": a process needs a command", node.name()));
+  std::string label = fmt::format("{}: {}", node.name(), join(spec.argv));
+  Subprocess program(SubprocessSpec{.argv = std::move(spec.argv),
+                                    .env = std::move(spec.env),
+                                    .working_dir = std::move(spec.working_dir),
+                                    .netns_fd = node.netns().fd(),
+                                    .hostname = std::move(spec.hostname),
+                                    .pid_namespace = spec.pid_namespace,
+                                    .label = label});
+  impl_ = std::make_unique<Impl>(Impl{std::move(label), std::move(program)});
+}
+
+Process::~Process() = default;
+
+int Process::pid() const noexcept { return impl_->program.pid(); }
+const std::string& Process::label() const noexcept { return impl_->label; }
+
+bool Process::running() { return !impl_->program.exit_code(); }
+
+std::optional<int> Process::exit_code() { return impl_->program.exit_code(); }
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  if (auto code = impl_->program.wait_for(timeout)) return *code;
+  throw TimeoutError(fmt::format("{} still runs after {} ms", impl_->label, timeout.count()));
+}
+
+int Process::stop(std::chrono::milliseconds grace) {
+  impl_->program.terminate();
+  impl_->program.wait_for(grace);
+  impl_->program.kill_tree();
+  return impl_->program.exit_code().value_or(128 + 9);
+}
+
+std::string Process::log() const { return impl_->program.output(); }
+
+std::string Process::log_tail(std::size_t lines) const {
+  std::string all = log();
+  std::size_t pos = all.size();
+  if (pos && all[pos - 1] == '\n') --pos;
+  for (std::size_t n = 0; n < lines && pos != std::string::npos && pos > 0; ++n) pos = all.rfind('\n', pos - 1);
+  return pos == std::string::npos ? all : all.substr(pos + 1);
+}
+
+void Process::require_running() {
+  auto code = exit_code();
+  if (!code) return;
+  std::string tail = log_tail();
+  throw ProcessError(fmt::format("{} exited with code {}{}", impl_->label, *code,
+                                 tail.empty() ? std::string(" and printed nothing")
+                                              : "; the end of its output:\n" + tail));
+}
+
+namespace {
+
+// True when /proc/thread-self/net/<table> (read inside the node) has a socket
+// on the port: LISTEN for TCP, any bound socket for UDP.
+bool listening_here(Protocol protocol, std::uint16_t port) {
+  const char* tables[2][2] = {{"tcp", "tcp6"}, {"udp", "udp6"}};
+  for (const char* table : tables[protocol == Protocol::tcp ? 0 : 1]) {
+    std::ifstream in(std::string("/proc/thread-self/net/") + table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string slot, local, remote, state;
+      f >> slot >> local >> remote >> state;
+      auto colon = local.rfind(':');
+      if (colon == std::string::npos) continue;
+      unsigned long p = std::stoul(local.substr(colon + 1), nullptr, 16);
+      if (p == port && (protocol == Protocol::udp || state == "0A")) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void wait_listening(const Node& node, Protocol protocol, std::uint16_t port, std::chrono::milliseconds timeout,
+                    Process* watch) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (node.run([&] { return listening_here(protocol, port); })) return;
+    if (watch) watch->require_running();
+    if (Clock::now() >= deadline)
+      throw TimeoutError(fmt::format("nothing listens on {}/{} in node \"{}\" after {} ms{}", to_string(protocol),
+                                     port, node.name(), timeout.count(),
+                                     watch ? fmt::format(" ({} is still running)", watch->label()) : ""));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void wait_command(const Node& node, const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                  Process* watch) {
+  auto deadline = Clock::now() + timeout;
+  ProcessResult last;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    last = run_in_netns(node.netns(), argv, {}, std::max(left, std::chrono::milliseconds(100)));
+    if (last.ok()) return;
+    if (watch) watch->require_running();
+    if (Clock::now() >= deadline)
+      throw TimeoutError(fmt::format("\"{}\" in node \"{}\" did not succeed within {} ms (last {}: {})",
+                                     join(argv), node.name(), timeout.count(),
+                                     last.timed_out ? std::string("run timed out") : fmt::format("exit {}", last.status),
+                                     last.output));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace nslab

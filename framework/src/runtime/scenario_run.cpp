@@ -1,0 +1,191 @@
+#include "nslab/scenario_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "subprocess.h"
+#include <fmt/format.h>
+
+namespace nslab {
+
+bool ScenarioOutcome::passed() const {
+  for (const auto& e : expectations)
+    if (!e.passed) return false;
+  return true;
+}
+
+// Every probe of every expectation goes out in one batch, so a scenario
+// costs about one timeout however many of its cells are blocked. Each probe
+// has its own 5-tuple (a fresh source port, a unique ICMP echo id), so no
+// probe can pass as the reply of another's conntrack entry.
+namespace {
+
+// One path component from a name a user wrote (a scenario's `name`, "node:if"):
+// no '/', no "." or "..", no leading dot, no control or non-ASCII bytes, at
+// most 64 characters; whatever else is replaced by '_'.
+std::string path_component(std::string_view name) {
+  std::string out;
+  for (char ch : name.substr(0, 64)) {
+    auto u = static_cast<unsigned char>(ch);
+    bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
+                 u == '_' || u == '.';
+    out += ch == ':' ? '-' : plain ? ch : '_';
+  }
+  for (char& ch : out) {
+    if (ch != '.') break;
+    ch = '_';
+  }
+  return out.empty() ? std::string("scenario") : out;
+}
+
+// DIR/SCENARIO, made if needed, and checked to be inside DIR once symbolic
+// links are resolved: artifacts never leave the directory the user gave.
+std::string artifact_dir(const std::string& root, const std::string& scenario_name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(root) / path_component(scenario_name);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw SystemError(fmt::format("cannot create artifact directory {}", dir.string()), ec.value());
+  fs::path real_root = fs::canonical(root, ec);
+  fs::path real_dir = ec ? fs::path() : fs::canonical(dir, ec);
+  if (ec) throw SystemError(fmt::format("cannot resolve artifact directory {}", dir.string()), ec.value());
+  auto [r, d] = std::mismatch(real_root.begin(), real_root.end(), real_dir.begin(), real_dir.end());
+  if (r != real_root.end() || d == real_dir.end())
+    throw Error(fmt::format("artifact directory {} resolves to {}, outside {}", dir.string(), real_dir.string(),
+                            real_root.string()));
+  return dir.string();
+}
+
+ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const CaptureExpectation& c,
+                               std::size_t index, const ArtifactOptions& artifacts) {
+  ExpectationOutcome o;
+  o.title = c.str();
+  o.where = c.where;
+  auto t0 = std::chrono::steady_clock::now();
+  Capture cap = [&] {
+    try {
+      return lab.capture(c.on, c.filter);
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.message(), c.where);
+    }
+  }();
+  auto probe = lab.probe(c.during, scenario.probe_options);
+  cap.stop();
+  o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto& packets = cap.packets();
+  std::size_t n = packets.size();
+  std::string wrong;
+  for (const auto& p : packets) {
+    if ((c.src && p.src != c.src) || (c.dst && p.dst != c.dst)) {
+      wrong = p.str();
+      break;
+    }
+  }
+  o.passed = c.count.holds(n) && wrong.empty() && cap.dropped() == 0;
+  o.summary = fmt::format("{} matching packet{} (probe: {}, {})", n, n == 1 ? "" : "s",
+                          to_string(probe.verdict), probe.detail);
+  if (!wrong.empty()) o.summary += fmt::format("; a packet does not have the expected fields: {}", wrong);
+  if (cap.dropped()) o.summary += fmt::format("; the kernel dropped {} packets", cap.dropped());
+  for (std::size_t i = 0; i < packets.size() && i < 8; ++i) o.details += "    " + packets[i].str() + "\n";
+  if (packets.size() > 8) o.details += fmt::format("    ... and {} more\n", packets.size() - 8);
+  if (!artifacts.dir.empty() && (artifacts.always || !o.passed)) {
+    std::string dir = artifact_dir(artifacts.dir, scenario.name);
+    std::string path = fmt::format("{}/{:02}-{}.pcap", dir, index + 1, path_component(c.on));
+    cap.save(path);
+    o.artifacts.push_back(path);
+  }
+  return o;
+}
+
+}  // namespace
+
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts) {
+  std::vector<Probe> probes;
+  std::vector<std::pair<std::size_t, std::size_t>> slices;  // per expectation: first, count
+  for (const auto& e : scenario.expectations) {
+    std::size_t first = probes.size();
+    if (auto* p = std::get_if<ProbeExpectation>(&e)) {
+      probes.push_back(p->probe);
+    } else if (auto* m = std::get_if<MatrixSpec>(&e)) {
+      expected_table(*m);
+      for (auto& p : matrix_probes(*m)) probes.push_back(std::move(p));
+    }
+    slices.push_back({first, probes.size() - first});
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto results = lab.probe(probes, scenario.probe_options);
+  double batch_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+  ScenarioOutcome out;
+  for (std::size_t i = 0; i < scenario.expectations.size(); ++i) {
+    const auto& e = scenario.expectations[i];
+    auto [first, count] = slices[i];
+    ExpectationOutcome o;
+    o.ms = batch_ms;
+    if (auto* p = std::get_if<ProbeExpectation>(&e)) {
+      const ProbeResult& r = results[first];
+      o.title = p->str();
+      o.where = p->where;
+      o.passed = r.verdict == p->verdict;
+      if (o.passed && p->served_by && r.served_by != *p->served_by) o.passed = false;
+      if (o.passed && p->seen_from && r.seen_from != p->seen_from->str()) o.passed = false;
+      auto payload = r.verdict == Verdict::reachable ? r.payload_problem() : std::nullopt;
+      if (payload) o.passed = false;
+      o.summary = fmt::format("observed {} ({})", to_string(r.verdict), r.detail);
+      if (payload) o.summary += "; " + *payload;
+      if (p->served_by && r.verdict == Verdict::reachable && r.served_by != *p->served_by)
+        o.summary += fmt::format("; expected to be served by {}, served by {}", *p->served_by,
+                                 r.served_by.empty() ? std::string("no nslab service") : r.served_by);
+      if (p->seen_from && r.verdict == Verdict::reachable && r.seen_from != p->seen_from->str())
+        o.summary += fmt::format("; expected the service to see {}, it saw {}", p->seen_from->str(),
+                                 r.seen_from.empty() ? std::string("nothing") : r.seen_from);
+    } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
+      o = run_capture(lab, scenario, *c, i, artifacts);
+    } else if (auto* c = std::get_if<CommandExpectation>(&e)) {
+      o.title = c->str();
+      o.where = c->where;
+      auto t1 = std::chrono::steady_clock::now();
+      // The command ends when its shell does: whatever it left running in
+      // the background is killed then, and everything at the timeout.
+      auto r = run_in_netns(lab.node(c->from).netns(), {"sh", "-c", c->command}, {}, c->timeout);
+      o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+      o.passed = !r.timed_out && r.status == c->exit &&
+                 (!c->output || r.output.find(*c->output) != std::string::npos);
+      std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
+      while (!out.empty() && out.back() == '\n') out.pop_back();
+      for (std::size_t k = 0; (k = out.find('\n', k)) != std::string::npos;) out.replace(k, 1, " | ");
+      o.summary = r.timed_out ? fmt::format("timed out after {} ms, output so far: {}", c->timeout.count(),
+                                            out.empty() ? "(none)" : out)
+                              : fmt::format("exit {}, output: {}", r.status, out.empty() ? "(none)" : out);
+    } else {
+      const auto& m = std::get<MatrixSpec>(e);
+      std::vector<ProbeResult> mine(results.begin() + static_cast<std::ptrdiff_t>(first),
+                                    results.begin() + static_cast<std::ptrdiff_t>(first + count));
+      auto report = matrix_report(m, std::move(mine), batch_ms);
+      o.title = fmt::format("matrix {} over {} nodes", m.title(), m.nodes.size());
+      o.where = m.where;
+      o.passed = report.ok();
+      o.summary = fmt::format("{} of {} cells as expected", report.results.size() - report.mismatches.size(),
+                              report.results.size());
+      o.details = report.text();
+    }
+    out.expectations.push_back(std::move(o));
+  }
+  // A `run:` program that had to keep running and died while the
+  // expectations ran fails the scenario, with its exit code and output.
+  for (const auto& dead : lab.exited_programs()) {
+    ExpectationOutcome o;
+    o.title = fmt::format("{} keeps running", dead.process->label());
+    o.where = dead.where;
+    std::string tail = dead.process->log_tail();
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    o.summary = fmt::format("exited with code {}{}", dead.code,
+                            tail.empty() ? std::string(" and printed nothing")
+                                         : "; the end of its output:\n" + tail);
+    out.expectations.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace nslab

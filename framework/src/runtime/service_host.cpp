@@ -1,0 +1,281 @@
+#include "service_host.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <fmt/format.h>
+
+#include "nslab/error.h"
+#include "nslab/node.h"
+#include "sys.h"
+
+namespace nslab {
+
+namespace {
+
+// "NODE CLIENT-ADDRESS\n": who answered, and whom it saw asking (which shows
+// a NAT rewrite). IPv4 clients of the dual-stack socket appear v4-mapped.
+std::string greeting(const std::string& node, const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (peer.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+    else inet_ntop(AF_INET6, &a, text, sizeof text);
+  } else if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
+  }
+  return node + " " + text + "\n";
+}
+
+}  // namespace
+
+ServiceHost::ServiceHost() {
+  epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) throw SystemError("cannot create epoll for services", errno);
+  wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_) throw SystemError("cannot create eventfd for services", errno);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_.get();
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
+  thread_ = std::thread([this] { loop(); });
+}
+
+ServiceHost::~ServiceHost() {
+  std::uint64_t one = 1;
+  (void)::write(wake_.get(), &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ServiceHost::idle() const {
+  if (handling_ || pending_ > 0) return false;
+  std::lock_guard lock(mutex_);
+  for (const auto& [fd, c] : conns_) {
+    if (c.listening && c.protocol == Protocol::tcp) {
+      // A listener's accept queue: connections the reactor has not taken.
+      tcp_info info{};
+      socklen_t len = sizeof info;
+      if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_unacked > 0) return false;
+      continue;
+    }
+    int unread = 0;
+    if (::ioctl(fd, SIOCINQ, &unread) != 0 || unread > 0) return false;
+  }
+  return !handling_;
+}
+
+std::size_t ServiceHost::size() const {
+  std::lock_guard lock(mutex_);
+  return services_;
+}
+
+void ServiceHost::add(const Node& node, Protocol protocol, std::uint16_t port) {
+  if (protocol == Protocol::icmp)
+    throw ConfigError(fmt::format("node \"{}\": icmp is answered by the kernel, not a service",
+                                  node.name()));
+  std::string what = fmt::format("{}/{} service on \"{}\"", to_string(protocol), port, node.name());
+  int type = protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
+  Fd fd = node.socket(AF_INET6, type | SOCK_NONBLOCK, 0);
+  int zero = 0, one = 1;
+  ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (protocol == Protocol::udp) sys::set_option(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, one, what);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(port);
+  addr.sin6_addr = in6addr_any;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw SystemError(fmt::format("cannot bind {}", what), errno);
+  if (protocol == Protocol::tcp && ::listen(fd.get(), 4096) != 0)
+    throw SystemError(fmt::format("cannot listen on {}", what), errno);
+  watch(Conn{std::move(fd), node.name(), true, protocol}, EPOLLIN);
+  std::lock_guard lock(mutex_);
+  ++services_;
+}
+
+void ServiceHost::watch(Conn conn, std::uint32_t events) {
+  int fd = conn.fd.get();
+  {
+    std::lock_guard lock(mutex_);
+    conns_.emplace(fd, std::move(conn));
+  }
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    std::lock_guard lock(mutex_);
+    conns_.erase(fd);
+    throw SystemError("cannot watch service socket", errno);
+  }
+}
+
+void ServiceHost::loop() {
+  epoll_event events[64];
+  for (;;) {
+    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    handling_ = true;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == wake_.get()) {
+        handling_ = false;
+        return;
+      }
+      handle(events[i].data.fd, events[i].events);
+    }
+    handling_ = false;
+  }
+}
+
+void ServiceHost::handle(int fd, std::uint32_t events) {
+  std::string node;
+  bool listening = false;
+  Protocol protocol = Protocol::tcp;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    node = it->second.node;
+    listening = it->second.listening;
+    protocol = it->second.protocol;
+  }
+  char buf[65536];
+  if (protocol == Protocol::udp) {
+    for (;;) {
+      // The reply leaves from the address the request was sent to: a client's
+      // connected socket takes answers only from there, and a node with several
+      // addresses on one subnet would otherwise answer from any of them.
+      sockaddr_storage peer{};
+      iovec iov{buf, sizeof buf};
+      alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(in6_pktinfo))];
+      msghdr msg{};
+      msg.msg_name = &peer;
+      msg.msg_namelen = sizeof peer;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = ctrl;
+      msg.msg_controllen = sizeof ctrl;
+      ssize_t r = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+      if (r < 0) return;
+      std::optional<in6_addr> to;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+          in6_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          to = info.ipi6_addr;
+        }
+      std::string reply = greeting(node, peer) + std::string(buf, static_cast<std::size_t>(r));
+      iovec out{reply.data(), reply.size()};
+      msghdr answer{};
+      answer.msg_name = &peer;
+      answer.msg_namelen = msg.msg_namelen;
+      answer.msg_iov = &out;
+      answer.msg_iovlen = 1;
+      alignas(cmsghdr) char src[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+      if (to) {
+        answer.msg_control = src;
+        answer.msg_controllen = sizeof src;
+        cmsghdr* c = CMSG_FIRSTHDR(&answer);
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+        in6_pktinfo info{};
+        info.ipi6_addr = *to;
+        std::memcpy(CMSG_DATA(c), &info, sizeof info);
+      }
+      (void)::sendmsg(fd, &answer, MSG_DONTWAIT);
+    }
+  }
+  if (listening) {
+    for (;;) {
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      int c = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) return;
+      std::string hello = greeting(node, peer);
+      ssize_t n = ::send(c, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      Conn conn{Fd(c), node, false, Protocol::tcp};
+      conn.pending = hello.substr(n > 0 ? static_cast<std::size_t>(n) : 0);
+      if (!conn.pending.empty()) ++pending_;
+      conn.events = EPOLLIN | EPOLLRDHUP | (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+      try {
+        std::uint32_t watched = conn.events;
+        watch(std::move(conn), watched);
+      } catch (const Error&) {
+      }
+    }
+  }
+  Conn* conn = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    conn = &it->second;  // entries are erased only by this thread
+  }
+  echo(fd, *conn, events);
+}
+
+// An accepted connection: echo what arrives, in order and whole. What the
+// peer is slow to take waits in `pending`; closes on EOF (once all is
+// echoed) or an error.
+void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
+  char buf[65536];
+  bool had_pending = !conn.pending.empty();
+  bool close_it = (events & EPOLLERR) != 0;
+  bool eof = false;
+  while (!close_it && conn.pending.size() < kMaxPending) {
+    ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r > 0) {
+      conn.pending.append(buf, static_cast<std::size_t>(r));
+      continue;
+    }
+    if (r == 0) eof = true;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_it = true;
+    break;
+  }
+  while (!close_it && !conn.pending.empty()) {
+    ssize_t n = ::send(fd, conn.pending.data(), conn.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      conn.pending.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_it = true;
+    break;
+  }
+  if (eof && conn.pending.empty()) close_it = true;
+  bool has_pending = !close_it && !conn.pending.empty();
+  if (had_pending != has_pending) {
+    if (has_pending) ++pending_;
+    else --pending_;
+  }
+  if (close_it) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    std::lock_guard lock(mutex_);
+    conns_.erase(fd);
+    return;
+  }
+  std::uint32_t want =
+      (eof || conn.pending.size() >= kMaxPending ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP)) |
+      (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+  if (want != conn.events) {
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+    conn.events = want;
+  }
+}
+
+}  // namespace nslab
