@@ -9,7 +9,7 @@ namespace nslab::cli {
 
 using Args = std::vector<std::string>;
 
-// Exit codes (DESIGN.md): 0 all expectations hold, 1 one failed, 2 bad
+// Exit codes (README): 0 all expectations hold, 1 one failed, 2 bad
 // scenario or usage, 4 skipped because this environment cannot run labs.
 inline constexpr int kOk = 0, kFailed = 1, kUsage = 2, kSkipped = 4;
 

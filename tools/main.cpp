@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? nslab::cli::kUsage : nslab::cli::kOk;
   }
   if (!std::strcmp(argv[1], "--version")) {
-    std::puts("nslab 0.1.0");
+    std::puts("nslab " NSLAB_VERSION);
     return 0;
   }
   auto it = commands.find(argv[1]);

@@ -78,6 +78,16 @@ check_failed fails_by_throwing MARK-throw-42
 grep -q "thrown on purpose" <<<"$out" || fail "fails_by_throwing: the exception is not reported"$'\n'"$out"
 check_failed fails_after_destroy_lab MARK-first-42
 
+# A failed check_matrix names the test's own line, with the tables and evidence.
+run_case fails_a_matrix
+[ "$rc" != 0 ] || fail "fails_a_matrix: exit 0"$'\n'"$out"
+line=$(grep -n "MATRIX-CHECK-LINE" "$(dirname "$0")/../netns/fixture_failure_demo.cpp" | cut -d: -f1)
+grep -q "fixture_failure_demo.cpp($line): .*error" <<<"$out" ||
+  fail "fails_a_matrix: not reported at fixture_failure_demo.cpp($line)"$'\n'"$out"
+! grep -q "lab_fixture.cpp" <<<"$out" || fail "fails_a_matrix: reported inside the fixture"$'\n'"$out"
+grep -q "red -> blue icmp: expected blocked, observed reachable (echo reply from 192.168.1.2)" <<<"$out" ||
+  fail "fails_a_matrix: no evidence for the wrong cell"$'\n'"$out"
+
 run_case passes
 [ "$rc" = 0 ] || fail "passes: exit $rc"$'\n'"$out"
 ! grep -q "MARK-pass-42" <<<"$out" || fail "passes: a passing test printed its program's output"$'\n'"$out"

@@ -65,6 +65,16 @@ BOOST_FIXTURE_TEST_CASE(fails_after_destroy_lab, nslab::LabFixture) {
   BOOST_TEST(second.ping("red", "blue") == nslab::Verdict::blocked);  // wrong on purpose
 }
 
+// A matrix that does not hold is reported at this line, not inside the
+// fixture, with its tables and the evidence of the wrong cell.
+BOOST_FIXTURE_TEST_CASE(fails_a_matrix, nslab::LabFixture) {
+  build(nslab::seed::veth_pair());
+  nslab::MatrixSpec spec;
+  spec.nodes = {"red", "blue"};
+  spec.exceptions.push_back({.from = "red", .to = "blue", .verdict = nslab::Verdict::blocked});
+  check_matrix(spec);  // MATRIX-CHECK-LINE: red reaches blue, so this fails on purpose
+}
+
 BOOST_FIXTURE_TEST_CASE(passes, nslab::LabFixture) {
   auto& lab = build(nslab::seed::veth_pair());
   start_marker(lab, "pass");

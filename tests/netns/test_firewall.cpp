@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(conntrack_state_does_not_leak_between_probes) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// DESIGN.md's example, as written there.
+// The design sketch's example, as written there.
 BOOST_FIXTURE_TEST_CASE(masquerade_rewrites_source, nslab::ScenarioFixture) {
   auto& lab = load(scenario_path("seed/16-nat-gateway.yaml"));
   auto cap = lab.capture("external:eth0", "icmp");

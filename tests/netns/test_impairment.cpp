@@ -29,7 +29,7 @@ namespace {
 
 nslab::Topology pair_with(nslab::Impairment im) {
   auto t = nslab::seed::veth_pair();
-  const_cast<nslab::LinkSpec&>(t.links().at(0)).impair = im;
+  t.links().at(0).impair = im;
   return t;
 }
 
@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(jumbo_frames_pass_a_slow_rate_limit) {
   nslab::Impairment im;
   im.rate = nslab::Rate::parse("1mbit");
   auto t = pair_with(im);
-  auto& link = const_cast<nslab::LinkSpec&>(t.links().at(0));
+  auto& link = t.links().at(0);
   link.a.mtu = link.b.mtu = 9000;
   auto& lab = build(std::move(t));
   // 8028-byte packets with DF: one frame each, each way through a tbf.
@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(loss_is_counted_over_many_probes) {
 
 BOOST_AUTO_TEST_CASE(mtu_by_a_too_large_packet_with_df) {
   auto t = nslab::seed::routed_via_host();
-  auto& link = const_cast<nslab::LinkSpec&>(t.links().back());  // host:eth0 <-> external:eth0
+  auto& link = t.links().back();  // host:eth0 <-> external:eth0
   link.a.mtu = link.b.mtu = 1400;
   auto& lab = build(std::move(t));
   BOOST_TEST(has(nslab::run_in_node(lab.node("external"), "ip -o link show dev eth0").output, "mtu 1400"));
@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(delay_without_netem_is_a_clear_skip) {
 
 BOOST_AUTO_TEST_CASE(ipv6_addresses_are_usable_at_once) {
   auto t = nslab::seed::veth_pair();
-  auto& link = const_cast<nslab::LinkSpec&>(t.links().at(0));
+  auto& link = t.links().at(0);
   link.a.addresses.push_back(nslab::Prefix::from_string("fd00:1::1/64"));
   link.b.addresses.push_back(nslab::Prefix::from_string("fd00:1::2/64"));
   auto& lab = build(std::move(t));

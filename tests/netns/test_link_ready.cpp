@@ -32,7 +32,7 @@ nslab::Topology lossy_pair() {
   nslab::Impairment im;
   im.loss_percent = 20;
   im.direction = nslab::Impairment::Direction::a_to_b;
-  const_cast<nslab::LinkSpec&>(t.links().at(0)).impair = im;
+  t.links().at(0).impair = im;
   return t;
 }
 

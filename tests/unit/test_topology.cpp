@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(addresses_that_no_interface_can_have) {
   for (const char* ok : {"10.0.0.1/24", "169.254.1.1/16", "fe80::1/64", "fd00::1/64", "2001:db8::1/128", "10.0.0.1/32"})
     BOOST_TEST(!nslab::interface_address_problem(nslab::Prefix::from_string(ok)).has_value(), ok);
   Topology t = nslab::seed::veth_pair();
-  const_cast<nslab::LinkSpec&>(t.links().at(0)).a.addresses.push_back(nslab::Prefix::from_string("::1/128"));
+  t.links().at(0).a.addresses.push_back(nslab::Prefix::from_string("::1/128"));
   BOOST_TEST(has(first_problem(t), "address ::1/128 on \"red:veth-red\" is the loopback address (::1)"), first_problem(t));
 }
 
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(one_listener_per_port) {
 // numbers are checked on the description.
 BOOST_AUTO_TEST_CASE(nonsense_numbers_built_in_cpp) {
   Topology t = nslab::seed::veth_pair();
-  auto& link = const_cast<nslab::LinkSpec&>(t.links().at(0));
+  auto& link = t.links().at(0);
   link.impair.loss_percent = std::numeric_limits<double>::quiet_NaN();
   BOOST_TEST(has(first_problem(t), "loss nan% is outside 0%..100%"), first_problem(t));
   link.impair.loss_percent.reset();

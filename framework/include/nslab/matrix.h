@@ -30,7 +30,7 @@ struct MatrixSpec {
   std::vector<MatrixCell> exceptions;
   SourceLocation where;
 
-  std::string title() const;  // "icmp", "tcp/80 (ipv6)"
+  std::string str() const;  // "icmp", "tcp/80 (ipv6)"
 };
 
 class TruthTable {

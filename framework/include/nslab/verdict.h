@@ -1,4 +1,5 @@
-// Verdict: how a probe ended (DESIGN.md, principle 6).
+// Verdict: how a probe ended, as a real client would report it (README,
+// Verdicts; the rules are in framework/src/runtime/verdict_rules.h).
 #pragma once
 
 #include <iosfwd>

@@ -8,7 +8,7 @@
 
 namespace nslab {
 
-std::string MatrixSpec::title() const {
+std::string MatrixSpec::str() const {
   std::string t(to_string(protocol));
   if (protocol != Protocol::icmp) t += fmt::format("/{}", port);
   if (family) t += fmt::format(" ({})", to_string(*family));
@@ -50,7 +50,7 @@ std::string TruthTable::render(const std::string& title) const {
 
 std::string MatrixReport::difference() const {
   return render_grid(
-      fmt::format("difference ({}): expected>observed where they differ", spec.title()),
+      fmt::format("difference ({}): expected>observed where they differ", spec.str()),
       expected.nodes(), [&](const std::string& f, const std::string& t) {
         Verdict e = expected.at(f, t), o = observed.at(f, t);
         return e == o ? std::string("=") : fmt::format("{}>{}", symbol(e), symbol(o));
@@ -59,11 +59,11 @@ std::string MatrixReport::difference() const {
 
 std::string MatrixReport::text() const {
   std::string out = fmt::format("{} matrix over {} nodes: {} of {} cells as expected ({:.0f} ms)\n",
-                                spec.title(), spec.nodes.size(), results.size() - mismatches.size(),
+                                spec.str(), spec.nodes.size(), results.size() - mismatches.size(),
                                 results.size(), elapsed_ms);
   out += "legend: . reachable   X blocked   R refused   U unreachable\n";
-  out += expected.render(fmt::format("expected ({})", spec.title()));
-  out += observed.render(fmt::format("observed ({})", spec.title()));
+  out += expected.render(fmt::format("expected ({})", spec.str()));
+  out += observed.render(fmt::format("observed ({})", spec.str()));
   out += difference();
   for (const auto& m : mismatches)
     out += fmt::format("  {}: expected {}, observed {} ({})\n", m.probe.str(),

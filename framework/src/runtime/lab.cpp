@@ -84,7 +84,7 @@ void Lab::create_namespaces() {
     Netlink nl = Netlink::open_here(spec.name);
     nl.set_up(1, true, spec.name + ":lo");
     // ICMP errors are not rate-limited in a lab: a REJECT must read as
-    // `refused` however many probes it answers (DESIGN.md, traps). The mask
+    // `refused` however many probes it answers (README, Verdicts). The mask
     // exempts every type from both the per-peer and the machine-wide limiter.
     // Not icmp_ratelimit = 0: the ICMP limiter shares its per-peer token
     // bucket with the route-error limiter (ip_error), and a zero interval

@@ -76,8 +76,6 @@ std::optional<std::string> mount_private_run() {
 
 }  // namespace
 
-bool in_rootless_sandbox() { return g_sandboxed; }
-
 bool in_initial_user_namespace() {
   // The kernel's fixed inode for the initial user namespace (PROC_USER_INIT_INO).
   struct stat st {};
@@ -110,7 +108,6 @@ std::optional<std::string> enter_rootless_sandbox_if_needed() {
   }
   if (auto why = mount_private_run()) return fmt::format("{}; and in the sandbox, {}", *problem, *why);
   g_sandboxed = true;
-  ::setenv("NSLAB_ROOTLESS", "1", 1);
   if (auto still = lab_environment_problem())
     return fmt::format("inside a user namespace, labs still cannot be built: {}", *still);
   return std::nullopt;

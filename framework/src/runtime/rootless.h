@@ -15,9 +15,6 @@ namespace nslab {
 // when NSLAB_NO_REEXEC is set. Must run while the process has one thread.
 std::optional<std::string> enter_rootless_sandbox_if_needed();
 
-// True when this process entered the sandbox above.
-bool in_rootless_sandbox();
-
 // True in the machine's own user namespace (not a rootless one).
 bool in_initial_user_namespace();
 

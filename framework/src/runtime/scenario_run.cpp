@@ -163,7 +163,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       std::vector<ProbeResult> mine(results.begin() + static_cast<std::ptrdiff_t>(first),
                                     results.begin() + static_cast<std::ptrdiff_t>(first + count));
       auto report = matrix_report(m, std::move(mine), batch_ms);
-      o.title = fmt::format("matrix {} over {} nodes", m.title(), m.nodes.size());
+      o.title = fmt::format("matrix {} over {} nodes", m.str(), m.nodes.size());
       o.where = m.where;
       o.passed = report.ok();
       o.summary = fmt::format("{} of {} cells as expected", report.results.size() - report.mismatches.size(),

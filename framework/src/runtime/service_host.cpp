@@ -74,11 +74,6 @@ bool ServiceHost::idle() const {
   return !handling_;
 }
 
-std::size_t ServiceHost::size() const {
-  std::lock_guard lock(mutex_);
-  return services_;
-}
-
 void ServiceHost::add(const Node& node, Protocol protocol, std::uint16_t port) {
   if (protocol == Protocol::icmp)
     throw ConfigError(fmt::format("node \"{}\": icmp is answered by the kernel, not a service",
@@ -99,8 +94,6 @@ void ServiceHost::add(const Node& node, Protocol protocol, std::uint16_t port) {
   if (protocol == Protocol::tcp && ::listen(fd.get(), 4096) != 0)
     throw SystemError(fmt::format("cannot listen on {}", what), errno);
   watch(Conn{std::move(fd), node.name(), true, protocol}, EPOLLIN);
-  std::lock_guard lock(mutex_);
-  ++services_;
 }
 
 void ServiceHost::watch(Conn conn, std::uint32_t events) {

@@ -32,7 +32,6 @@ class ServiceHost {
 
   // Listens on every address of the node (dual stack) at the port.
   void add(const Node& node, Protocol protocol, std::uint16_t port);
-  std::size_t size() const;
   // True when no socket holds a request or connection not yet handled, no
   // echo waits to be sent, and the reactor is between events.
   bool idle() const;
@@ -59,7 +58,6 @@ class ServiceHost {
   Fd wake_;  // eventfd that stops the loop
   mutable std::mutex mutex_;
   std::map<int, Conn> conns_;
-  std::size_t services_ = 0;
   std::thread thread_;  // last: joined in the destructor before sockets close
 };
 
