@@ -206,3 +206,35 @@ BOOST_AUTO_TEST_CASE(errors_carry_their_location) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(routes_in_ip_route_words) {
+  using nslab::RouteSpec;
+  using nslab::RouteType;
+  auto r = RouteSpec::parse("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5");
+    BOOST_TEST(r.metric == 5);
+  BOOST_TEST((RouteSpec::parse("unreachable 198.51.100.0/24").type == RouteType::unreachable));
+  BOOST_TEST((RouteSpec::parse("blackhole\t10.97.0.0/24").type == RouteType::blackhole));
+  BOOST_TEST(!RouteSpec::parse("default").to.has_value());
+  // A host route: an address alone is a /32.
+  BOOST_TEST(RouteSpec::parse("10.9.9.9 dev eth0").to->str() == "10.9.9.9/32");
+
+  auto refused = [](std::string_view text, const std::string& why) {
+    try {
+      RouteSpec::parse(text, nslab::SourceLocation{"lab.yaml", 4, 7});
+    } catch (const ConfigError& e) {
+      BOOST_TEST_INFO(e.what());
+      BOOST_TEST(has(e.what(), why));
+      BOOST_TEST(has(e.what(), "lab.yaml:4:7"));
+      return;
+    }
+    BOOST_ERROR("accepted: " << text);
+  };
+  refused("metric 5", "destination");
+  refused("", "needs a destination");
+  refused("prohibit", "needs a destination");
+  refused("10.0.0.0/8 via", "needs a value");
+  refused("10.0.0.0/8 metric 5 metric 6", "given twice");
+  refused("10.0.0.0/8 via 10.1.1.1 via 10.1.1.2", "given twice");
+  refused("10.0.0.0/8 table 5", "unknown route word");
+  refused("10.0.0.0/8 metric -1", "metric");
+}

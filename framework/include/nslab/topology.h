@@ -61,6 +61,14 @@ struct RouteSpec {
   std::string str() const;
   // `to` is "default", "default6" or a prefix; via is an address or empty.
   static RouteSpec make(std::string_view to, std::string_view via = {}, std::string_view dev = {});
+  // A route as a scenario file writes it, in `ip route` words:
+  //   [unreachable | prohibit | blackhole] DEST [via GATEWAY] [dev IF] [metric N]
+  // DEST is "default", "default6", a prefix, or an address (a host route):
+  // "default via 192.168.1.254", "10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5",
+  // "unreachable 198.51.100.0/24". Throws ConfigError at `where`. Checks
+  // against the rest of the lab (the device exists, the gateway is
+  // connected) are Topology::problems()'.
+  static RouteSpec parse(std::string_view text, SourceLocation where = {});
 };
 
 struct ServiceSpec {
@@ -111,7 +119,10 @@ struct NodeSpec {
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, std::vector<std::string> addresses = {});
-  NodeSpec& route(std::string_view to, std::string_view via = {}, std::string_view dev = {});
+  // The full route text (RouteSpec::parse): route("unreachable 10.9.0.0/16"),
+  // route("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5"), route("default").
+  NodeSpec& route(std::string_view text);
+  NodeSpec& route(std::string_view to, std::string_view via, std::string_view dev = {});
   NodeSpec& sysctl(std::string key, std::string value);
   NodeSpec& service(Protocol protocol, std::uint16_t port);
   NodeSpec& iptables_rules(std::string lines);

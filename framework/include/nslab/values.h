@@ -19,6 +19,7 @@ std::optional<Protocol> parse_protocol(std::string_view text);
 // that answer for the destination themselves.
 enum class RouteType { unicast, blackhole, unreachable, prohibit };
 std::string_view to_string(RouteType t) noexcept;
+std::optional<RouteType> parse_route_type(std::string_view text);
 
 using MacAddress = std::array<std::uint8_t, 6>;
 std::string to_string(const MacAddress& mac);

@@ -1,31 +1,40 @@
+// The description's builder: endpoints and routes from their text, nodes and
+// links added in order. Topology::problems() (topology_problems.cpp) checks
+// the whole.
 #include "nslab/topology.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <functional>
-#include <set>
-#include <tuple>
 #include <unordered_map>
 #include <utility>
 
-#include "iptables_text.h"
-
 namespace nslab {
 
-
 namespace {
-std::vector<std::string_view> split_ws(std::string_view s) {
+// The words of `s`, split at any of `blanks`.
+std::vector<std::string_view> split_ws(std::string_view s, std::string_view blanks = " \t") {
   std::vector<std::string_view> out;
   std::size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    while (i < s.size() && blanks.find(s[i]) != std::string_view::npos) ++i;
     std::size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\t') ++j;
+    while (j < s.size() && blanks.find(s[j]) == std::string_view::npos) ++j;
     if (j > i) out.push_back(s.substr(i, j - i));
     i = j;
   }
   return out;
+}
+
+int route_metric(std::string_view text) {
+  long v = -1;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size() || v < 0 || v > INT_MAX)
+    throw ConfigError(fmt::format("route metric must be a whole number from 0 to {}, not \"{}\"", INT_MAX, text));
+  return static_cast<int>(v);
 }
 }  // namespace
 
@@ -101,11 +110,52 @@ RouteSpec RouteSpec::make(std::string_view to, std::string_view via, std::string
   return r;
 }
 
+RouteSpec RouteSpec::parse(std::string_view text, SourceLocation where) {
+  try {
+    // Split as the shell splits `ip route` words: at any white space.
+    auto w = split_ws(text, " \t\n\v\f\r");
+    std::size_t i = 0;
+    RouteType type = RouteType::unicast;
+    if (!w.empty() && (w[0] == "blackhole" || w[0] == "unreachable" || w[0] == "prohibit")) {
+      type = *parse_route_type(w[0]);
+      ++i;
+    }
+    if (i >= w.size()) throw ConfigError("a route needs a destination (\"default\" or a prefix)");
+    std::string_view to = w[i++], via, dev;
+    if (to == "via" || to == "dev" || to == "metric")
+      throw ConfigError(fmt::format("a route needs a destination (\"default\" or a prefix) before \"{}\"", to));
+    int metric = 0;
+    std::vector<std::string_view> seen;
+    for (; i < w.size(); i += 2) {
+      if (i + 1 >= w.size()) throw ConfigError(fmt::format("route word \"{}\" needs a value", w[i]));
+      if (std::find(seen.begin(), seen.end(), w[i]) != seen.end())
+        throw ConfigError(fmt::format("route word \"{}\" is given twice", w[i]));
+      seen.push_back(w[i]);
+      if (w[i] == "via") via = w[i + 1];
+      else if (w[i] == "dev") dev = w[i + 1];
+      else if (w[i] == "metric") metric = route_metric(w[i + 1]);
+      else throw ConfigError(fmt::format("unknown route word \"{}\" (via, dev, metric)", w[i]));
+    }
+    RouteSpec r = make(to, via, dev);
+    r.metric = metric;
+    r.type = type;
+    r.where = where;
+    return r;
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.message(), where);
+  }
+}
+
 NodeSpec& NodeSpec::bridge(std::string bridge_name, std::vector<std::string> addresses) {
   BridgeSpec b;
   b.name = std::move(bridge_name);
   for (auto& a : addresses) b.addresses.push_back(Prefix::from_string(a));
   bridges.push_back(std::move(b));
+  return *this;
+}
+
+NodeSpec& NodeSpec::route(std::string_view text) {
+  routes.push_back(RouteSpec::parse(text));
   return *this;
 }
 
@@ -142,25 +192,6 @@ const BridgeSpec* NodeSpec::find_bridge(std::string_view bridge_name) const {
     if (b.name == bridge_name) return &b;
   return nullptr;
 }
-
-namespace {
-
-// " (first at line 3, column 17)" for a known location, else nothing.
-std::string at_line(const SourceLocation& w, std::string_view before, std::string_view after) {
-  if (!w.known()) return {};
-  return fmt::format("{}line {}, column {}{}", before, w.line, w.column, after);
-}
-
-// An IPv4 address whose host bits are all ones: its subnet's broadcast.
-bool is_broadcast(const Prefix& p) {
-  if (!p.address().is_v4()) return false;
-  bool all_ones = true;
-  for (int bit = p.length(); bit < 32; ++bit)
-    all_ones = all_ones && (p.address().data()[bit / 8] & (0x80 >> (bit % 8))) != 0;
-  return all_ones;
-}
-
-}  // namespace
 
 NodeSpec& Topology::add_node(std::string node_name, SourceLocation where) {
   if (auto why = node_name_problem(node_name)) throw ConfigError(*why, where);
@@ -208,244 +239,6 @@ std::vector<Topology::InterfaceSpec> Topology::interfaces_of(std::string_view no
   for (const auto& l : links_)
     for (const auto* e : {&l.a, &l.b})
       if (e->node == node_name) out.push_back({e->interface, e->addresses, e->where});
-  return out;
-}
-
-namespace {
-SourceLocation or_else(const SourceLocation& a, const SourceLocation& b) {
-  return a.known() ? a : b;
-}
-}  // namespace
-
-std::vector<ConfigError> Topology::problems() const {
-  std::vector<ConfigError> out;
-  auto problem = [&](std::string msg, const SourceLocation& where) {
-    out.emplace_back(std::move(msg), where);
-  };
-
-  // Interface names per node: unique, valid, and the bridges endpoints name exist.
-  std::map<std::string, std::map<std::string, SourceLocation>, std::less<>> names;
-  for (const auto& n : nodes_) {
-    auto& mine = names[n.name];
-    mine["lo"] = n.where;
-    for (const auto& b : n.bridges) {
-      auto where = or_else(b.where, n.where);
-      if (auto why = interface_name_problem(b.name))
-        problem(fmt::format("bridge \"{}:{}\": {}", n.name, printable(b.name), *why), where);
-      else if (!mine.emplace(b.name, where).second)
-        problem(fmt::format("duplicate interface \"{}:{}\"", n.name, b.name), where);
-      if (b.mtu != 0 && (b.mtu < 68 || b.mtu > 65535))
-        problem(fmt::format("bridge \"{}:{}\": MTU {} is outside 68..65535", n.name, printable(b.name), b.mtu),
-                where);
-    }
-    for (const auto& s : n.sysctls)
-      if (auto why = sysctl_key_problem(s.key))
-        problem(fmt::format("node \"{}\": {}", n.name, *why), or_else(s.where, n.where));
-  }
-  for (const auto& l : links_) {
-    for (const auto* e : {&l.a, &l.b}) {
-      auto where = or_else(e->where, l.where);
-      const NodeSpec* n = find_node(e->node);
-      if (!n) {
-        problem(fmt::format("link endpoint \"{}\" names unknown node \"{}\"", printable(e->label()),
-                            printable(e->node)),
-                where);
-        continue;
-      }
-      if (auto why = interface_name_problem(e->interface)) {
-        problem(fmt::format("link endpoint \"{}\": {}", printable(e->label()), *why), where);
-        continue;
-      }
-      if (!names[e->node].emplace(e->interface, where).second)
-        problem(fmt::format("duplicate interface \"{}\"", e->label()), where);
-      if (!e->bridge.empty() && !n->find_bridge(e->bridge))
-        problem(fmt::format("link endpoint \"{}\" names bridge \"{}\", which node \"{}\" does "
-                            "not have",
-                            e->label(), printable(e->bridge), e->node),
-                where);
-      if (e->mtu != 0 && (e->mtu < 68 || e->mtu > 65535))
-        problem(fmt::format("link endpoint \"{}\": MTU {} is outside 68..65535", e->label(), e->mtu),
-                where);
-      for (const auto& p : e->addresses)
-        if (!p.address().is_v4() && e->mtu != 0 && e->mtu < 1280) {
-          problem(fmt::format("link endpoint \"{}\": IPv6 address {} needs an MTU of at least 1280, not {}",
-                              e->label(), p.str(), e->mtu),
-                  where);
-          break;
-        }
-    }
-  }
-  // Impairments built in C++ skip the parsers' checks.
-  for (const auto& l : links_) {
-    const Impairment& im = l.impair;
-    std::string link = fmt::format("link \"{}\" <-> \"{}\"", printable(l.a.label()), printable(l.b.label()));
-    auto where = or_else(l.where, l.a.where);
-    if (im.rate && (im.rate->bits_per_second < Rate::kMinBitsPerSecond ||
-                    im.rate->bits_per_second > Rate::kMaxBitsPerSecond))
-      problem(fmt::format("{}: rate {} bit/s is outside 8bit..10tbit", link, im.rate->bits_per_second), where);
-    if (im.loss_percent && !(*im.loss_percent >= 0 && *im.loss_percent <= 100))
-      problem(fmt::format("{}: loss {}% is outside 0%..100%", link, *im.loss_percent), where);
-    for (const auto& [what, d] : {std::pair{"delay", im.delay}, std::pair{"jitter", im.jitter}})
-      if (d && (d->count() < 0 || *d > std::chrono::seconds(60)))
-        problem(fmt::format("{}: {} {} us is outside 0..60s", link, what, d->count()), where);
-  }
-
-  for (const auto& n : nodes_)
-    for (const auto& b : n.bridges)
-      for (const auto& p : b.addresses)
-        if (!p.address().is_v4() && b.mtu != 0 && b.mtu < 1280) {
-          problem(fmt::format("bridge \"{}:{}\": IPv6 address {} needs an MTU of at least 1280, not {}", n.name,
-                              b.name, p.str(), b.mtu),
-                  or_else(b.where, n.where));
-          break;
-        }
-
-  // Address collisions: within one node, and within one layer-2 segment
-  // (a veth pair, or a bridge with its ports).
-  const auto segment = segments();
-  auto find = [&](const std::string& label) {
-    auto it = segment.find(label);
-    return it == segment.end() ? -1 : it->second;
-  };
-  std::map<std::pair<int, IpAddress>, std::string> on_segment;
-  std::map<std::pair<std::string, IpAddress>, std::string> on_node;
-  for (const auto& n : nodes_) {
-    for (const auto& i : interfaces_of(n.name)) {
-      std::string label = n.name + ":" + i.name;
-      for (const auto& p : i.addresses) {
-        auto where = or_else(i.where, n.where);
-        if (auto why = interface_address_problem(p)) {
-          problem(fmt::format("address {} on \"{}\" {}; a lab interface needs a unicast address", p.str(),
-                              printable(label), *why),
-                  where);
-          continue;
-        }
-        if (p.address().is_v4() && p.length() <= 30) {
-          if (p.network().address() == p.address()) {
-            problem(fmt::format("address {} on \"{}\" is the network address of its subnet", p.str(),
-                                printable(label)),
-                    where);
-            continue;
-          }
-          if (is_broadcast(p)) {
-            problem(fmt::format("address {} on \"{}\" is the broadcast address of its subnet", p.str(),
-                                printable(label)),
-                    where);
-            continue;
-          }
-        }
-        auto [it, fresh] = on_node.emplace(std::pair{n.name, p.address()}, label);
-        if (!fresh) {
-          problem(fmt::format("address {} on \"{}\" is already in use on \"{}\"", p.address().str(),
-                              printable(label), printable(it->second)),
-                  where);
-          continue;
-        }
-        auto [it2, fresh2] = on_segment.emplace(std::pair{find(label), p.address()}, label);
-        if (!fresh2)
-          problem(fmt::format("address {} on \"{}\" is already in use on \"{}\", on the same "
-                              "network segment",
-                              p.address().str(), printable(label), printable(it2->second)),
-                  where);
-      }
-    }
-  }
-
-  // Services and programs: one listener per protocol and port in a node.
-  for (const auto& n : nodes_) {
-    std::map<std::pair<Protocol, std::uint16_t>, SourceLocation> ports;
-    for (const auto& sv : n.services) {
-      auto where = or_else(sv.where, n.where);
-      auto [it, fresh] = ports.emplace(std::pair{sv.protocol, sv.port}, where);
-      if (!fresh)
-        problem(fmt::format("node \"{}\": duplicate service {}/{}{}", n.name, to_string(sv.protocol), sv.port,
-                            at_line(it->second, " (first at ", ")")),
-                where);
-    }
-    for (const auto& r : n.run) {
-      if (!r.ready_port) continue;
-      auto it = ports.find(*r.ready_port);
-      if (it != ports.end())
-        problem(fmt::format("node \"{}\": a run program is ready on {}/{}, the port of a built-in service{}; one "
-                            "of them could not listen",
-                            n.name, to_string(r.ready_port->first), r.ready_port->second,
-                            at_line(it->second, " (at ", ")")),
-                or_else(r.where, n.where));
-    }
-  }
-
-  // Firewall rule lines: tokenised (quotes, comments) as they will be loaded.
-  for (const auto& n : nodes_) {
-    for (const auto* rules : {&n.iptables, &n.ip6tables}) {
-      if (rules->empty()) continue;
-      try {
-        (void)iptables_restore_input(rules->text, rules->where);
-      } catch (const ConfigError& e) {
-        problem(fmt::format("node \"{}\": {}", n.name, e.message()), or_else(e.where(), n.where));
-      }
-    }
-  }
-
-  // Routes: the device exists, the gateway is on a connected subnet.
-  for (const auto& n : nodes_) {
-    auto ifaces = interfaces_of(n.name);
-    std::map<std::tuple<Family, std::optional<Prefix>, int>, std::string> seen;
-    for (const auto& r : n.routes) {
-      auto where = or_else(r.where, n.where);
-      if (r.metric < 0)
-        problem(fmt::format("route \"{}\" on node \"{}\": metric {} is negative (0 to 2147483647)", r.str(), n.name,
-                            r.metric),
-                where);
-      if (!r.dev.empty() && r.dev != "lo" &&
-          std::none_of(ifaces.begin(), ifaces.end(), [&](auto& i) { return i.name == r.dev; }))
-        problem(fmt::format("route \"{}\" on node \"{}\": no interface \"{}\"", printable(r.str()), n.name,
-                            printable(r.dev)),
-                where);
-      if (auto [it, fresh] = seen.emplace(std::tuple{r.family, r.to, r.metric}, r.str()); !fresh)
-        problem(fmt::format("route \"{}\" on node \"{}\" has the same destination and metric as \"{}\"",
-                            printable(r.str()), n.name, printable(it->second)),
-                where);
-      if (r.via) {
-        if (r.to && r.to->family() != r.via->family()) {
-          problem(fmt::format("route \"{}\" on node \"{}\" mixes IPv4 and IPv6", r.str(), n.name),
-                  where);
-          continue;
-        }
-        Prefix host(*r.via, r.via->is_v4() ? 32 : 128);
-        if (auto why = interface_address_problem(host)) {
-          problem(fmt::format("route \"{}\" on node \"{}\": gateway {} {}", r.str(), n.name, r.via->str(), *why),
-                  where);
-          continue;
-        }
-        bool connected = false, own = false, edge = false;
-        for (const auto& i : ifaces)
-          for (const auto& p : i.addresses) {
-            if (p.contains(*r.via) && (r.dev.empty() || r.dev == i.name)) connected = true;
-            if (p.address() == *r.via) own = true;
-            if (p.contains(*r.via) && p.address().is_v4() && p.length() <= 30)
-              edge = edge || *r.via == p.network().address() || is_broadcast(Prefix(*r.via, p.length()));
-          }
-        if (edge)
-          problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is the network or broadcast address of "
-                              "its subnet",
-                              r.str(), n.name, r.via->str()),
-                  where);
-        else if (own)
-          problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is an address of \"{}\" itself", r.str(),
-                              n.name, r.via->str(), n.name),
-                  where);
-        else if (!connected)
-          problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is not on any subnet "
-                              "connected to \"{}\"",
-                              r.str(), n.name, r.via->str(), n.name),
-                  where);
-      } else if (r.type == RouteType::unicast && r.dev.empty()) {
-        problem(fmt::format("route \"{}\" on node \"{}\" needs a gateway (via) or a device (dev)",
-                            r.str(), n.name),
-                where);
-      }
-    }
-  }
   return out;
 }
 

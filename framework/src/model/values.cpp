@@ -33,6 +33,12 @@ std::string_view to_string(RouteType t) noexcept {
   return "?";
 }
 
+std::optional<RouteType> parse_route_type(std::string_view s) {
+  for (auto t : {RouteType::unicast, RouteType::blackhole, RouteType::unreachable, RouteType::prohibit})
+    if (s == to_string(t)) return t;
+  return std::nullopt;
+}
+
 std::string to_string(const MacAddress& m) {
   return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
 }

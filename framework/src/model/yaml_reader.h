@@ -1,6 +1,6 @@
 // Reading YAML with positions: every check reports file:line:column, and a
 // misspelt key comes with the closest valid one. Internal to the scenario
-// loader (scenario.cpp).
+// loader (scenario_loader.h).
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -1,0 +1,346 @@
+// The scenario loader's "expect" section: single probes, captures, matrices
+// and commands, with their ends checked against the lab that the nodes and
+// links sections built.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "scenario_loader.h"
+
+namespace nslab {
+
+std::string ProbeExpectation::str() const {
+  std::string s = fmt::format("{}: {}", probe.str(), to_string(verdict));
+  if (served_by) s += fmt::format(", served by {}", *served_by);
+  if (seen_from) s += fmt::format(", seen from {}", seen_from->str());
+  return s;
+}
+
+std::string CaptureExpectation::str() const {
+  std::string s = fmt::format("capture on {} during {}: {} packets", on, during.str(), count.str());
+  if (!filter.empty()) s += fmt::format(" matching \"{}\"", filter);
+  if (src) s += fmt::format(", all from {}", src->str());
+  if (dst) s += fmt::format(", all to {}", dst->str());
+  return s;
+}
+
+std::string CommandExpectation::str() const {
+  std::string s = fmt::format("{}$ {}: exit {}", from, command, exit);
+  if (output) s += fmt::format(", output contains \"{}\"", *output);
+  return s;
+}
+
+namespace detail {
+
+namespace {
+std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+}  // namespace
+
+void Loader::expectation(const YAML::Node& item) {
+  if (!item.IsMap()) {
+    r_.error(item, "an expectation is a mapping, e.g. { from: red, to: blue, icmp: reachable }");
+    return;
+  }
+  if (auto m = item["matrix"]) {
+    if (!r_.keys(item, {"matrix"}, "a matrix expectation")) return;
+    matrix(m);
+  } else if (auto c = item["capture"]) {
+    if (!r_.keys(item, {"capture"}, "a capture expectation")) return;
+    capture(c);
+  } else if (item["command"]) {
+    command_expectation(item);
+  } else {
+    probe_expectation(item);
+  }
+}
+
+void Loader::probe_expectation(const YAML::Node& item) {
+  if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload"},
+               "an expectation"))
+    return;
+  auto read = probe_of(item, "an expectation");
+  if (!read) return;
+  ProbeExpectation e;
+  e.where = r_.at(item);
+  if (auto i = item["icmp"]) {
+    if (auto v = r_.verdict(i)) e.verdict = *v;
+    if (item["verdict"]) r_.error(item["verdict"], "with icmp, write the verdict as icmp: VERDICT");
+  } else if (auto v = item["verdict"]) {
+    if (auto verdict = r_.verdict(v)) e.verdict = *verdict;
+  }
+  const bool icmp = read->probe.protocol == Protocol::icmp;
+  if (auto s = item["served_by"]) {
+    e.served_by = r_.scalar(s, "served_by");
+    if (e.served_by) check_node(s, *e.served_by, "served_by");
+    if (icmp) r_.error(s, "served_by needs a tcp or udp probe to a built-in service");
+    read->probe.want_served_by = true;
+  }
+  if (auto s = item["seen_from"]) {
+    auto v = r_.scalar(s, "seen_from").value_or("");
+    e.seen_from = IpAddress::parse(v);
+    if (!e.seen_from) r_.error(s, fmt::format("seen_from \"{}\" is not an IP address", v));
+    if (icmp) r_.error(s, "seen_from needs a tcp or udp probe to a built-in service");
+    read->probe.want_served_by = true;
+  }
+  probe_family(item, *read);
+  if (auto p = item["payload"]) read->probe.payload = r_.scalar(p, "payload").value_or("");
+  e.probe = std::move(read->probe);
+  s_.expectations.push_back(std::move(e));
+}
+
+void Loader::command_expectation(const YAML::Node& item) {
+  if (!r_.keys(item, {"from", "command", "exit", "output", "timeout"}, "a command expectation")) return;
+  CommandExpectation c;
+  c.where = r_.at(item);
+  if (!item["from"]) {
+    r_.error(item, "a command expectation needs \"from\": the node to run it in");
+    return;
+  }
+  c.from = r_.scalar(item["from"], "from").value_or("");
+  check_node(item["from"], c.from, "from");
+  c.command = r_.scalar(item["command"], "command").value_or("");
+  if (auto x = item["exit"])
+    if (auto v = r_.integer(x, "exit", 0, 255)) c.exit = static_cast<int>(*v);
+  if (auto o = item["output"]) c.output = r_.scalar(o, "output");
+  if (auto t = item["timeout"])
+    if (auto d = timeout(t, "timeout")) c.timeout = *d;
+  s_.expectations.push_back(std::move(c));
+}
+
+std::optional<Loader::ProbeRead> Loader::probe_of(const YAML::Node& item, std::string_view what) {
+  auto from = item["from"], to = item["to"];
+  if (!from || !to) {
+    r_.error(item, fmt::format("{} needs \"from\" and \"to\"", what));
+    return std::nullopt;
+  }
+  ProbeRead read;
+  read.probe.from = r_.scalar(from, "from").value_or("");
+  read.probe.to = r_.scalar(to, "to").value_or("");
+  const auto errors_before = r_.errors().size();
+  check_node(from, read.probe.from, "from");
+  check_target(to, read.probe.to);
+  read.ends_known = r_.errors().size() == errors_before;
+  int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
+  if (protocols != 1) {
+    r_.error(item, fmt::format("{} names exactly one of icmp, tcp: PORT, udp: PORT", what));
+    return std::nullopt;
+  }
+  if (item["icmp"]) {
+    read.probe.protocol = Protocol::icmp;
+  } else {
+    auto p = item["tcp"] ? item["tcp"] : item["udp"];
+    read.probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
+    if (auto port = r_.integer(p, "port", 1, 65535)) read.probe.port = static_cast<std::uint16_t>(*port);
+  }
+  return read;
+}
+
+void Loader::probe_family(const YAML::Node& item, ProbeRead& read) {
+  if (auto f = item["family"])
+    if (auto fam = family(f)) read.probe.family = fam;
+  if (read.ends_known) check_probe_addresses(item["family"] ? item["family"] : item["to"], read.probe);
+}
+
+void Loader::capture(const YAML::Node& c) {
+  if (!r_.keys(c, {"on", "during", "filter", "count", "src", "dst"}, "a capture")) return;
+  CaptureExpectation e;
+  e.where = r_.at(c);
+  if (!c["on"] || !c["during"]) {
+    r_.error(c, "a capture needs \"on\" (node:interface) and \"during\" (a probe)");
+    return;
+  }
+  e.on = r_.scalar(c["on"], "on").value_or("");
+  if (e.on.find(':') == std::string::npos || IpAddress::parse(e.on)) {
+    r_.error(c["on"], fmt::format("capture point \"{}\" must be node:interface", e.on));
+  } else {
+    check_target(c["on"], e.on);
+    for (const auto& l : s_.topology.links())
+      for (const auto* end : {&l.a, &l.b})
+        if (!end->up && end->label() == e.on)
+          r_.error(c["on"], fmt::format("capture point \"{}\" is an interface left down (up: false); a capture "
+                                        "there could see nothing",
+                                        e.on));
+  }
+  auto during = c["during"];
+  if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family"}, "a capture's probe")) return;
+  auto read = probe_of(during, "a probe");
+  if (!read) return;
+  probe_family(during, *read);
+  e.during = std::move(read->probe);
+  if (auto f = c["filter"]) {
+    e.filter = r_.scalar(f, "filter").value_or("");
+    if (auto why = bpf_filter_problem(e.filter)) r_.error(f, *why);
+  }
+  e.count = CountSpec{CountSpec::Op::ge, 1};
+  if (auto n = c["count"]) {
+    auto v = r_.scalar(n, "count").value_or("");
+    if (auto cs = CountSpec::parse(v)) e.count = *cs;
+    else r_.error(n, fmt::format("count \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", v));
+  }
+  for (const auto& [key, slot] : {std::pair{"src", &e.src}, std::pair{"dst", &e.dst}})
+    if (auto a = c[key]) {
+      auto v = r_.scalar(a, key).value_or("");
+      *slot = IpAddress::parse(v);
+      if (!*slot) r_.error(a, fmt::format("{} \"{}\" is not an IP address", key, v));
+    }
+  s_.expectations.push_back(std::move(e));
+}
+
+void Loader::matrix(const YAML::Node& m) {
+  if (!r_.keys(m, {"protocol", "port", "nodes", "default", "except", "family"}, "a matrix")) return;
+  MatrixSpec spec;
+  spec.where = r_.at(m);
+  if (auto p = m["protocol"]) {
+    auto v = r_.scalar(p, "protocol").value_or("");
+    if (auto proto = parse_protocol(v)) spec.protocol = *proto;
+    else r_.error(p, fmt::format("protocol \"{}\" is not icmp, tcp or udp", v));
+  }
+  if (auto p = m["port"])
+    if (auto v = r_.integer(p, "port", 1, 65535)) spec.port = static_cast<std::uint16_t>(*v);
+  if (spec.protocol != Protocol::icmp && spec.port == 0)
+    r_.error(m, fmt::format("a {} matrix needs a port", to_string(spec.protocol)));
+  if (auto f = m["family"])
+    if (auto fam = family(f)) spec.family = fam;
+  // Every node of a matrix is a target, so each needs an address (of the
+  // matrix's family, when it has one).
+  auto needs_address = [&](const YAML::Node& at, const std::string& name) {
+    if (addresses_of(name, spec.family).empty())
+      r_.error(at, spec.family ? fmt::format("matrix node \"{}\" has no {} address (family: {})", name,
+                                             family_name(*spec.family), to_string(*spec.family))
+                               : fmt::format("matrix node \"{}\" has no address to probe", name));
+  };
+  if (auto n = m["nodes"]) {
+    for (const auto& item : r_.list(n, "matrix nodes"))
+      if (auto name = r_.scalar(item, "a node name")) {
+        if (std::find(spec.nodes.begin(), spec.nodes.end(), *name) != spec.nodes.end()) {
+          r_.error(item, fmt::format("matrix node \"{}\" is listed twice", *name));
+          continue;
+        }
+        if (!check_node(item, *name, "a matrix node")) continue;
+        needs_address(item, *name);
+        spec.nodes.push_back(*name);
+      }
+  } else {
+    for (const auto& x : s_.topology.nodes()) {
+      needs_address(m, x.name);
+      spec.nodes.push_back(x.name);
+    }
+  }
+  if (auto d = m["default"])
+    if (auto v = r_.verdict(d)) spec.default_verdict = *v;
+  if (auto ex = m["except"]) {
+    for (const auto& item : r_.list(ex, "except")) {
+      if (!r_.keys(item, {"from", "to", "verdict"}, "a matrix exception")) continue;
+      if (!item["from"] || !item["to"] || !item["verdict"]) {
+        r_.error(item, "a matrix exception needs from, to and verdict");
+        continue;
+      }
+      MatrixCell c;
+      c.from = r_.scalar(item["from"], "from").value_or("");
+      c.to = r_.scalar(item["to"], "to").value_or("");
+      c.where = r_.at(item);
+      for (const auto& [key, name] : {std::pair{"from", c.from}, std::pair{"to", c.to}})
+        if (std::find(spec.nodes.begin(), spec.nodes.end(), name) == spec.nodes.end())
+          r_.error(item[key], fmt::format("\"{}\" is not one of the matrix's nodes", name));
+      if (auto v = r_.verdict(item["verdict"])) c.verdict = *v;
+      spec.exceptions.push_back(std::move(c));
+    }
+  }
+  s_.expectations.push_back(std::move(spec));
+}
+
+void Loader::check_target(const YAML::Node& n, const std::string& target) {
+  if (IpAddress::parse(target)) return;
+  std::string node = target.substr(0, target.find(':'));
+  const NodeSpec* spec = s_.topology.find_node(node);
+  if (!spec) {
+    std::vector<std::string> names;
+    for (const auto& x : s_.topology.nodes()) names.push_back(x.name);
+    std::string hint = closest(node, names);
+    r_.error(n, fmt::format("no node \"{}\"{}", node, hint.empty() ? "" : fmt::format("; did you mean \"{}\"?", hint)));
+    return;
+  }
+  if (auto colon = target.find(':'); colon != std::string::npos) {
+    std::string iface = target.substr(colon + 1);
+    auto ifaces = s_.topology.interfaces_of(node);
+    if (std::none_of(ifaces.begin(), ifaces.end(), [&](auto& i) { return i.name == iface; }))
+      r_.error(n, fmt::format("node \"{}\" has no interface \"{}\"", node, iface));
+  }
+}
+
+// Where a probe starts, who served it, where a command runs: a node's name.
+// (node:interface and addresses as sources may come later.)
+bool Loader::check_node(const YAML::Node& n, const std::string& name, std::string_view what) {
+  if (IpAddress::parse(name)) {
+    r_.error(n, fmt::format("{} \"{}\" is an address; {} must be a node name (only \"to\" takes an address)", what,
+                            name, what));
+    return false;
+  }
+  if (name.find(':') != std::string::npos) {
+    r_.error(n, fmt::format("{} \"{}\" names an interface; {} must be a node name (only \"to\" and a capture's "
+                            "\"on\" take node:interface)",
+                            what, name, what));
+    return false;
+  }
+  auto before = r_.errors().size();
+  check_target(n, name);
+  return r_.errors().size() == before;
+}
+
+// The addresses a node or node:interface has, of one family (or all).
+std::vector<IpAddress> Loader::addresses_of(const std::string& target, std::optional<Family> f) const {
+  std::vector<IpAddress> out;
+  auto colon = target.find(':');
+  std::string node = target.substr(0, colon);
+  std::string iface = colon == std::string::npos ? std::string() : target.substr(colon + 1);
+  for (const auto& i : s_.topology.interfaces_of(node))
+    if (iface.empty() || i.name == iface)
+      for (const auto& p : i.addresses)
+        if (!f || p.family() == *f) out.push_back(p.address());
+  return out;
+}
+
+bool Loader::lab_has(Family f) const {
+  for (const auto& n : s_.topology.nodes())
+    if (!addresses_of(n.name, f).empty()) return true;
+  return false;
+}
+
+// A probe aims at an address of its target, and an explicit family needs an
+// address of that family at both ends. Reported at `at` (the family key,
+// else the target).
+void Loader::check_probe_addresses(const YAML::Node& at, const Probe& p) {
+  if (!s_.topology.find_node(p.from)) return;  // reported already
+  if (auto a = IpAddress::parse(p.to)) {
+    if (p.family && *p.family != a->family()) {
+      r_.error(at, fmt::format("family {} does not fit target {}, an {} address", to_string(*p.family), p.to,
+                               family_name(a->family())));
+      return;
+    }
+    if (!lab_has(a->family()))
+      r_.error(at, fmt::format("target {} is an {} address, but the lab has no {} addresses ({} is off in its "
+                               "nodes)",
+                               p.to, family_name(a->family()), family_name(a->family()), family_name(a->family())));
+    else if (p.family && addresses_of(p.from, a->family()).empty())
+      r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*p.family), p.from,
+                               family_name(*p.family)));
+    return;
+  }
+  std::string node = p.to.substr(0, p.to.find(':'));
+  if (!s_.topology.find_node(node)) return;  // reported already
+  if (p.family) {
+    if (addresses_of(p.to, p.family).empty())
+      r_.error(at, fmt::format("family {}: the target \"{}\" has no {} address", to_string(*p.family), p.to,
+                               family_name(*p.family)));
+    else if (addresses_of(p.from, p.family).empty())
+      r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*p.family), p.from,
+                               family_name(*p.family)));
+  } else if (addresses_of(p.to, std::nullopt).empty()) {
+    r_.error(at, fmt::format("the target \"{}\" has no address to probe", p.to));
+  }
+}
+
+}  // namespace detail
+
+}  // namespace nslab

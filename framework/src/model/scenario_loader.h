@@ -1,0 +1,90 @@
+// The scenario loader: it walks a scenario's YAML with a positioned Reader
+// (yaml_reader.h) and fills a Scenario: its topology, options and
+// expectations. It collects problems rather than stopping at the first.
+// Internal to src/model; its parts follow the file's sections:
+//   scenario.cpp               the top level, options, values several sections share
+//   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
+//   scenario_links.cpp         links: endpoints and impairments
+//   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nslab/scenario.h"
+#include "yaml_reader.h"
+
+namespace nslab::detail {
+
+class Loader {
+ public:
+  // Problems go to `reader`, the description to `scenario`; both outlive the loader.
+  Loader(Reader& reader, Scenario& scenario) : r_(reader), s_(scenario) {}
+
+  void load(const YAML::Node& root);
+
+ private:
+  // scenario.cpp
+  void options(const YAML::Node& o);
+  // A command as a list of words, or a string for sh -c.
+  std::vector<std::string> command(const YAML::Node& n, std::string_view what);
+  // A duration from `lo` to `hi`, or a positioned error saying why not (`range`).
+  std::optional<std::chrono::milliseconds> duration(const YAML::Node& n, std::string_view what,
+                                                    std::chrono::milliseconds lo, std::chrono::milliseconds hi,
+                                                    std::string_view range);
+  std::optional<std::chrono::milliseconds> timeout(const YAML::Node& n, std::string_view what);
+  std::optional<Family> family(const YAML::Node& n);
+
+  // scenario_nodes.cpp
+  void nodes(const YAML::Node& ns);
+  void node(NodeSpec& n, const YAML::Node& body);
+  void hostname(NodeSpec& n, const YAML::Node& h);
+  void sysctls(NodeSpec& n, const YAML::Node& s);
+  void run(NodeSpec& n, const YAML::Node& item);
+  void environment(RunSpec& r, const YAML::Node& e);
+  void rules(const YAML::Node& node, RulesSpec& out, std::string_view what);
+  void bridges(NodeSpec& n, const YAML::Node& b);
+  void route(NodeSpec& n, const YAML::Node& item);
+  void service(NodeSpec& n, const YAML::Node& item);
+
+  // scenario_links.cpp
+  void link(const YAML::Node& item);
+  std::optional<Endpoint> endpoint(const YAML::Node& e);
+  Impairment impairment(const YAML::Node& im);
+
+  // scenario_expectations.cpp
+  void expectation(const YAML::Node& item);
+  void probe_expectation(const YAML::Node& item);
+  void command_expectation(const YAML::Node& item);
+  void capture(const YAML::Node& c);
+  void matrix(const YAML::Node& m);
+  // A probe as an expectation or a capture's "during" writes it, read in two
+  // steps so that the caller's own keys (a verdict, served_by) are read
+  // between them: probe_of reads from, to and one of icmp, tcp: PORT,
+  // udp: PORT (empty when from, to or the protocol is missing; `what` names
+  // the item then); probe_family reads the family and checks the probe's
+  // addresses against the lab.
+  struct ProbeRead {
+    Probe probe;
+    bool ends_known = false;  // from and to both name something in the lab
+  };
+  std::optional<ProbeRead> probe_of(const YAML::Node& item, std::string_view what);
+  void probe_family(const YAML::Node& item, ProbeRead& read);
+  // What a probe's ends may name: a node (check_node) or also node:interface
+  // and an address (check_target). Both report at `n`.
+  void check_target(const YAML::Node& n, const std::string& target);
+  bool check_node(const YAML::Node& n, const std::string& name, std::string_view what);
+  std::vector<IpAddress> addresses_of(const std::string& target, std::optional<Family> f) const;
+  bool lab_has(Family f) const;
+  void check_probe_addresses(const YAML::Node& at, const Probe& p);
+
+  Reader& r_;
+  Scenario& s_;
+};
+
+}  // namespace nslab::detail
