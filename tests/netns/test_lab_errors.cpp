@@ -44,13 +44,6 @@ BOOST_AUTO_TEST_CASE(interface_name_too_long_fails_before_building) {
   BOOST_TEST(nslab::testing::count_open_fds() == fds);
 }
 
-BOOST_AUTO_TEST_CASE(duplicate_node) {
-  nslab::Topology t = nslab::seed::veth_pair();
-  BOOST_CHECK_EXCEPTION(t.add_node("blue"), nslab::ConfigError, [](const auto& e) {
-    return has(e.what(), "duplicate node \"blue\"");
-  });
-}
-
 BOOST_AUTO_TEST_CASE(address_already_in_use_is_refused_by_validation_and_by_the_kernel) {
   nslab::Topology t = nslab::seed::bridge_three();
   t.add_node("pink");

@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(hostname_and_pid_isolation_when_asked) {
   BOOST_TEST(!has(nslab::run_command("hostname").output, "red-host"));
   // Without the request, a process shares the caller's PID namespace.
   auto& q = lab.start("blue", ProcessSpec{{"sh", "-c", "echo pid=$$"}});
-  q.wait(5s);
+  BOOST_TEST(q.wait(5s) == 0);
   BOOST_TEST(!has(q.log(), "pid=1\n"), q.log());
 }
 
