@@ -14,6 +14,10 @@
 //  - the keeper is recognised by its pid, its start time, its PID namespace
 //    and its executable, through a /proc/PID handle held while it is
 //    signalled, so no other process is ever signalled in its place;
+//  - whether the keeper lives is also told by a lock it holds on the
+//    record's `lock` file for its whole life, which the kernel drops however
+//    it dies: a keeper whose PID namespace ended (its pid means nothing
+//    here) is known gone, and `down` removes what it left;
 //  - a namespace file is touched only if it is the very namespace up made
 //    (its inode), and `down` checks afterwards that it is gone.
 #pragma once
@@ -27,10 +31,10 @@
 #include <vector>
 
 #include "nslab/fd.h"
+#include "nslab/netns.h"
 
 namespace nslab {
 
-class Lab;
 
 struct KeptLab {
   struct Namespace {
@@ -66,14 +70,6 @@ std::optional<std::string> keeper_recording_problem();
 // Creates kept_lab_root() if needed and checks it is the caller's (0700).
 void prepare_kept_lab_root();
 
-// Run by the keeper. Records the lab, then bind-mounts each node's namespace
-// (the record comes first, so that a crash midway still leaves a record
-// `down` can follow).
-KeptLab publish_lab(const Lab& lab, const std::string& id, const std::string& scenario);
-// The keeper's own teardown: unmounts and removes its namespace files and
-// its record.
-void unpublish_lab(const KeptLab& lab);
-
 // Every record in kept_lab_root(): the lab, or why its record is refused.
 struct KeptLabEntry {
   std::string id;  // the directory's name
@@ -96,10 +92,11 @@ KeeperStatus keeper_status(const KeptLab& lab);
 
 // For `nslab exec`: enters the keeper's user and mount namespaces (where
 // they are not this process's: a rootless lab, or an `up` in a private mount
-// namespace) and opens the node's network namespace, checked to be the one
-// up made. The keeper must be running. Single-threaded callers only (setns
-// into a user namespace requires it). Throws Error naming what is wrong.
-Fd enter_kept_node(const KeptLab& lab, const std::string& node);
+// namespace), then the node's network namespace, checked to be the one up
+// made; returns it. The keeper must be running. Single-threaded callers only
+// (setns into a user namespace requires it), about to exec a program. Throws
+// Error naming what is wrong.
+Netns enter_kept_node(const KeptLab& lab, const std::string& node);
 
 // `nslab down`: stops the keeper (SIGTERM, then SIGKILL), unmounts and
 // removes the recorded namespace files and the record, then checks that
