@@ -166,6 +166,16 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
     suite.outcome.expectations.push_back(std::move(x));
     run.failed = true;
     run.ran = true;
+  } catch (const std::exception& e) {
+    // A fault of nslab's own: what this file printed so far stays, the
+    // other files are still checked.
+    o.err("nslab check: {}: {}\n", file, e.what());
+    ExpectationOutcome x;
+    x.title = "nslab checks the file";
+    x.summary = e.what();
+    suite.outcome.expectations.push_back(std::move(x));
+    run.failed = true;
+    run.ran = true;
   }
   suite.seconds = seconds_since(t0);
   return run;
