@@ -22,7 +22,8 @@ namespace nslab::cli {
 
 namespace {
 
-const char* kHelp = R"(usage: nslab check [-j N] [--junit FILE] [--artifacts DIR [--keep-pcaps]] [--tables] [--quiet] SCENARIO...
+const char* kHelp =
+    R"(usage: nslab check [-j N] [--junit FILE] [--artifacts DIR [--keep-pcaps]] [--tables] [--quiet] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -142,8 +143,8 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
     if (!ok) print_program_logs(*lab, o);
     lab.reset();
     run.failed = !ok;
-    o.out("{} {}: {} of {} expectations held (build {:.1f} ms, total {:.0f} ms)\n", ok ? "PASS" : "FAIL", file,
-          passed, suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);
+    o.out("{} {}: {} of {} expectations held (build {:.1f} ms, total {:.0f} ms)\n", ok ? "PASS" : "FAIL", file, passed,
+          suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);
   } catch (const ConfigError& e) {
     // The lab could not be built as described: a rule the kernel or a tool
     // refused, a route that does not apply. That is a bad scenario.
@@ -243,11 +244,16 @@ int check(const Args& args) {
   unsigned jobs = 1;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--junit" && i + 1 < args.size()) junit = args[++i];
-    else if (args[i] == "--quiet") opt.quiet = true;
-    else if (args[i] == "--tables") opt.tables = true;
-    else if (args[i] == "--artifacts" && i + 1 < args.size()) opt.artifacts.dir = args[++i];
-    else if (args[i] == "--keep-pcaps") opt.artifacts.always = true;
+    if (args[i] == "--junit" && i + 1 < args.size())
+      junit = args[++i];
+    else if (args[i] == "--quiet")
+      opt.quiet = true;
+    else if (args[i] == "--tables")
+      opt.tables = true;
+    else if (args[i] == "--artifacts" && i + 1 < args.size())
+      opt.artifacts.dir = args[++i];
+    else if (args[i] == "--keep-pcaps")
+      opt.artifacts.always = true;
     else if ((args[i] == "-j" || args[i] == "--jobs") && i + 1 < args.size()) {
       const std::string& n = args[++i];
       auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), jobs);
@@ -258,7 +264,8 @@ int check(const Args& args) {
     } else if (!args[i].empty() && args[i][0] == '-') {
       std::fprintf(stderr, "nslab check: unknown option \"%s\"\n\n%s", args[i].c_str(), kHelp);
       return kUsage;
-    } else files.push_back(args[i]);
+    } else
+      files.push_back(args[i]);
   }
   if (files.empty()) {
     std::fputs(kHelp, stderr);

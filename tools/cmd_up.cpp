@@ -63,8 +63,10 @@ int up(const Args& args) {
   bool foreground = false;
   std::string file;
   for (const auto& a : args) {
-    if (a == "--foreground") foreground = true;
-    else if (file.empty() && !a.empty() && a[0] != '-') file = a;
+    if (a == "--foreground")
+      foreground = true;
+    else if (file.empty() && !a.empty() && a[0] != '-')
+      file = a;
     else {
       std::fprintf(stderr, "nslab up: unexpected \"%s\"\n\n%s", a.c_str(), kHelp);
       return kUsage;

@@ -74,8 +74,10 @@ std::optional<bool> kernel_has_veth_and_bridge() {
   // machine's disk: only the probe can tell.
   for (auto [key, have] : {std::pair{"CONFIG_VETH", &veth}, std::pair{"CONFIG_BRIDGE", &bridge}}) {
     char c = setting(key);
-    if (c == 'y') *have = true;
-    else if (c != 'm' && !*have) return false;
+    if (c == 'y')
+      *have = true;
+    else if (c != 'm' && !*have)
+      return false;
   }
   if (veth && bridge) return true;
   return std::nullopt;
@@ -114,11 +116,12 @@ std::optional<std::string> check(const std::string& status) {
   std::istringstream(status_field(status, "CapEff")) >> std::hex >> caps;
   const bool net_admin = caps >> kCapNetAdmin & 1, sys_admin = caps >> kCapSysAdmin & 1;
   if (!net_admin || !sys_admin)
-    return fmt::format("cannot create a network namespace: Operation not permitted (this process lacks {}); nslab "
-                       "needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root or under `unshare -Urn`",
-                       !net_admin && !sys_admin ? "CAP_SYS_ADMIN and CAP_NET_ADMIN"
-                       : !net_admin             ? "CAP_NET_ADMIN"
-                                                : "CAP_SYS_ADMIN");
+    return fmt::format(
+        "cannot create a network namespace: Operation not permitted (this process lacks {}); nslab "
+        "needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root or under `unshare -Urn`",
+        !net_admin && !sys_admin ? "CAP_SYS_ADMIN and CAP_NET_ADMIN"
+        : !net_admin             ? "CAP_NET_ADMIN"
+                                 : "CAP_SYS_ADMIN");
   std::string limit = read_or_empty("/proc/sys/user/max_net_namespaces");
   if (limit == "0\n")
     return "cannot create a network namespace: user.max_net_namespaces is 0 (sysctl user.max_net_namespaces=15000 "

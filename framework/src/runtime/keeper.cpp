@@ -38,7 +38,6 @@ void prepare_netns_dir() {
     throw SystemError("cannot make /run/netns a shared mount", errno);
 }
 
-
 // What publish() made: the record, and the keeper's lock on it (held for the
 // keeper's life).
 struct Published {
@@ -119,8 +118,7 @@ void unpublish(const KeptLab& k) {
   if (stayed) return;
   try {
     if (Fd root = open_root(false)) remove_record(root.get(), k.id);
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
 }
 
 // The signals that stop a kept lab. Blocked from the start, so that one that

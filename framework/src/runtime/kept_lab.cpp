@@ -79,37 +79,41 @@ Keeper find_keeper(const KeptLab& k) {
   }();
   if (k.keeper_pidns != own_ns("pid")) {
     if (lock == LockState::free)
-      return gone(fmt::format("the keeper (pid {} of PID namespace pid:[{}]) has exited: it no longer holds the "
-                              "record's lock{}",
-                              k.keeper, k.keeper_pidns, pid_namespace_alive(k.keeper_pidns) ? "" : ", and that PID namespace has ended"));
-    return unknown(fmt::format("its keeper (pid {}) was recorded in another PID namespace (pid:[{}]; this is "
-                               "pid:[{}]), where that pid names another process, and it still holds the record's "
-                               "lock; run nslab there",
-                               k.keeper, k.keeper_pidns, own_ns("pid")));
+      return gone(fmt::format(
+          "the keeper (pid {} of PID namespace pid:[{}]) has exited: it no longer holds the "
+          "record's lock{}",
+          k.keeper, k.keeper_pidns, pid_namespace_alive(k.keeper_pidns) ? "" : ", and that PID namespace has ended"));
+    return unknown(
+        fmt::format("its keeper (pid {}) was recorded in another PID namespace (pid:[{}]; this is "
+                    "pid:[{}]), where that pid names another process, and it still holds the record's "
+                    "lock; run nslab there",
+                    k.keeper, k.keeper_pidns, own_ns("pid")));
   }
   if (pid_in_proc() != ::getpid()) {
     if (lock == LockState::free)
       return gone(fmt::format("the keeper (pid {}) has exited: it no longer holds the record's lock", k.keeper));
-    return unknown("/proc here shows another PID namespace's processes, so pids cannot be checked; mount a /proc "
-                   "for this PID namespace");
+    return unknown(
+        "/proc here shows another PID namespace's processes, so pids cannot be checked; mount a /proc "
+        "for this PID namespace");
   }
   kp.dir = Fd(::open(fmt::format("/proc/{}", k.keeper).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!kp.dir) return gone(fmt::format("the keeper (pid {}) has exited", k.keeper));
   auto st = read_stat(kp.dir.get(), "stat");
   if (!st || st->state == 'Z') return gone(fmt::format("the keeper (pid {}) has exited", k.keeper));
   if (st->start != k.keeper_start)
-    return gone(fmt::format("the keeper (pid {}) has exited; that pid now names another process, left alone",
-                            k.keeper));
+    return gone(
+        fmt::format("the keeper (pid {}) has exited; that pid now names another process, left alone", k.keeper));
   struct stat exe {};
   if (::fstatat(kp.dir.get(), "exe", &exe, 0) != 0)
-    return unknown(fmt::format("cannot check that pid {} is the keeper: its executable: {}", k.keeper,
-                               std::strerror(errno)));
+    return unknown(
+        fmt::format("cannot check that pid {} is the keeper: its executable: {}", k.keeper, std::strerror(errno)));
   if (exe.st_dev != k.keeper_exe_dev || exe.st_ino != k.keeper_exe_ino) {
     char path[4096];
     ssize_t n = ::readlinkat(kp.dir.get(), "exe", path, sizeof path - 1);
-    return unknown(fmt::format("pid {} started when the keeper did but runs {}, not the keeper's nslab; it is "
-                               "not signalled",
-                               k.keeper, n > 0 ? std::string(path, static_cast<std::size_t>(n)) : "another program"));
+    return unknown(
+        fmt::format("pid {} started when the keeper did but runs {}, not the keeper's nslab; it is "
+                    "not signalled",
+                    k.keeper, n > 0 ? std::string(path, static_cast<std::size_t>(n)) : "another program"));
   }
   kp.status = {KeeperStatus::running, fmt::format("pid {}", k.keeper)};
   return kp;
@@ -156,8 +160,8 @@ void enter_keeper_namespaces(const Keeper& kp, const KeptLab& k) {
   for (auto& t : targets) {
     if (t.recorded == own_ns(t.name)) continue;
     if (::setns(t.fd.get(), t.type) != 0)
-      throw SystemError(fmt::format("cannot enter the {} namespace of lab {}'s keeper (pid {})", t.name, k.id, k.keeper),
-                        errno);
+      throw SystemError(
+          fmt::format("cannot enter the {} namespace of lab {}'s keeper (pid {})", t.name, k.id, k.keeper), errno);
     moved = moved || t.type == CLONE_NEWNS;
   }
   if (moved && (!have_cwd || ::chdir(cwd) != 0)) (void)!::chdir("/");
@@ -203,10 +207,10 @@ std::pair<Removal, std::string> remove_netns_file(const KeptLab::Namespace& ns) 
     // between leaves it alone) is up's too.
     bool placeholder = !mounted && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == ::geteuid();
     if (!(mounted ? is_recorded_netns(fd.get(), ns) : placeholder))
-      return {Removal::stayed, fmt::format("{} is not the namespace up made for node \"{}\"; left alone", path, ns.node)};
+      return {Removal::stayed,
+              fmt::format("{} is not the namespace up made for node \"{}\"; left alone", path, ns.node)};
   }
-  for (int i = 0; i < 16 && ::umount2(path.c_str(), MNT_DETACH) == 0; ++i) {
-  }
+  for (int i = 0; i < 16 && ::umount2(path.c_str(), MNT_DETACH) == 0; ++i) {}
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     int err = errno;
     if (mount_left_at(path))
@@ -221,7 +225,9 @@ std::pair<Removal, std::string> remove_netns_file(const KeptLab::Namespace& ns) 
 
 }  // namespace kept_detail
 
-KeeperStatus keeper_status(const KeptLab& k) { return find_keeper(k).status; }
+KeeperStatus keeper_status(const KeptLab& k) {
+  return find_keeper(k).status;
+}
 
 Netns enter_kept_node(const KeptLab& k, const std::string& node) {
   const KeptLab::Namespace* ns = nullptr;
@@ -233,7 +239,8 @@ Netns enter_kept_node(const KeptLab& k, const std::string& node) {
   if (!ns) throw Error(fmt::format("lab {} has no node \"{}\" (nodes:{})", k.id, node, nodes));
   Keeper kp = find_keeper(k);
   if (kp.status.state == KeeperStatus::gone)
-    throw Error(fmt::format("lab {} is not running: {}; `nslab down {}` removes what is left", k.id, kp.status.detail, k.id));
+    throw Error(
+        fmt::format("lab {} is not running: {}; `nslab down {}` removes what is left", k.id, kp.status.detail, k.id));
   if (kp.status.state == KeeperStatus::unknown) throw Error(fmt::format("lab {}: {}", k.id, kp.status.detail));
   enter_keeper_namespaces(kp, k);
   const std::string path = std::string(kNetnsDir) + "/" + ns->name;
@@ -277,7 +284,8 @@ DownReport remove_kept_lab(const std::string& id) {
     }
     look();
     if (!signal_keeper(kp, SIGTERM) && errno != ESRCH) {
-      r.stayed.push_back(fmt::format("cannot signal keeper {}: {}; nothing was touched", k.keeper, std::strerror(errno)));
+      r.stayed.push_back(
+          fmt::format("cannot signal keeper {}: {}; nothing was touched", k.keeper, std::strerror(errno)));
       return r;
     }
     if (stopped_within(kp, 5s)) {
@@ -305,20 +313,25 @@ DownReport remove_kept_lab(const std::string& id) {
       continue;
     }
     auto [what, line] = remove_netns_file(ns);
-    if (what == Removal::absent && there[i]) line = fmt::format("removed {} (its keeper did, as it stopped)", path_of(ns));
-    else if (what == Removal::absent) line = fmt::format("{} was not there (already removed by someone else)", path_of(ns));
+    if (what == Removal::absent && there[i])
+      line = fmt::format("removed {} (its keeper did, as it stopped)", path_of(ns));
+    else if (what == Removal::absent)
+      line = fmt::format("{} was not there (already removed by someone else)", path_of(ns));
     (what == Removal::stayed ? r.stayed : r.done).push_back(line);
   }
   if (not_here > 0)
-    r.done.push_back(fmt::format("{}its /run/netns entries were in the keeper's mount namespace (mnt:[{}]), which "
-                                 "ended with it",
-                                 not_here < k.netns.size() ? "the rest of " : "", k.keeper_mntns));
+    r.done.push_back(
+        fmt::format("{}its /run/netns entries were in the keeper's mount namespace (mnt:[{}]), which "
+                    "ended with it",
+                    not_here < k.netns.size() ? "the rest of " : "", k.keeper_mntns));
   if (!r.ok()) {
     r.done.push_back(fmt::format("kept the record, so that `nslab down {}` can try again", k.id));
     return r;
   }
-  if (auto why = remove_record(root.get(), k.id); !why.empty()) r.stayed.push_back(why);
-  else r.done.push_back(fmt::format("removed the record of {}", k.id));
+  if (auto why = remove_record(root.get(), k.id); !why.empty())
+    r.stayed.push_back(why);
+  else
+    r.done.push_back(fmt::format("removed the record of {}", k.id));
   return r;
 }
 

@@ -35,21 +35,20 @@
 
 namespace nslab {
 
-
 struct KeptLab {
   struct Namespace {
     std::string node;
-    std::string name;        // id + "-" + node, a file in /run/netns
+    std::string name;         // id + "-" + node, a file in /run/netns
     std::uint64_t inode = 0;  // of the namespace up made
   };
   std::string id;        // "port-forward-3fa2c1"
   std::string scenario;  // the file it was built from
   // The keeper, as `up` recorded it.
-  pid_t keeper = 0;                      // in keeper_pidns
-  unsigned long long keeper_start = 0;   // start time, clock ticks since boot
-  std::uint64_t keeper_pidns = 0;        // inode of its PID namespace
-  std::uint64_t keeper_userns = 0;       // inode of its user namespace
-  std::uint64_t keeper_mntns = 0;        // inode of its mount namespace (where /run/netns is)
+  pid_t keeper = 0;                                      // in keeper_pidns
+  unsigned long long keeper_start = 0;                   // start time, clock ticks since boot
+  std::uint64_t keeper_pidns = 0;                        // inode of its PID namespace
+  std::uint64_t keeper_userns = 0;                       // inode of its user namespace
+  std::uint64_t keeper_mntns = 0;                        // inode of its mount namespace (where /run/netns is)
   std::uint64_t keeper_exe_dev = 0, keeper_exe_ino = 0;  // its executable
   std::vector<Namespace> netns;
 };

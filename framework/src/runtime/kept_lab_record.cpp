@@ -53,7 +53,8 @@ std::string untrusted(const struct stat& st, const std::string& what, bool dir) 
 Fd open_dir_checked(int at, const std::string& name, const std::string& what) {
   int fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ELOOP || errno == ENOTDIR) throw Error(fmt::format("refusing {}: it is not a directory (a symbolic link?)", what));
+    if (errno == ELOOP || errno == ENOTDIR)
+      throw Error(fmt::format("refusing {}: it is not a directory (a symbolic link?)", what));
     throw SystemError(fmt::format("cannot open {}", what), errno);
   }
   Fd dir(fd);
@@ -68,7 +69,8 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
   auto bad = [&](const std::string& why) { return Error(fmt::format("refusing the record {}: {}", path, why)); };
   std::istringstream in(text);
   std::string line;
-  if (!std::getline(in, line) || line != kFormat) throw bad("it is not an nslab record (no \"" + std::string(kFormat) + "\" line)");
+  if (!std::getline(in, line) || line != kFormat)
+    throw bad("it is not an nslab record (no \"" + std::string(kFormat) + "\" line)");
   KeptLab k;
   std::set<std::string> seen, nodes;
   while (std::getline(in, line)) {
@@ -85,7 +87,8 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
     };
     if (key != "netns" && !seen.insert(key).second) throw bad(fmt::format("it has two \"{}\" lines", key));
     if (key == "id") {
-      if (f.size() != 1 || f[0] != id) throw bad(fmt::format("its id \"{}\" is not its directory's name \"{}\"", rest, id));
+      if (f.size() != 1 || f[0] != id)
+        throw bad(fmt::format("its id \"{}\" is not its directory's name \"{}\"", rest, id));
       k.id = f[0];
     } else if (key == "scenario") {
       k.scenario = rest;
@@ -104,8 +107,8 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
       KeptLab::Namespace n{f[0], f[1], 0};
       if (auto why = node_name_problem(n.node)) throw bad(fmt::format("node \"{}\": {}", n.node, *why));
       if (n.name != id + "-" + n.node)
-        throw bad(fmt::format("the namespace of node \"{}\" is recorded as \"{}\", not \"{}-{}\" as up names it", n.node,
-                              n.name, id, n.node));
+        throw bad(fmt::format("the namespace of node \"{}\" is recorded as \"{}\", not \"{}-{}\" as up names it",
+                              n.node, n.name, id, n.node));
       if (!parse_u64(f[2], n.inode)) throw bad(fmt::format("the inode of node \"{}\" is not a number", n.node));
       if (!nodes.insert(n.node).second) throw bad(fmt::format("node \"{}\" is listed twice", n.node));
       k.netns.push_back(std::move(n));
@@ -158,8 +161,10 @@ Fd open_root(bool create) {
   const std::string root = kept_lab_root();
   bool made = false;
   if (create) {
-    if (::mkdir(root.c_str(), 0700) == 0) made = true;
-    else if (errno != EEXIST) throw SystemError(fmt::format("cannot create the state directory {}", root), errno);
+    if (::mkdir(root.c_str(), 0700) == 0)
+      made = true;
+    else if (errno != EEXIST)
+      throw SystemError(fmt::format("cannot create the state directory {}", root), errno);
   }
   if (!create && ::access(root.c_str(), F_OK) != 0 && errno == ENOENT) return Fd();
   Fd dir = [&] {
@@ -173,7 +178,9 @@ Fd open_root(bool create) {
   return dir;
 }
 
-std::string state_path(const std::string& id) { return kept_lab_root() + "/" + id + "/state"; }
+std::string state_path(const std::string& id) {
+  return kept_lab_root() + "/" + id + "/state";
+}
 
 std::string record_text(const KeptLab& k) {
   std::string s = fmt::format("{}\nid {}\nscenario {}\nkeeper {} {} {}\nkeeper-namespaces {} {}\nkeeper-exe {} {}\n",
@@ -264,14 +271,17 @@ std::optional<std::string> kept_lab_id_problem(std::string_view id) {
 
 std::optional<std::string> keeper_recording_problem() {
   if (pid_in_proc() != ::getpid())
-    return fmt::format("/proc shows another PID namespace's processes (this process is pid {} here and {} in /proc), "
-                       "so the keeper's pid could not be recorded as `down` will see it; mount a /proc for this PID "
-                       "namespace (unshare --mount-proc), or run nslab up outside it",
-                       ::getpid(), pid_in_proc());
+    return fmt::format(
+        "/proc shows another PID namespace's processes (this process is pid {} here and {} in /proc), "
+        "so the keeper's pid could not be recorded as `down` will see it; mount a /proc for this PID "
+        "namespace (unshare --mount-proc), or run nslab up outside it",
+        ::getpid(), pid_in_proc());
   return std::nullopt;
 }
 
-void prepare_kept_lab_root() { open_root(true); }
+void prepare_kept_lab_root() {
+  open_root(true);
+}
 
 std::vector<KeptLabEntry> list_kept_labs() {
   std::vector<KeptLabEntry> out;

@@ -50,7 +50,9 @@ void put(int fd, Message m) {
   (void)sys::retry([&] { return ::write(fd, &m, sizeof m); });
 }
 
-int status_of(const siginfo_t& si) { return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status; }
+int status_of(const siginfo_t& si) {
+  return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+}
 
 // Reaps what has exited. Reports the program's exit first, while it is still
 // a zombie (WNOWAIT): whoever sees the program gone can count on the report.
@@ -232,8 +234,10 @@ void kill_children() {
   int tmp[5];
   for (int i = 0; i < 5; ++i) tmp[i] = plan.fds[i] >= 0 ? ::fcntl(plan.fds[i], F_DUPFD_CLOEXEC, kFirstFree) : -1;
   for (int i = 0; i < 5; ++i) {
-    if (tmp[i] >= 0) ::dup3(tmp[i], 3 + i, O_CLOEXEC);
-    else ::close(3 + i);
+    if (tmp[i] >= 0)
+      ::dup3(tmp[i], 3 + i, O_CLOEXEC);
+    else
+      ::close(3 + i);
   }
   ::close_range(kFirstFree, ~0U, 0);
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
