@@ -82,7 +82,11 @@ bool kept_lab_recorded(const std::string& id);
 // lab or its record is refused.
 KeptLab find_kept_lab(const std::string& id);
 
-// The keeper as this process sees it.
+// The keeper as this process sees it: running (the recorded process, in
+// this PID namespace), gone (its pid is free or names another process, or —
+// from any PID namespace — its lock is free: it died, maybe with its whole
+// PID namespace), or unknown (it lives, or may, where this process cannot
+// check or signal it).
 struct KeeperStatus {
   enum State { running, gone, unknown } state = unknown;
   std::string detail;  // for unknown: why it cannot be checked from here
@@ -97,9 +101,11 @@ KeeperStatus keeper_status(const KeptLab& lab);
 // Error naming what is wrong.
 Netns enter_kept_node(const KeptLab& lab, const std::string& node);
 
-// `nslab down`: stops the keeper (SIGTERM, then SIGKILL), unmounts and
-// removes the recorded namespace files and the record, then checks that
-// they are gone. Single-threaded callers only (it may enter the keeper's
+// `nslab down`: stops the keeper (SIGTERM, then SIGKILL) or finds it gone,
+// unmounts and removes the recorded namespace files that are here (an
+// entry gone before it started is reported as not there) and the record,
+// then checks that they are gone. A keeper whose status is unknown is left
+// alone, and nothing is touched. Single-threaded callers only (it may enter the keeper's
 // user namespace). Throws Error when the record is unknown or refused.
 struct DownReport {
   std::vector<std::string> done;    // what it did, one line each
