@@ -1,8 +1,16 @@
 // nslab check FILE...: build each lab, run its expectations, tear it down.
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <fmt/format.h>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "junit.h"
@@ -14,7 +22,8 @@ namespace nslab::cli {
 
 namespace {
 
-const char* kHelp = R"(usage: nslab check [--junit FILE] [--artifacts DIR [--keep-pcaps]] [--tables] [--quiet] SCENARIO...
+const char* kHelp =
+    R"(usage: nslab check [-j N] [--junit FILE] [--artifacts DIR [--keep-pcaps]] [--tables] [--quiet] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -22,6 +31,8 @@ timeout), print one line per expectation and, for a failed matrix, the
 expected / observed / difference tables, then tear the lab down.
 
 options:
+  -j N, --jobs N  check up to N files at once (labs are independent); each
+                 file's output stays together, in the order the files were given
   --junit FILE   also write the results as JUnit XML
   --artifacts DIR  write the packets of every failed capture expectation to
                  DIR/SCENARIO/NN-NODE-IFACE.pcap (tcpdump -r, Wireshark)
@@ -29,32 +40,196 @@ options:
   --tables       print every matrix's tables, not only failed ones
   --quiet        print only failures and the summary line per file
 
-exit codes: 0 every expectation held, 1 an expectation failed, 2 a scenario
-is invalid (or its rules failed to load), 4 this environment cannot build labs
-(the reason is printed).
+exit codes (the worst over all files): 0 every expectation held, 1 an
+expectation failed, 2 a scenario is invalid (or its rules failed to load),
+4 this environment cannot build labs (the reason is printed).
 )";
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// What checking one file printed, in order, kept until it can be written
+// after the files before it.
+struct Output {
+  std::vector<std::pair<FILE*, std::string>> parts;
+  template <typename... A>
+  void out(fmt::format_string<A...> f, A&&... a) {
+    parts.emplace_back(stdout, fmt::format(f, std::forward<A>(a)...));
+  }
+  template <typename... A>
+  void err(fmt::format_string<A...> f, A&&... a) {
+    parts.emplace_back(stderr, fmt::format(f, std::forward<A>(a)...));
+  }
+  void write() const {
+    for (const auto& [stream, text] : parts) {
+      if (stream == stderr) std::fflush(stdout);
+      std::fputs(text.c_str(), stream);
+      if (stream == stderr) std::fflush(stderr);
+    }
+    std::fflush(stdout);
+  }
+};
+
 // The end of every program's log, so that a failed scenario shows what its
 // servers and daemons said.
-void print_program_logs(Lab& lab) {
+void print_program_logs(Lab& lab, Output& o) {
   for (const auto& p : lab.processes()) {
     auto code = p->exit_code();
     std::string tail = p->log_tail();
-    std::printf("  log of %s (%s)%s\n", p->label().c_str(),
-                code ? ("exited with code " + std::to_string(*code)).c_str() : "running",
-                tail.empty() ? ": nothing" : ", the end:");
+    o.out("  log of {} ({}){}\n", p->label(), code ? "exited with code " + std::to_string(*code) : "running",
+          tail.empty() ? ": nothing" : ", the end:");
     std::size_t start = 0;
     while (start < tail.size()) {
       auto end = tail.find('\n', start);
       if (end == std::string::npos) end = tail.size();
-      std::printf("    | %s\n", tail.substr(start, end - start).c_str());
+      o.out("    | {}\n", tail.substr(start, end - start));
       start = end + 1;
     }
   }
+}
+
+struct CheckOptions {
+  bool quiet = false, tables = false;
+  ArtifactOptions artifacts;
+};
+
+// Checks one file: its result for JUnit, and what to print.
+struct FileRun {
+  SuiteResult suite;
+  Output output;
+  bool invalid = false, failed = false, ran = false, skipped = false;
+};
+
+FileRun check_file(const std::string& file, const CheckOptions& opt) {
+  FileRun run;
+  SuiteResult& suite = run.suite;
+  Output& o = run.output;
+  suite.file = file;
+  suite.name = file;
+  auto t0 = std::chrono::steady_clock::now();
+  Scenario scenario;
+  try {
+    scenario = load_scenario(file);
+    suite.name = scenario.name;
+  } catch (const ScenarioError& e) {
+    o.err("{}\nINVALID {}\n", e.what(), file);
+    suite.kind = SuiteResult::Kind::invalid;
+    suite.message = e.what();
+    run.invalid = true;
+    return run;
+  }
+  if (auto why = lab_environment_problem()) {  // asked once per process
+    o.out("SKIP {}: {}\n", file, *why);
+    suite.kind = SuiteResult::Kind::skipped;
+    suite.message = *why;
+    run.skipped = true;
+    return run;
+  }
+  try {
+    auto lab = std::make_unique<Lab>(scenario.topology, scenario.lab_options);
+    double build_ms = lab->build_times().total_ms;
+    suite.outcome = run_expectations(*lab, scenario, opt.artifacts);
+    run.ran = true;
+    std::size_t passed = 0;
+    for (const auto& x : suite.outcome.expectations) {
+      passed += x.passed;
+      if (x.passed && opt.quiet) continue;
+      o.out("  {:<4} {}: {} — {}\n", x.passed ? "ok" : "FAIL", x.where.str(), x.title, x.summary);
+      if ((!x.passed || opt.tables) && !x.details.empty()) o.out("{}", x.details);
+      for (const auto& a : x.artifacts) o.out("       packets kept in {}\n", a);
+    }
+    bool ok = suite.outcome.passed();
+    if (!ok) print_program_logs(*lab, o);
+    lab.reset();
+    run.failed = !ok;
+    o.out("{} {}: {} of {} expectations held (build {:.1f} ms, total {:.0f} ms)\n", ok ? "PASS" : "FAIL", file, passed,
+          suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);
+  } catch (const ConfigError& e) {
+    // The lab could not be built as described: a rule the kernel or a tool
+    // refused, a route that does not apply. That is a bad scenario.
+    o.err("{}\nINVALID {}\n", e.what(), file);
+    suite.kind = SuiteResult::Kind::invalid;
+    suite.message = e.what();
+    run.invalid = true;
+  } catch (const EnvironmentError& e) {
+    o.out("SKIP {}: {}\n", file, e.what());
+    suite.kind = SuiteResult::Kind::skipped;
+    suite.message = e.what();
+    run.skipped = true;
+  } catch (const Error& e) {
+    // The lab was built but did not come up as described: a program that
+    // exited early, a port that never opened.
+    o.out("FAIL {}: {}\n", file, e.what());
+    ExpectationOutcome x;
+    x.title = "the lab comes up";
+    x.summary = e.what();
+    suite.outcome.expectations.push_back(std::move(x));
+    run.failed = true;
+    run.ran = true;
+  } catch (const std::exception& e) {
+    // A fault of nslab's own: what this file printed so far stays, the
+    // other files are still checked.
+    o.err("nslab check: {}: {}\n", file, e.what());
+    ExpectationOutcome x;
+    x.title = "nslab checks the file";
+    x.summary = e.what();
+    suite.outcome.expectations.push_back(std::move(x));
+    run.failed = true;
+    run.ran = true;
+  }
+  suite.seconds = seconds_since(t0);
+  return run;
+}
+
+// Checks the files on up to `jobs` threads; writes each file's output as
+// soon as it and every file before it are done.
+std::vector<FileRun> check_files(const std::vector<std::string>& files, const CheckOptions& opt, unsigned jobs) {
+  std::vector<FileRun> runs(files.size());
+  std::vector<bool> done(files.size(), false);
+  std::mutex m;
+  std::condition_variable cv;
+  std::size_t next = 0;
+  auto worker = [&] {
+    for (;;) {
+      std::size_t i;
+      {
+        std::lock_guard lock(m);
+        if (next == files.size()) return;
+        i = next++;
+      }
+      FileRun r;
+      try {
+        r = check_file(files[i], opt);
+      } catch (const std::exception& e) {
+        r.suite.file = r.suite.name = files[i];
+        r.output.err("nslab check: {}: {}\n", files[i], e.what());
+        ExpectationOutcome x;
+        x.title = "the lab comes up";
+        x.summary = e.what();
+        r.suite.outcome.expectations.push_back(std::move(x));
+        r.failed = r.ran = true;
+      }
+      std::lock_guard lock(m);
+      runs[i] = std::move(r);
+      done[i] = true;
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < std::min<std::size_t>(jobs, files.size()); ++t) threads.emplace_back(worker);
+  std::thread writer([&] {
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return done[i]; });
+      lock.unlock();
+      runs[i].output.write();
+    }
+  });
+  worker();
+  for (auto& t : threads) t.join();
+  writer.join();
+  return runs;
 }
 
 }  // namespace
@@ -65,19 +240,32 @@ int check(const Args& args) {
     return kOk;
   }
   std::string junit;
-  bool quiet = false, tables = false;
-  ArtifactOptions artifacts;
+  CheckOptions opt;
+  unsigned jobs = 1;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--junit" && i + 1 < args.size()) junit = args[++i];
-    else if (args[i] == "--quiet") quiet = true;
-    else if (args[i] == "--tables") tables = true;
-    else if (args[i] == "--artifacts" && i + 1 < args.size()) artifacts.dir = args[++i];
-    else if (args[i] == "--keep-pcaps") artifacts.always = true;
-    else if (!args[i].empty() && args[i][0] == '-') {
+    if (args[i] == "--junit" && i + 1 < args.size())
+      junit = args[++i];
+    else if (args[i] == "--quiet")
+      opt.quiet = true;
+    else if (args[i] == "--tables")
+      opt.tables = true;
+    else if (args[i] == "--artifacts" && i + 1 < args.size())
+      opt.artifacts.dir = args[++i];
+    else if (args[i] == "--keep-pcaps")
+      opt.artifacts.always = true;
+    else if ((args[i] == "-j" || args[i] == "--jobs") && i + 1 < args.size()) {
+      const std::string& n = args[++i];
+      auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), jobs);
+      if (ec != std::errc() || p != n.data() + n.size() || jobs == 0 || jobs > 1024) {
+        std::fprintf(stderr, "nslab check: -j needs a number of files at once, 1 to 1024, not \"%s\"\n", n.c_str());
+        return kUsage;
+      }
+    } else if (!args[i].empty() && args[i][0] == '-') {
       std::fprintf(stderr, "nslab check: unknown option \"%s\"\n\n%s", args[i].c_str(), kHelp);
       return kUsage;
-    } else files.push_back(args[i]);
+    } else
+      files.push_back(args[i]);
   }
   if (files.empty()) {
     std::fputs(kHelp, stderr);
@@ -85,80 +273,13 @@ int check(const Args& args) {
   }
 
   std::vector<SuiteResult> suites;
-  std::optional<std::optional<std::string>> environment;  // checked once, when first needed
   bool any_invalid = false, any_failed = false, any_ran = false, any_skipped = false;
-  for (const auto& file : files) {
-    SuiteResult suite;
-    suite.file = file;
-    suite.name = file;
-    auto t0 = std::chrono::steady_clock::now();
-    Scenario scenario;
-    try {
-      scenario = load_scenario(file);
-      suite.name = scenario.name;
-    } catch (const ScenarioError& e) {
-      std::fprintf(stderr, "%s\nINVALID %s\n", e.what(), file.c_str());
-      suite.kind = SuiteResult::Kind::invalid;
-      suite.message = e.what();
-      any_invalid = true;
-      suites.push_back(std::move(suite));
-      continue;
-    }
-    if (!environment) environment = lab_environment_problem();
-    if (*environment) {
-      std::printf("SKIP %s: %s\n", file.c_str(), (*environment)->c_str());
-      suite.kind = SuiteResult::Kind::skipped;
-      suite.message = **environment;
-      any_skipped = true;
-      suites.push_back(std::move(suite));
-      continue;
-    }
-    try {
-      auto lab = std::make_unique<Lab>(scenario.topology, scenario.lab_options);
-      double build_ms = lab->build_times().total_ms;
-      suite.outcome = run_expectations(*lab, scenario, artifacts);
-      any_ran = true;
-      std::size_t passed = 0;
-      for (const auto& x : suite.outcome.expectations) {
-        passed += x.passed;
-        if (x.passed && quiet) continue;
-        std::printf("  %-4s %s: %s — %s\n", x.passed ? "ok" : "FAIL", x.where.str().c_str(), x.title.c_str(),
-                    x.summary.c_str());
-        if ((!x.passed || tables) && !x.details.empty()) std::printf("%s", x.details.c_str());
-        for (const auto& a : x.artifacts) std::printf("       packets kept in %s\n", a.c_str());
-      }
-      bool ok = suite.outcome.passed();
-      if (!ok) print_program_logs(*lab);
-      lab.reset();
-      any_failed = any_failed || !ok;
-      std::printf("%s %s: %zu of %zu expectations held (build %.1f ms, total %.0f ms)\n", ok ? "PASS" : "FAIL",
-                  file.c_str(), passed, suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);
-    } catch (const ConfigError& e) {
-      // The lab could not be built as described: a rule the kernel or a tool
-      // refused, a route that does not apply. That is a bad scenario.
-      std::fprintf(stderr, "%s\nINVALID %s\n", e.what(), file.c_str());
-      suite.kind = SuiteResult::Kind::invalid;
-      suite.message = e.what();
-      any_invalid = true;
-    } catch (const EnvironmentError& e) {
-      std::printf("SKIP %s: %s\n", file.c_str(), e.what());
-      suite.kind = SuiteResult::Kind::skipped;
-      suite.message = e.what();
-      any_skipped = true;
-    } catch (const Error& e) {
-      // The lab was built but did not come up as described: a program that
-      // exited early, a port that never opened.
-      std::printf("FAIL %s: %s\n", file.c_str(), e.what());
-      ExpectationOutcome o;
-      o.title = "the lab comes up";
-      o.summary = e.what();
-      suite.outcome.expectations.push_back(std::move(o));
-      any_failed = true;
-      any_ran = true;
-    }
-    std::fflush(stdout);
-    suite.seconds = seconds_since(t0);
-    suites.push_back(std::move(suite));
+  for (auto& r : check_files(files, opt, jobs)) {
+    any_invalid = any_invalid || r.invalid;
+    any_failed = any_failed || r.failed;
+    any_ran = any_ran || r.ran;
+    any_skipped = any_skipped || r.skipped;
+    suites.push_back(std::move(r.suite));
   }
   if (!junit.empty()) {
     std::ofstream out(junit);

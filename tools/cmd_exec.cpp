@@ -1,5 +1,4 @@
 // nslab exec LAB NODE [-- CMD...]: run a command inside a node of a kept lab.
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -44,11 +43,7 @@ not the recorded one, and a namespace file that is not the one up made.
     return kUsage;
   }
   try {
-    Fd netns = enter_kept_node(k, node);
-    if (::setns(netns.get(), CLONE_NEWNET) != 0) {
-      std::perror(("nslab exec: cannot enter node " + node + " of lab " + id).c_str());
-      return kFailed;
-    }
+    enter_kept_node(k, node);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nslab exec: %s\n", e.what());
     return kFailed;

@@ -126,6 +126,17 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// The lab's name from what `nslab up` wrote: its stdout is exactly the name
+// and a newline; its stderr names the lab as up.
+std::string id_from_stdout(const std::string& out, const std::string& err) {
+  std::smatch m;
+  BOOST_TEST_REQUIRE(std::regex_match(out, m, std::regex("([A-Za-z0-9][A-Za-z0-9_-]*)\n")),
+                     "stdout: [" << out << "] stderr: " << err);
+  const std::string id = m[1];
+  BOOST_TEST(has(err, "lab " + id + " is up:"), err);
+  return id;
+}
+
 // Each test: a private /run, a scratch directory that is also
 // $XDG_RUNTIME_DIR, and at the end every lab it left up brought down and
 // every keeper of its scenarios gone.
@@ -166,13 +177,14 @@ struct KeptLabs {
     return path;
   }
 
-  // `nslab up FILE` (after `prefix`, e.g. "umask 000;"); returns the lab's id.
+  // `nslab up FILE` (after `prefix`, e.g. "umask 000;"); returns the lab's
+  // id, which is all that `up` writes on its standard output
+  // (name=$(nslab up FILE)); the rest is on its standard error.
   std::string up(const std::string& file, const std::string& prefix = "") {
-    auto r = sh(prefix + nslab_cmd("up " + file));
-    BOOST_TEST_REQUIRE(r.status == 0, r.out);
-    std::smatch m;
-    BOOST_TEST_REQUIRE(std::regex_search(r.out, m, std::regex("lab (\\S+) is up:")), r.out);
-    return m[1];
+    const std::string err = scratch + "/up.err";
+    auto r = sh(prefix + nslab_cmd("up " + file) + " 2>" + err);
+    BOOST_TEST_REQUIRE(r.status == 0, r.out << slurp(err));
+    return id_from_stdout(r.out, slurp(err));
   }
 
   // Where records go: /run/nslab for the machine's root, $XDG_RUNTIME_DIR/nslab otherwise.
@@ -269,15 +281,14 @@ BOOST_AUTO_TEST_CASE(rootless_up_list_exec_down_as_an_unprivileged_user,
                           "XDG_RUNTIME_DIR=/run/user/65534 HOME=/tmp {}",
                           nslab_cmd(args)));
   };
-  auto up = as_nobody("up " + file);
-  if (has(up.out, "cannot create a user namespace")) {
-    BOOST_TEST(up.status == 4, up.out);  // the machine forbids them: a skip with the fix
+  auto up = as_nobody("up " + file + " 2>" + scratch + "/up.err");
+  const std::string err = slurp(scratch + "/up.err");
+  if (has(err, "cannot create a user namespace")) {
+    BOOST_TEST(up.status == 4, err);  // the machine forbids them: a skip with the fix
     return;
   }
-  BOOST_TEST_REQUIRE(up.status == 0, up.out);
-  std::smatch m;
-  BOOST_TEST_REQUIRE(std::regex_search(up.out, m, std::regex("lab (\\S+) is up:")), up.out);
-  const std::string id = m[1];
+  BOOST_TEST_REQUIRE(up.status == 0, up.out << err);
+  const std::string id = id_from_stdout(up.out, err);
   const std::string record = "/run/user/65534/nslab/" + id + "/state";
   struct stat st {};
   BOOST_TEST_REQUIRE(::stat(record.c_str(), &st) == 0, "no record at " << record);
@@ -472,15 +483,12 @@ BOOST_AUTO_TEST_CASE(up_inside_a_pid_namespace) {
 
   const std::string token = nslab::testing::unique_token(600, 2), printed = scratch + "/up.out";
   int out = ::memfd_create("nslab-test-out", MFD_CLOEXEC);
-  pid_t inner = spawn_shell(fmt::format("exec unshare -pf --mount-proc sh -c '{} > {}; exec sleep {}'",
-                                        nslab_cmd("up " + file), printed, token),
+  pid_t inner = spawn_shell(fmt::format("exec unshare -pf --mount-proc sh -c '{} > {} 2> {}.err; exec sleep {}'",
+                                        nslab_cmd("up " + file), printed, printed, token),
                             out);
   BOOST_TEST_REQUIRE(nslab::testing::some_with_argv_within({"sleep", token}, 10s), read_all(out));
   ::close(out);
-  std::smatch m;
-  std::string text = slurp(printed);
-  BOOST_TEST_REQUIRE(std::regex_search(text, m, std::regex("lab (\\S+) is up:")), text);
-  const std::string id = m[1];
+  const std::string id = id_from_stdout(slurp(printed), slurp(printed + ".err"));
   auto keepers = nslab::testing::processes_with_argv({NSLAB_BINARY, "up", file});
   BOOST_TEST_REQUIRE(keepers.size() == 1u);
   auto down = sh(nslab_cmd("down " + id));
@@ -519,6 +527,117 @@ BOOST_AUTO_TEST_CASE(exec_refuses_a_namespace_file_up_did_not_make) {
                                        "left alone",
                                        id)),
              down.out);
+}
+
+// A keeper killed with SIGKILL leaves its /run/netns entries and its record:
+// list calls the lab orphaned, down says the keeper has exited and removes
+// what it left.
+BOOST_AUTO_TEST_CASE(down_after_the_keeper_was_killed) {
+  std::string id = up(write("lab.yaml", kLab));
+  pid_t keeper = keeper_of(record(id));
+  BOOST_TEST_REQUIRE(keeper > 0);
+  BOOST_REQUIRE(::kill(keeper, SIGKILL) == 0);
+  BOOST_TEST_REQUIRE(gone_within(keeper, 5s));
+  auto list = sh(nslab_cmd("list"));
+  BOOST_TEST(std::regex_search(list.out, std::regex(id + " +orphaned +red,blue")), list.out);
+  auto down = sh(nslab_cmd("down " + id));
+  BOOST_TEST(down.status == 0, down.out);
+  BOOST_TEST(has(down.out, fmt::format("{}: the keeper (pid {}) has exited", id, keeper)), down.out);
+  if (machine_root())
+    BOOST_TEST(has(down.out, fmt::format("{0}: removed /run/netns/{0}-red", id)), down.out);
+  BOOST_TEST(has(down.out, fmt::format("{0}: removed the record of {0}", id)), down.out);
+  BOOST_TEST(::access((state_root() + "/" + id).c_str(), F_OK) != 0);
+  BOOST_TEST(nsfs_mounts_of(id).empty());
+  BOOST_TEST(has(sh(nslab_cmd("list")).out, "no lab is up"));
+}
+
+// A lab kept up inside a PID namespace that later died (its PID 1 SIGKILLed,
+// which kills the keeper too): its pid means nothing anywhere now, but the
+// keeper's lock on its record is free, so list calls it orphaned and down
+// from outside removes what is left — here the /run/netns entries that
+// propagated to this mount namespace through a shared /run, and the record.
+BOOST_AUTO_TEST_CASE(down_after_the_keepers_pid_namespace_died) {
+  auto file = write("lab.yaml", kLab);
+  BOOST_REQUIRE(::mount(nullptr, "/run", nullptr, MS_SHARED, nullptr) == 0);
+  const std::string token = nslab::testing::unique_token(600, 3), printed = scratch + "/up.out";
+  // Whatever fails below, that PID namespace does not outlive the test.
+  struct Reap {
+    std::string token;
+    ~Reap() {
+      for (pid_t p : nslab::testing::processes_with_argv({"sleep", token})) ::kill(p, SIGKILL);
+    }
+  } reap{token};
+  int out = ::memfd_create("nslab-test-out", MFD_CLOEXEC);
+  pid_t inner = spawn_shell(fmt::format("exec unshare -pf --mount-proc --propagation unchanged sh -c "
+                                        "'{} > {} 2> {}.err; exec sleep {}'",
+                                        nslab_cmd("up " + file), printed, printed, token),
+                            out);
+  BOOST_TEST_REQUIRE(nslab::testing::some_with_argv_within({"sleep", token}, 10s), read_all(out));
+  ::close(out);
+  const std::string id = id_from_stdout(slurp(printed), slurp(printed + ".err"));
+  auto keepers = nslab::testing::processes_with_argv({NSLAB_BINARY, "up", file});
+  BOOST_TEST_REQUIRE(keepers.size() == 1u);
+  if (machine_root()) BOOST_TEST(!nsfs_mounts_of(id).empty(), "the lab's mounts did not propagate here");
+  // While it lives, it is another PID namespace's: not touched from here.
+  auto early = sh(nslab_cmd("down " + id));
+  BOOST_TEST(early.status == 1, early.out);
+  BOOST_TEST(has(early.out, "nothing was touched"), early.out);
+
+  pid_t sleeper = nslab::testing::processes_with_argv({"sleep", token}).at(0);
+  ::kill(sleeper, SIGKILL);  // PID 1 of that namespace: the kernel kills the rest of it
+  ::waitpid(inner, nullptr, 0);
+  BOOST_TEST_REQUIRE(gone_within(keepers[0], 5s));
+
+  auto list = sh(nslab_cmd("list"));
+  BOOST_TEST(std::regex_search(list.out, std::regex(id + " +orphaned +red,blue")), list.out);
+  auto down = sh(nslab_cmd("down " + id));
+  BOOST_TEST(down.status == 0, down.out);
+  BOOST_TEST(has(down.out, "has exited: it no longer holds the record's lock, and that PID namespace has ended"),
+             down.out);
+  if (machine_root()) BOOST_TEST(has(down.out, fmt::format("{0}: removed /run/netns/{0}-red", id)), down.out);
+  BOOST_TEST(has(down.out, fmt::format("{0}: removed the record of {0}", id)), down.out);
+  BOOST_TEST(nsfs_mounts_of(id).empty(), "left: " << nsfs_mounts_of(id).front());
+  BOOST_TEST(sh("ls -A /run/netns 2>/dev/null").out == "");
+  BOOST_TEST(has(sh(nslab_cmd("list")).out, "no lab is up"));
+}
+
+// An entry someone else removed (`ip netns del`) is reported as not there,
+// never as removed by down.
+BOOST_AUTO_TEST_CASE(down_does_not_claim_what_was_already_gone,
+                     *boost::unit_test::precondition(up_uses_our_run_netns)) {
+  std::string id = up(write("lab.yaml", kLab));
+  BOOST_REQUIRE(sh(fmt::format("ip netns del {}-red", id)).status == 0);
+  auto down = sh(nslab_cmd("down " + id));
+  BOOST_TEST(down.status == 0, down.out);
+  BOOST_TEST(has(down.out, fmt::format("{0}: /run/netns/{0}-red was not there", id)), down.out);
+  BOOST_TEST(!has(down.out, fmt::format("removed /run/netns/{}-red", id)), down.out);
+  BOOST_TEST(has(down.out, fmt::format("{0}: removed /run/netns/{0}-blue", id)), down.out);
+  BOOST_TEST(nsfs_mounts_of(id).empty());
+}
+
+// A state directory owned by another user is refused with the uids the
+// machine knows: inside up's rootless sandbox, where that owner is unmapped
+// (the kernel shows 65534) and the caller is uid 0, as outside it.
+BOOST_AUTO_TEST_CASE(refusals_name_the_machines_uids,
+                     *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
+  auto file = write("lab.yaml", kLab);
+  const std::string root = scratch + "/theirs";
+  BOOST_REQUIRE(::mkdir(root.c_str(), 0755) == 0 && ::chown(root.c_str(), 1234, 1234) == 0);
+  auto as_nobody = [&](const std::string& args) {
+    return sh(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
+                          "NSLAB_STATE_DIR={} HOME=/tmp {}",
+                          root, nslab_cmd(args)));
+  };
+  auto up = as_nobody("up " + file);
+  if (!has(up.out, "cannot create a user namespace")) {
+    BOOST_TEST(up.status == 1, up.out);
+    BOOST_TEST(has(up.out, "is owned by a uid that this user namespace does not map (another user's), not by you "
+                           "(uid 65534)"),
+               up.out);
+    BOOST_TEST(!has(up.out, "uid 0"), up.out);
+  }
+  auto list = as_nobody("list");
+  BOOST_TEST(has(list.out, "is owned by uid 1234, not by you (uid 65534)"), list.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

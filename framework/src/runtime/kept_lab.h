@@ -14,6 +14,10 @@
 //  - the keeper is recognised by its pid, its start time, its PID namespace
 //    and its executable, through a /proc/PID handle held while it is
 //    signalled, so no other process is ever signalled in its place;
+//  - whether the keeper lives is also told by a lock it holds on the
+//    record's `lock` file for its whole life, which the kernel drops however
+//    it dies: a keeper whose PID namespace ended (its pid means nothing
+//    here) is known gone, and `down` removes what it left;
 //  - a namespace file is touched only if it is the very namespace up made
 //    (its inode), and `down` checks afterwards that it is gone.
 #pragma once
@@ -27,25 +31,24 @@
 #include <vector>
 
 #include "nslab/fd.h"
+#include "nslab/netns.h"
 
 namespace nslab {
-
-class Lab;
 
 struct KeptLab {
   struct Namespace {
     std::string node;
-    std::string name;        // id + "-" + node, a file in /run/netns
+    std::string name;         // id + "-" + node, a file in /run/netns
     std::uint64_t inode = 0;  // of the namespace up made
   };
   std::string id;        // "port-forward-3fa2c1"
   std::string scenario;  // the file it was built from
   // The keeper, as `up` recorded it.
-  pid_t keeper = 0;                      // in keeper_pidns
-  unsigned long long keeper_start = 0;   // start time, clock ticks since boot
-  std::uint64_t keeper_pidns = 0;        // inode of its PID namespace
-  std::uint64_t keeper_userns = 0;       // inode of its user namespace
-  std::uint64_t keeper_mntns = 0;        // inode of its mount namespace (where /run/netns is)
+  pid_t keeper = 0;                                      // in keeper_pidns
+  unsigned long long keeper_start = 0;                   // start time, clock ticks since boot
+  std::uint64_t keeper_pidns = 0;                        // inode of its PID namespace
+  std::uint64_t keeper_userns = 0;                       // inode of its user namespace
+  std::uint64_t keeper_mntns = 0;                        // inode of its mount namespace (where /run/netns is)
   std::uint64_t keeper_exe_dev = 0, keeper_exe_ino = 0;  // its executable
   std::vector<Namespace> netns;
 };
@@ -66,14 +69,6 @@ std::optional<std::string> keeper_recording_problem();
 // Creates kept_lab_root() if needed and checks it is the caller's (0700).
 void prepare_kept_lab_root();
 
-// Run by the keeper. Records the lab, then bind-mounts each node's namespace
-// (the record comes first, so that a crash midway still leaves a record
-// `down` can follow).
-KeptLab publish_lab(const Lab& lab, const std::string& id, const std::string& scenario);
-// The keeper's own teardown: unmounts and removes its namespace files and
-// its record.
-void unpublish_lab(const KeptLab& lab);
-
 // Every record in kept_lab_root(): the lab, or why its record is refused.
 struct KeptLabEntry {
   std::string id;  // the directory's name
@@ -87,7 +82,11 @@ bool kept_lab_recorded(const std::string& id);
 // lab or its record is refused.
 KeptLab find_kept_lab(const std::string& id);
 
-// The keeper as this process sees it.
+// The keeper as this process sees it: running (the recorded process, in
+// this PID namespace), gone (its pid is free or names another process, or —
+// from any PID namespace — its lock is free: it died, maybe with its whole
+// PID namespace), or unknown (it lives, or may, where this process cannot
+// check or signal it).
 struct KeeperStatus {
   enum State { running, gone, unknown } state = unknown;
   std::string detail;  // for unknown: why it cannot be checked from here
@@ -96,14 +95,17 @@ KeeperStatus keeper_status(const KeptLab& lab);
 
 // For `nslab exec`: enters the keeper's user and mount namespaces (where
 // they are not this process's: a rootless lab, or an `up` in a private mount
-// namespace) and opens the node's network namespace, checked to be the one
-// up made. The keeper must be running. Single-threaded callers only (setns
-// into a user namespace requires it). Throws Error naming what is wrong.
-Fd enter_kept_node(const KeptLab& lab, const std::string& node);
+// namespace), then the node's network namespace, checked to be the one up
+// made; returns it. The keeper must be running. Single-threaded callers only
+// (setns into a user namespace requires it), about to exec a program. Throws
+// Error naming what is wrong.
+Netns enter_kept_node(const KeptLab& lab, const std::string& node);
 
-// `nslab down`: stops the keeper (SIGTERM, then SIGKILL), unmounts and
-// removes the recorded namespace files and the record, then checks that
-// they are gone. Single-threaded callers only (it may enter the keeper's
+// `nslab down`: stops the keeper (SIGTERM, then SIGKILL) or finds it gone,
+// unmounts and removes the recorded namespace files that are here (an
+// entry gone before it started is reported as not there) and the record,
+// then checks that they are gone. A keeper whose status is unknown is left
+// alone, and nothing is touched. Single-threaded callers only (it may enter the keeper's
 // user namespace). Throws Error when the record is unknown or refused.
 struct DownReport {
   std::vector<std::string> done;    // what it did, one line each

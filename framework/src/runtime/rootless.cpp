@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
+#include <sstream>
 
 #include "nslab/environment.h"
+#include "nslab/error.h"
 #include "nslab/fd.h"
 #include "kept_lab.h"
 #include "sys.h"
@@ -75,6 +77,25 @@ std::optional<std::string> mount_private_run() {
 }
 
 }  // namespace
+
+std::optional<uid_t> outer_uid(uid_t inside) {
+  std::string map;
+  try {
+    map = sys::read_file("/proc/self/uid_map");
+  } catch (const Error&) {
+    return inside;  // no user namespaces here: uids are the machine's
+  }
+  std::istringstream in(map);
+  unsigned long long first, outside, count;
+  while (in >> first >> outside >> count)
+    if (inside >= first && inside - first < count) return static_cast<uid_t>(outside + (inside - first));
+  return std::nullopt;
+}
+
+std::string uid_text(uid_t inside) {
+  if (auto uid = outer_uid(inside)) return fmt::format("uid {}", *uid);
+  return "a uid that this user namespace does not map (another user's)";
+}
 
 bool in_initial_user_namespace() {
   // The kernel's fixed inode for the initial user namespace (PROC_USER_INIT_INO).

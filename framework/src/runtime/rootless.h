@@ -5,6 +5,8 @@
 // /run of its own (for `nslab up`'s namespace files and iptables' lock file).
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 
@@ -17,6 +19,15 @@ std::optional<std::string> enter_rootless_sandbox_if_needed();
 
 // True in the machine's own user namespace (not a rootless one).
 bool in_initial_user_namespace();
+
+// A uid of this process's user namespace as the machine numbers it (through
+// /proc/self/uid_map); empty when it is not mapped here (a file's owner that
+// the namespace cannot name shows as the overflow uid, 65534).
+std::optional<uid_t> outer_uid(uid_t inside);
+// For messages: "uid N", N as the machine numbers it, or "a uid that this
+// user namespace does not map" — never a number that means another user
+// outside (inside a rootless sandbox, 0 is the caller).
+std::string uid_text(uid_t inside);
 
 // For `nslab up`: only the machine's root may bind-mount in the machine's
 // /run/netns. Anyone else (a rootless run, root of a user namespace) moves
