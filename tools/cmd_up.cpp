@@ -16,7 +16,7 @@ namespace nslab::cli {
 
 namespace {
 
-const char* kHelp = R"(usage: nslab up [--foreground] SCENARIO
+const char* kHelp = R"(usage: nslab up [--name NAME] [--foreground] SCENARIO
 
 Builds the scenario's lab and keeps it up: its services and programs keep
 running in a background keeper process, each node's namespace is also at
@@ -35,6 +35,9 @@ find them there. $NSLAB_STATE_DIR overrides where records are kept.
   nslab down LAB                    remove exactly what `up` made
 
 options:
+  --name NAME    call the lab NAME (letters, digits, '-', '_'; up to 64)
+                 instead of the scenario's name and a random suffix; a lab
+                 of that name that is up already is refused
   --foreground   keep the lab in this process until Ctrl-C instead of a keeper
 )";
 
@@ -61,10 +64,13 @@ int up(const Args& args) {
     return kOk;
   }
   bool foreground = false;
-  std::string file;
-  for (const auto& a : args) {
+  std::string file, name;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
     if (a == "--foreground")
       foreground = true;
+    else if (a == "--name" && i + 1 < args.size())
+      name = args[++i];
     else if (file.empty() && !a.empty() && a[0] != '-')
       file = a;
     else {
@@ -75,6 +81,12 @@ int up(const Args& args) {
   if (file.empty()) {
     std::fputs(kHelp, stderr);
     return kUsage;
+  }
+  if (!name.empty()) {
+    if (auto why = kept_lab_id_problem(name)) {
+      std::fprintf(stderr, "nslab up: \"%s\" cannot name a lab: %s\n", name.c_str(), why->c_str());
+      return kUsage;
+    }
   }
   Scenario scenario;
   try {
@@ -99,7 +111,11 @@ int up(const Args& args) {
   }
   try {
     prepare_kept_lab_root();
-    const std::string id = new_kept_lab_id(scenario.name);
+    if (!name.empty() && kept_lab_recorded(name)) {
+      std::fprintf(stderr, "nslab up: a lab named \"%s\" is up already (nslab down %s)\n", name.c_str(), name.c_str());
+      return kUsage;
+    }
+    const std::string id = name.empty() ? new_kept_lab_id(scenario.name) : name;
     if (foreground) {
       keep_in_foreground(scenario, id, file, [&](const KeptLab& k) {
         print_up(k, machine_netns);

@@ -640,4 +640,37 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_machines_uids,
   BOOST_TEST(has(list.out, "is owned by uid 1234, not by you (uid 65534)"), list.out);
 }
 
+// `up --name NAME`: the lab is NAME (its nodes NAME-NODE), a second lab of
+// that name is refused before anything is built, a name that could not be a
+// lab's is refused, and after `down` the name is free again.
+BOOST_AUTO_TEST_CASE(up_with_a_fixed_name) {
+  auto before = nslab::testing::take_census();
+  auto file = write("lab.yaml", kLab);
+  const std::string err = scratch + "/up.err";
+  auto first = sh(nslab_cmd("up --name office-1 " + file) + " 2>" + err);
+  BOOST_TEST_REQUIRE(first.status == 0, first.out << slurp(err));
+  BOOST_TEST(first.out == "office-1\n");
+  BOOST_TEST(::access(record("office-1").c_str(), F_OK) == 0);
+  auto addr = sh(nslab_cmd("exec office-1 red -- ip -o addr show dev veth-red"));
+  BOOST_TEST(has(addr.out, "192.168.1.1/24"), addr.out);
+
+  auto census = nslab::testing::take_census();
+  auto again = sh(nslab_cmd("up --name office-1 " + file));
+  BOOST_TEST(again.status == 2, again.out);
+  BOOST_TEST(has(again.out, "a lab named \"office-1\" is up already (nslab down office-1)"), again.out);
+  // Refused before building: no namespace was made for it.
+  BOOST_TEST(nslab::testing::new_namespaces(census, nslab::testing::take_census()).empty());
+  for (const char* bad : {"../x", "-x", "a b", "a/b"}) {
+    auto r = sh(nslab_cmd(fmt::format("up --name '{}' {}", bad, file)));
+    BOOST_TEST(r.status == 2, bad << ": " << r.out);
+    BOOST_TEST(has(r.out, "cannot name a lab"), r.out);
+  }
+  BOOST_TEST(sh(nslab_cmd("down office-1")).status == 0);
+  auto reuse = sh(nslab_cmd("up --name office-1 " + file) + " 2>" + err);
+  BOOST_TEST(reuse.status == 0, reuse.out << slurp(err));
+  BOOST_TEST(sh(nslab_cmd("down office-1")).status == 0);
+  BOOST_TEST(nsfs_mounts_of("office-1").empty());
+  BOOST_TEST(nslab::testing::new_namespaces(before, nslab::testing::take_census()).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

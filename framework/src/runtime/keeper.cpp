@@ -68,7 +68,10 @@ Published publish(const Lab& lab, const std::string& id, const std::string& scen
 
   Fd root = open_root(true);
   const std::string dir_path = kept_lab_root() + "/" + id;
-  if (::mkdirat(root.get(), id.c_str(), 0700) != 0) throw SystemError(fmt::format("cannot create {}", dir_path), errno);
+  if (::mkdirat(root.get(), id.c_str(), 0700) != 0) {
+    if (errno == EEXIST) throw Error(fmt::format("a lab named \"{}\" is up already (nslab down {})", id, id));
+    throw SystemError(fmt::format("cannot create {}", dir_path), errno);
+  }
   Fd dir = [&] {
     Fd d(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!d) throw SystemError(fmt::format("cannot open {}", dir_path), errno);
