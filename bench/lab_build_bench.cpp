@@ -41,10 +41,12 @@ struct Sample {
 
 long mem_available_kib() {
   std::ifstream in("/proc/meminfo");
-  std::string key;
+  std::string key, unit;
   long v = 0;
-  while (in >> key >> v)
+  while (in >> key >> v) {
     if (key == "MemAvailable:") return v;
+    if (key.back() == ':') std::getline(in, unit);  // " kB", or nothing
+  }
   return 0;
 }
 

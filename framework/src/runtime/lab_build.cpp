@@ -1,12 +1,14 @@
 // Lab::build and its phases: from a validated Topology to namespaces, links,
-// addresses, routes, neighbour entries, impairments, sysctls and firewalls,
-// returning once every link passes packets. What a lab does once built is
-// in lab.cpp.
+// addresses, routes and neighbour entries, returning once every link passes
+// packets. The scenario's own settings (impairments, sysctls, firewalls) are
+// in lab_settings.cpp; what a lab does once built is in lab.cpp.
 #include "nslab/lab.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <chrono>
+#include <deque>
 #include <fmt/format.h>
 #include <map>
 #include <thread>
@@ -14,9 +16,8 @@
 #include <utility>
 
 #include "fd_limit.h"
-#include "firewall.h"
-#include "link_impairment.h"
 #include "link_watch.h"
+#include "lab_build.h"
 #include "neighbour_plan.h"
 #include "netlink.h"
 #include "node_internals.h"
@@ -57,6 +58,43 @@ std::unordered_map<std::string_view, Node*> by_name(const std::vector<std::uniqu
   return out;
 }
 
+// While it builds, a lab holds a namespace descriptor and a netlink socket
+// per node. Where the descriptor limit leaves no room for both (10,000 nodes
+// under a limit of 20,000), the nodes beyond the first pinned() give their
+// socket back as soon as their namespace is set up, and the build phases
+// reopen theirs through a ring of kRing sockets: opening one more closes the
+// oldest. The phases go through the nodes in order, so each such node is
+// reopened about once per phase.
+class SocketBudget {
+ public:
+  static constexpr std::size_t kRing = 64;
+  explicit SocketBudget(std::size_t nodes) {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    const rlim_t held = nodes + 256 + kRing;  // namespaces, the process's own, the ring
+    pinned_ = lim.rlim_cur > held ? std::min<std::size_t>(nodes, lim.rlim_cur - held) : 0;
+  }
+  std::size_t pinned() const noexcept { return pinned_; }
+  Netlink& use(Node& n) {
+    Netlink& nl = NodeInternals::netlink(n);
+    if (nl.is_open()) return nl;
+    if (ring_.size() >= kRing) {
+      ring_.front()->close();
+      ring_.pop_front();
+    }
+    ring_.push_back(&nl);
+    return nl;  // reopened by its first request
+  }
+
+ private:
+  std::size_t pinned_ = 0;
+  std::deque<Netlink*> ring_;
+};
+
+// The budget of the build running on this thread (build() sets it; the
+// phases run on the caller's thread).
+thread_local SocketBudget* t_budget = nullptr;
+
 // A node waiting for at least this many links is watched (RTNLGRP_LINK)
 // rather than dumped again on every round: a hub with N ports would cost
 // O(N) per round.
@@ -64,8 +102,15 @@ constexpr std::size_t kWatchFrom = 8;
 
 }  // namespace
 
+Netlink& netlink_of(Node& n) { return t_budget ? t_budget->use(n) : NodeInternals::netlink(n); }
+
 void Lab::build() {
   auto t0 = Clock::now();
+  SocketBudget budget(topology_.nodes().size());
+  t_budget = &budget;
+  struct Unset {
+    ~Unset() { t_budget = nullptr; }
+  } unset;
   auto phase = [](double& slot, auto&& fn) {
     auto p0 = Clock::now();
     fn();
@@ -104,7 +149,9 @@ void Lab::create_namespaces() {
     SysctlWriter sysctl;
     std::optional<bool> has_icmp6_ratemask, has_bridge_nf;
   };
-  auto make = [&](const NodeSpec& spec, Worker& w) {
+  const std::size_t pinned = t_budget ? t_budget->pinned() : specs.size();
+  auto make = [&](std::size_t index, Worker& w) {
+    const NodeSpec& spec = specs[index];
     Netns ns = Netns::unshare_this_thread();
     Netlink nl = Netlink::open_here(spec.name, ns.fd());
     nl.set_up(1, true, spec.name + ":lo");
@@ -142,6 +189,7 @@ void Lab::create_namespaces() {
         w.sysctl.write("net.bridge.bridge-nf-call-arptables", "0");
       }
     }
+    if (index >= pinned) nl.close();  // see SocketBudget
     return std::unique_ptr<Node>(new Node(spec.name, std::move(ns), std::make_unique<Netlink>(std::move(nl))));
   };
   const std::size_t threads =
@@ -153,7 +201,7 @@ void Lab::create_namespaces() {
     workers.emplace_back([&, w] {
       try {
         Worker state;
-        for (std::size_t i = w; i < specs.size(); i += threads) made[w].push_back(make(specs[i], state));
+        for (std::size_t i = w; i < specs.size(); i += threads) made[w].push_back(make(i, state));
       } catch (...) {
         errors[w] = std::current_exception();
       }
@@ -183,7 +231,7 @@ void Lab::create_links() {
     Node& n = *named.at(spec.name);
     for (const auto& b : spec.bridges) {
       MacAddress mac = next_mac();
-      int idx = NodeInternals::netlink(n).create_bridge(b.name, b.mtu, spec.name + ":" + b.name, mac);
+      int idx = netlink_of(n).create_bridge(b.name, b.mtu, spec.name + ":" + b.name, mac);
       bridge_index[spec.name + ":" + b.name] = idx;
       NodeInternals::record_interface(n, {b.name, b.addresses, mac});
     }
@@ -199,16 +247,16 @@ void Lab::create_links() {
     VethEnd local{le.interface, le.label(), -1, 0, le.up, le.mtu, next_mac()};
     VethEnd peer{pe.interface, pe.label(), pn.netns().fd(), 0, pe.up, pe.mtu, next_mac()};
     if (!le.bridge.empty()) local.master = bridge_index.at(le.node + ":" + le.bridge);
-    NodeInternals::netlink(ln).create_veth(local, peer);
+    netlink_of(ln).create_veth(local, peer);
     int master = pe.bridge.empty() ? 0 : bridge_index.at(pe.node + ":" + pe.bridge);
-    if (master || pe.up) NodeInternals::netlink(pn).configure(pe.interface, master, pe.up, pe.label());
+    if (master || pe.up) netlink_of(pn).configure(pe.interface, master, pe.up, pe.label());
     NodeInternals::record_interface(ln, {le.interface, le.addresses, *local.mac});
     NodeInternals::record_interface(pn, {pe.interface, pe.addresses, *peer.mac});
   }
   // Bridges come up last, with their ports already up (see create_bridge).
   for (const auto& [label, index] : bridge_index) {
     auto colon = label.find(':');
-    NodeInternals::netlink(*named.at(std::string_view(label).substr(0, colon))).set_up(index, true, label);
+    netlink_of(*named.at(std::string_view(label).substr(0, colon))).set_up(index, true, label);
   }
 }
 
@@ -220,7 +268,7 @@ void Lab::add_addresses_and_routes() {
     const NodeSpec& spec = topology_.nodes()[k];
     Node& n = *nodes_[k];
     if (n.interfaces().empty()) continue;
-    auto links = NodeInternals::netlink(n).links();
+    auto links = netlink_of(n).links();
     auto index_of = [&](const std::string& name) {
       for (const auto& l : links)
         if (l.name == name) return l.index;
@@ -231,7 +279,7 @@ void Lab::add_addresses_and_routes() {
       int idx = index_of(i.name);
       for (const auto& p : i.addresses) {
         try {
-          NodeInternals::netlink(n).add_address(idx, p, spec.name + ":" + i.name);
+          netlink_of(n).add_address(idx, p, spec.name + ":" + i.name);
         } catch (const NetlinkError& e) {
           // An address the kernel refuses is the scenario's: name where it was written.
           for (const auto& d : topology_.interfaces_of(spec.name))
@@ -251,7 +299,7 @@ void Lab::add_addresses_and_routes() {
       req.type = r.type;
       req.label = spec.name + ": " + r.str();
       try {
-        NodeInternals::netlink(n).add_route(req);
+        netlink_of(n).add_route(req);
       } catch (const NetlinkError& e) {
         if (r.where.known()) throw ConfigError(e.what(), r.where);
         throw;
@@ -271,7 +319,7 @@ void Lab::add_static_neighbours() {
     for (const auto& i : n->interfaces()) macs.emplace(n->name() + ":" + i.name, i.mac);
   const auto named = by_name(nodes_);
   for (auto& [node_name, named_entries] : plan_static_neighbours(topology_, macs, options_.static_neighbour_limit)) {
-    Netlink& nl = NodeInternals::netlink(*named.at(node_name));
+    Netlink& nl = netlink_of(*named.at(node_name));
     std::unordered_map<std::string, int> index;
     for (const auto& l : nl.links()) index.emplace(l.name, l.index);
     std::vector<Neighbour> entries;
@@ -282,92 +330,6 @@ void Lab::add_static_neighbours() {
     }
     nl.add_neighbours(entries);
   }
-}
-
-void Lab::apply_impairments() {
-  for (const auto& l : topology_.links()) {
-    const Impairment& im = l.impair;
-    if (im.empty()) continue;
-    std::string link = fmt::format("link \"{}\" <-> \"{}\"", l.a.label(), l.b.label());
-    bool netem = (im.loss_percent || im.needs_netem()) && kernel_has_netem();
-    if (im.needs_netem() && !netem) {
-      std::string what = im.delay ? "delay" : "jitter";
-      std::string msg = fmt::format("{}: {} needs the kernel's netem qdisc (CONFIG_NET_SCH_NETEM), which this "
-                                    "kernel lacks; rate and loss work without it",
-                                    link, what);
-      if (l.where.known()) msg = l.where.str() + ": " + msg;
-      throw EnvironmentError(msg);
-    }
-    std::vector<std::pair<const Endpoint*, const Endpoint*>> directions;  // sender, receiver
-    if (im.direction != Impairment::Direction::b_to_a) directions.push_back({&l.a, &l.b});
-    if (im.direction != Impairment::Direction::a_to_b) directions.push_back({&l.b, &l.a});
-    for (const auto& [from, to] : directions) {
-      Node& sender = node(from->node);
-      int index = NodeInternals::netlink(sender).link(from->interface).index;
-      if (netem) {
-        NodeInternals::netlink(sender).add_netem(index, im.delay.value_or(std::chrono::microseconds(0)),
-                                   im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
-                                   from->label());
-        if (im.rate) NodeInternals::netlink(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle,
-                                                     from->label());
-        continue;
-      }
-      if (im.rate) NodeInternals::netlink(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
-      if (im.loss_percent && *im.loss_percent > 0) {
-        // No netem: drop at random on the receiving interface's ingress.
-        auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
-        // One table per receiving interface. Interface names are letters,
-        // digits, '-' and '_' (validated), all of which an nft identifier and
-        // a quoted device name take as they are.
-        std::string table = "nslab_loss_" + to->interface;
-        if (auto why = interface_name_problem(to->interface))
-          throw ConfigError(fmt::format("{}: {}", link, *why), l.where);
-        apply_nftables(node(to->node),
-                       fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
-                                   "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",
-                                   table, to->interface, per_million));
-      }
-    }
-  }
-}
-
-void Lab::apply_firewalls() {
-  for (const auto& spec : topology_.nodes()) {
-    const Node& n = node(spec.name);
-    if (!spec.nftables.empty()) apply_nftables(n, spec.nftables.text, spec.nftables.where);
-    if (!spec.iptables.empty()) apply_iptables(n, spec.iptables.text, Family::ipv4, spec.iptables.where);
-    if (!spec.ip6tables.empty())
-      apply_iptables(n, spec.ip6tables.text, Family::ipv6, spec.ip6tables.where);
-  }
-}
-
-void Lab::apply_sysctls() {
-  std::vector<Node*> with;
-  std::vector<const NodeSpec*> specs;
-  for (std::size_t k = 0; k < nodes_.size(); ++k)
-    if (!topology_.nodes()[k].sysctls.empty()) {
-      with.push_back(nodes_[k].get());
-      specs.push_back(&topology_.nodes()[k]);
-    }
-  if (with.empty()) return;
-  // Validation refuses the keys nslab knows to be machine-wide; whatever a
-  // namespace still refuses (a missing key, a read-only one, a bad value) is
-  // the scenario's error, at the key's own file:line:column.
-  SysctlWriter writer;
-  std::size_t k = 0;
-  run_in_each(with, [&](Node& n) {
-    const NodeSpec& spec = *specs[k++];
-    for (const auto& s : spec.sysctls) {
-      const SourceLocation& where = s.where.known() ? s.where : spec.where;
-      try {
-        writer.write(s.key, s.value);
-      } catch (const ConfigError& e) {
-        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()), where);
-      } catch (const SystemError& e) {
-        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.what()), where);
-      }
-    }
-  });
 }
 
 // A packet sent through a link before the kernel has activated its queue is
@@ -396,7 +358,7 @@ void Lab::wait_links_up() {
     if (w != ifs.end() && li.ready() && (li.oper_up || !w->second)) ifs.erase(w);
   };
   auto dump = [&](const std::string& node_name, std::map<std::string, bool>& ifs) {
-    for (const auto& li : NodeInternals::netlink(*named.at(node_name)).links()) settle(ifs, li);
+    for (const auto& li : netlink_of(*named.at(node_name)).links()) settle(ifs, li);
   };
   auto drop_done = [&] {
     for (auto it = want.begin(); it != want.end();) it = it->second.empty() ? want.erase(it) : std::next(it);
@@ -447,7 +409,7 @@ void Lab::wait_links_up() {
   // The watcher may still be between setting a link's state and activating
   // its queues; it holds the RTNL lock for both, and any request that takes
   // the lock (setting lo up again) waits for it to finish.
-  if (!nodes_.empty()) NodeInternals::netlink(*nodes_.front()).set_up(1, true, nodes_.front()->name() + ":lo");
+  if (!nodes_.empty()) netlink_of(*nodes_.front()).set_up(1, true, nodes_.front()->name() + ":lo");
 }
 
 }  // namespace nslab
