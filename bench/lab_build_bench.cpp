@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <fmt/format.h>
 #include <string>
 #include <vector>
@@ -52,9 +53,9 @@ long mem_available_kib() {
 
 // One build and teardown in a fresh child process, so that its peak memory is
 // the lab's alone.
-Sample measure_in_child(int n) {
+std::optional<Sample> measure_in_child(int n) {
   int p[2];
-  if (::pipe(p) != 0) std::exit(1);
+  if (::pipe(p) != 0) return std::nullopt;
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(p[0]);
@@ -85,7 +86,7 @@ Sample measure_in_child(int n) {
   ::close(p[0]);
   int st = 0;
   ::waitpid(pid, &st, 0);
-  if (!ok) std::exit(1);
+  if (!ok) return std::nullopt;
   return s;
 }
 
@@ -185,7 +186,9 @@ int main(int argc, char** argv) {
       // so that one sample does not pay for the last.
       if (!trace.active()) ::usleep(static_cast<useconds_t>(100000 + n * 2000));
       trace.clear();
-      samples.push_back(measure_in_child(n));
+      auto sample = measure_in_child(n);
+      if (!sample) return 1;  // the child said why; returning ends the trace
+      samples.push_back(*sample);
       if (trace.active()) {
         auto [end, busy] = destruction(trace, samples.back().teardown_at);
         (void)busy;

@@ -20,7 +20,7 @@ std::optional<std::string> descriptor_exhaustion(int err) {
   if (err == EMFILE) {
     rlimit lim{};
     ::getrlimit(RLIMIT_NOFILE, &lim);
-    return fmt::format("too many open files (limit {}; a lab holds about two per node while it builds, "
+    return fmt::format("too many open files (limit {}; a lab holds one or two per node, "
                        "see `ulimit -n`)",
                        lim.rlim_cur);
   }
