@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nslab/topology.h"
@@ -15,7 +16,11 @@ inline double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// host with bridge v-net-0 (10.0.255.254/16) and n nodes n1..nN, one veth each.
+// A Linux bridge holds at most 1,023 ports: larger labs spread their nodes
+// over several bridges of host.
+inline constexpr int kPortsPerBridge = 1000;
+// host with bridge v-net-0 (10.0.255.254/16) and n nodes n1..nN, one veth
+// each; beyond kPortsPerBridge nodes, v-net-1 (10.1.255.254/16) and so on.
 Topology bridge_lab(int n);
 // The same lab as the article builds it: one `ip` process per command.
 std::string bridge_lab_script(int n);
@@ -30,6 +35,28 @@ struct ShellTimes {
   double teardown_ms = -1;
 };
 ShellTimes run_sandboxed_shell(const std::string& build, const std::string& teardown);
+
+// The kernel's destruction of network namespaces, timed with the
+// workqueue tracepoints (a tracefs instance of its own, so nothing else's
+// tracing changes): every run of cleanup_net, the work item that destroys
+// the namespaces queued since its last run, as {start ms, end ms} on the
+// CLOCK_MONOTONIC scale of monotonic_ms(). Empty without tracefs. The
+// machine's other namespaces are destroyed by the same work item.
+class CleanupNetTrace {
+ public:
+  CleanupNetTrace();
+  ~CleanupNetTrace();
+  CleanupNetTrace(const CleanupNetTrace&) = delete;
+  CleanupNetTrace& operator=(const CleanupNetTrace&) = delete;
+  bool active() const { return !dir_.empty(); }
+  // Completed runs; one still running ends at -1.
+  std::vector<std::pair<double, double>> runs();
+  void clear();
+
+ private:
+  std::string dir_;
+};
+double monotonic_ms();
 
 // Median of the values.
 double median(std::vector<double> v);

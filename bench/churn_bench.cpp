@@ -62,8 +62,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "SKIP: %s\n", why->c_str());
     return 4;
   }
-  // In this process.
+  // In this process, with the kernel's namespace destruction traced.
   std::vector<double> each;
+  CleanupNetTrace trace;
+  trace.clear();
+  double m0 = monotonic_ms();
   auto t0 = Clock::now();
   for (int i = 0; i < labs; ++i) {
     auto l0 = Clock::now();
@@ -77,6 +80,8 @@ int main(int argc, char** argv) {
     each.push_back(ms_since(l0));
   }
   double lib_s = ms_since(t0) / 1000;
+  double m1 = monotonic_ms(), busy = 0;
+  for (auto [b, e] : trace.runs()) busy += std::max(0.0, std::min(e < 0 ? m1 : e, m1) - std::max(b, m0));
   // As processes.
   std::string dir = fmt::format("/tmp/nslab-churn-{}", ::getpid());
   std::string file = dir + "/churn.yaml";
@@ -124,6 +129,9 @@ int main(int argc, char** argv) {
   std::printf("| nslab library, one process | %d | %.1f | %.1f / %.1f / %.1f / %.1f | %s |\n", labs, lib_rate,
               percentile(each, 0.5), percentile(each, 0.9), percentile(each, 0.99), percentile(each, 1.0),
               shell_rate > 0 ? fmt::format("{:.1f}x", lib_rate / shell_rate).c_str() : "-");
+  if (trace.active())
+    std::fprintf(stderr, "cleanup_net busy %.0f%% of the library loop (%.0f of %.0f ms)\n", 100 * busy / (m1 - m0),
+                 busy, m1 - m0);
   if (proc_s > 0)
     std::printf("| `nslab check` processes | %d | %.1f | - | %s |\n", processes, proc_rate,
                 shell_rate > 0 ? fmt::format("{:.1f}x", proc_rate / shell_rate).c_str() : "-");

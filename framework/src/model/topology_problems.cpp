@@ -45,6 +45,31 @@ bool is_broadcast(const Prefix& p) {
   return all_ones;
 }
 
+// Every node's interfaces (as Topology::interfaces_of gives them), made in
+// one pass over the links: asking per node costs O(nodes x links).
+using InterfacesByNode = std::map<std::string, std::vector<Topology::InterfaceSpec>, std::less<>>;
+InterfacesByNode interfaces_by_node(const Topology& t) {
+  InterfacesByNode out;
+  for (const auto& n : t.nodes()) {
+    auto& mine = out[n.name];
+    for (const auto& b : n.bridges) mine.push_back({b.name, b.addresses, b.where});
+  }
+  for (const auto& l : t.links())
+    for (const auto* e : {&l.a, &l.b})
+      if (auto it = out.find(e->node); it != out.end()) it->second.push_back({e->interface, e->addresses, e->where});
+  return out;
+}
+
+const std::vector<Topology::InterfaceSpec>& interfaces(const InterfacesByNode& all, const std::string& node) {
+  static const std::vector<Topology::InterfaceSpec> none;
+  auto it = all.find(node);
+  return it == all.end() ? none : it->second;
+}
+
+// The kernel numbers a bridge's ports 1..1023 (BR_MAX_PORTS is 1024): the
+// 1,024th port is refused with EXFULL ("Exchange full").
+constexpr std::size_t kMaxBridgePorts = 1023;
+
 // Interface names per node: unique, valid, and the bridges endpoints name exist.
 void interface_problems(const Topology& t, Problems& problem) {
   std::map<std::string, std::map<std::string, SourceLocation>, std::less<>> names;
@@ -65,10 +90,14 @@ void interface_problems(const Topology& t, Problems& problem) {
       if (auto why = sysctl_key_problem(s.key))
         problem(fmt::format("node \"{}\": {}", n.name, *why), or_else(s.where, n.where));
   }
+  std::map<std::string_view, const NodeSpec*, std::less<>> by_name;
+  for (const auto& n : t.nodes()) by_name.emplace(n.name, &n);
+  std::map<std::pair<std::string_view, std::string_view>, std::size_t> ports;  // node, bridge
   for (const auto& l : t.links()) {
     for (const auto* e : {&l.a, &l.b}) {
       auto where = or_else(e->where, l.where);
-      const NodeSpec* n = t.find_node(e->node);
+      auto found = by_name.find(e->node);
+      const NodeSpec* n = found == by_name.end() ? nullptr : found->second;
       if (!n) {
         problem(fmt::format("link endpoint \"{}\" names unknown node \"{}\"", printable(e->label()),
                             printable(e->node)),
@@ -85,6 +114,11 @@ void interface_problems(const Topology& t, Problems& problem) {
         problem(fmt::format("link endpoint \"{}\" names bridge \"{}\", which node \"{}\" does "
                             "not have",
                             e->label(), printable(e->bridge), e->node),
+                where);
+      else if (!e->bridge.empty() && ++ports[{e->node, e->bridge}] == kMaxBridgePorts + 1)
+        problem(fmt::format("link endpoint \"{}\": bridge \"{}:{}\" already has {} ports, the most a Linux "
+                            "bridge holds; spread the nodes over several bridges",
+                            e->label(), e->node, e->bridge, kMaxBridgePorts),
                 where);
       if (e->mtu != 0 && (e->mtu < 68 || e->mtu > 65535))
         problem(fmt::format("link endpoint \"{}\": MTU {} is outside 68..65535", e->label(), e->mtu),
@@ -140,8 +174,9 @@ void address_problems(const Topology& t, Problems& problem) {
   };
   std::map<std::pair<int, IpAddress>, std::string> on_segment;
   std::map<std::pair<std::string, IpAddress>, std::string> on_node;
+  const auto all = interfaces_by_node(t);
   for (const auto& n : t.nodes()) {
-    for (const auto& i : t.interfaces_of(n.name)) {
+    for (const auto& i : interfaces(all, n.name)) {
       std::string label = n.name + ":" + i.name;
       for (const auto& p : i.addresses) {
         auto where = or_else(i.where, n.where);
@@ -224,8 +259,9 @@ void firewall_problems(const Topology& t, Problems& problem) {
 
 // Routes: the device exists, the gateway is on a connected subnet.
 void route_problems(const Topology& t, Problems& problem) {
+  const auto all = interfaces_by_node(t);
   for (const auto& n : t.nodes()) {
-    auto ifaces = t.interfaces_of(n.name);
+    const auto& ifaces = interfaces(all, n.name);
     std::map<std::tuple<Family, std::optional<Prefix>, int>, std::string> seen;
     for (const auto& r : n.routes) {
       auto where = or_else(r.where, n.where);

@@ -1,71 +1,30 @@
-// The only file that speaks libnl. Messages are built with libnl's message
-// API so that a veth is created with its peer already in the target namespace,
-// configured and up, in one request (about 40x faster than creating it in
-// the caller's namespace and moving it).
+// The only files that speak libnl are this one, netlink_tc.cpp and
+// netlink_neighbours.cpp (see netlink_impl.h). Messages are built with
+// libnl's message API so that a veth is created with its peer already in the
+// target namespace, configured and up, in one request (about 40x faster than
+// creating it in the caller's namespace and moving it).
 #include "netlink.h"
 
-#include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <linux/neighbour.h>
-#include <linux/pkt_sched.h>
 #include <linux/veth.h>
-#include <netlink/attr.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
-#include <netlink/route/qdisc.h>
-#include <netlink/route/qdisc/netem.h>
-#include <netlink/route/tc.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
-#include <functional>
 
+#include "fd_limit.h"
+#include "netlink_impl.h"
 #include "nslab/error.h"
+#include "nslab/netns.h"
 
 namespace nslab {
 
-// Stricter than Linux (which takes any byte but '/', ':', whitespace and
-// NUL): nslab's names go into scenario syntax (':' separates the node, '@'
-// the bridge), Graphviz, nftables rulesets, sysctl keys ('.' separates their
-// parts) and tool command lines, so one plain rule keeps them all safe.
-
-
-namespace {
-
-struct MsgDeleter {
-  void operator()(nl_msg* m) const noexcept { nlmsg_free(m); }
-};
-using Msg = std::unique_ptr<nl_msg, MsgDeleter>;
-
-Msg new_msg(int type, int flags) {
-  Msg m(nlmsg_alloc_simple(type, flags | NLM_F_REQUEST));
-  if (!m) throw std::bad_alloc();
-  return m;
-}
-
-template <typename T>
-void append(nl_msg* m, const T& header) {
-  if (nlmsg_append(m, const_cast<T*>(&header), sizeof header, NLMSG_ALIGNTO) < 0)
-    throw std::bad_alloc();
-}
-
-void put(nl_msg* m, int type, const void* data, std::size_t len) {
-  if (nla_put(m, type, static_cast<int>(len), data) < 0) throw std::bad_alloc();
-}
-void put_u32(nl_msg* m, int type, std::uint32_t v) { put(m, type, &v, sizeof v); }
-void put_str(nl_msg* m, int type, std::string_view s) {
-  std::string z(s);
-  put(m, type, z.c_str(), z.size() + 1);
-}
-nlattr* nest(nl_msg* m, int type) {
-  nlattr* a = nla_nest_start(m, type);
-  if (!a) throw std::bad_alloc();
-  return a;
-}
+using namespace nl;
 
 LinkInfo parse_link(nlmsghdr* h) {
   LinkInfo info;
@@ -90,109 +49,144 @@ LinkInfo parse_link(nlmsghdr* h) {
   return info;
 }
 
-}  // namespace
-
-struct Netlink::Impl {
-  nl_sock* sock = nullptr;
-  std::string owner;
-
-  ~Impl() {
-    if (sock) nl_socket_free(sock);
+nl_sock* nl::open_socket(const std::string& owner) {
+  // The descriptor is made here rather than by nl_connect, which reports
+  // EMFILE as "Unspecific failure".
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) {
+    int err = errno;
+    if (auto why = descriptor_exhaustion(err))
+      throw EnvironmentError(fmt::format("cannot open a netlink socket in \"{}\": {}", owner, *why));
+    throw SystemError(fmt::format("cannot open a netlink socket in \"{}\"", owner), err);
   }
-
-  // Sends m and reads its answer: an ack, one link, or a dump of links.
-  // Returns 0 or the kernel's errno (libnl's own codes would lose it).
-  int transact(nl_msg* m, LinkInfo* reply = nullptr, std::vector<LinkInfo>* dump = nullptr) {
-    int rc = nl_send_auto(sock, m);
-    if (rc < 0) return EIO;
-    struct Ctx {
-      int err = 0;
-      LinkInfo* reply;
-      std::vector<LinkInfo>* dump;
-    } ctx{0, reply, dump};
-    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
-    if (!cb) throw std::bad_alloc();
-    nl_cb_err(
-        cb, NL_CB_CUSTOM,
-        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-          static_cast<Ctx*>(arg)->err = -e->error;
-          return NL_STOP;
-        },
-        &ctx);
-    nl_cb_set(
-        cb, NL_CB_VALID, NL_CB_CUSTOM,
-        [](nl_msg* msg, void* arg) -> int {
-          auto* c = static_cast<Ctx*>(arg);
-          nlmsghdr* h = nlmsg_hdr(msg);
-          if (h->nlmsg_type == RTM_NEWLINK) {
-            if (c->reply) *c->reply = parse_link(h);
-            if (c->dump) c->dump->push_back(parse_link(h));
-          }
-          return NL_OK;
-        },
-        &ctx);
-    rc = nl_recvmsgs(sock, cb);
-    nl_cb_put(cb);
-    if (ctx.err != 0) return ctx.err;
-    if (rc < 0) return EIO;
-    return 0;
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;  // port 0: the kernel picks a free one
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw SystemError(fmt::format("cannot bind a netlink socket in \"{}\"", owner), err);
   }
-
-  // Sends a dump request and hands every answer to fn. Returns 0 or errno.
-  int dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn) {
-    if (nl_send_auto(sock, m) < 0) return EIO;
-    struct Ctx {
-      int err = 0;
-      const std::function<void(nlmsghdr*)>* fn;
-    } ctx{0, &fn};
-    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
-    if (!cb) throw std::bad_alloc();
-    nl_cb_err(
-        cb, NL_CB_CUSTOM,
-        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-          static_cast<Ctx*>(arg)->err = -e->error;
-          return NL_STOP;
-        },
-        &ctx);
-    nl_cb_set(
-        cb, NL_CB_VALID, NL_CB_CUSTOM,
-        [](nl_msg* msg, void* arg) -> int {
-          (*static_cast<Ctx*>(arg)->fn)(nlmsg_hdr(msg));
-          return NL_OK;
-        },
-        &ctx);
-    int rc = nl_recvmsgs(sock, cb);
-    nl_cb_put(cb);
-    if (ctx.err != 0) return ctx.err;
-    return rc < 0 ? EIO : 0;
+  nl_sock* sock = nl_socket_alloc();
+  if (!sock) {
+    ::close(fd);
+    throw std::bad_alloc();
   }
-
-  void must(nl_msg* m, const std::string& what) {
-    int err = transact(m);
-    if (err != 0) throw NetlinkError(what, err);
+  if (int rc = nl_socket_set_fd(sock, NETLINK_ROUTE, fd); rc < 0) {
+    nl_socket_free(sock);  // closes fd
+    throw Error(fmt::format("cannot open a netlink socket in \"{}\": {}", owner, nl_geterror(rc)));
   }
-};
+  // Acks are asked for per request (GETs get their answer instead).
+  nl_socket_disable_auto_ack(sock);
+  nl_socket_set_buffer_size(sock, 1 << 20, 1 << 20);
+  return sock;
+}
+
+Netlink::Impl::~Impl() {
+  if (sock) nl_socket_free(sock);
+}
+
+nl_sock* Netlink::Impl::socket() {
+  if (sock) return sock;
+  if (netns_fd < 0) throw Error(fmt::format("the netlink socket of \"{}\" is closed", owner));
+  sock = on_new_thread([&] {
+    if (::setns(netns_fd, CLONE_NEWNET) != 0)
+      throw SystemError(fmt::format("cannot enter \"{}\" to reopen its netlink socket (setns)", owner), errno);
+    return open_socket(owner);
+  });
+  return sock;
+}
+
+int Netlink::Impl::transact(nl_msg* m, LinkInfo* reply, std::vector<LinkInfo>* dump) {
+  nl_sock* sock = socket();
+  int rc = nl_send_auto(sock, m);
+  if (rc < 0) return EIO;
+  struct Ctx {
+    int err = 0;
+    LinkInfo* reply;
+    std::vector<LinkInfo>* dump;
+  } ctx{0, reply, dump};
+  nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
+  if (!cb) throw std::bad_alloc();
+  nl_cb_err(
+      cb, NL_CB_CUSTOM,
+      [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+        static_cast<Ctx*>(arg)->err = -e->error;
+        return NL_STOP;
+      },
+      &ctx);
+  nl_cb_set(
+      cb, NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* msg, void* arg) -> int {
+        auto* c = static_cast<Ctx*>(arg);
+        nlmsghdr* h = nlmsg_hdr(msg);
+        if (h->nlmsg_type == RTM_NEWLINK) {
+          if (c->reply) *c->reply = parse_link(h);
+          if (c->dump) c->dump->push_back(parse_link(h));
+        }
+        return NL_OK;
+      },
+      &ctx);
+  rc = nl_recvmsgs(sock, cb);
+  nl_cb_put(cb);
+  if (ctx.err != 0) return ctx.err;
+  if (rc < 0) return EIO;
+  return 0;
+}
+
+int Netlink::Impl::dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn) {
+  nl_sock* sock = socket();
+  if (nl_send_auto(sock, m) < 0) return EIO;
+  struct Ctx {
+    int err = 0;
+    const std::function<void(nlmsghdr*)>* fn;
+  } ctx{0, &fn};
+  nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
+  if (!cb) throw std::bad_alloc();
+  nl_cb_err(
+      cb, NL_CB_CUSTOM,
+      [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
+        static_cast<Ctx*>(arg)->err = -e->error;
+        return NL_STOP;
+      },
+      &ctx);
+  nl_cb_set(
+      cb, NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* msg, void* arg) -> int {
+        (*static_cast<Ctx*>(arg)->fn)(nlmsg_hdr(msg));
+        return NL_OK;
+      },
+      &ctx);
+  int rc = nl_recvmsgs(sock, cb);
+  nl_cb_put(cb);
+  if (ctx.err != 0) return ctx.err;
+  return rc < 0 ? EIO : 0;
+}
+
+void Netlink::Impl::must(nl_msg* m, const std::string& what) {
+  int err = transact(m);
+  if (err != 0) throw NetlinkError(what, err);
+}
 
 Netlink::Netlink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Netlink::Netlink(Netlink&&) noexcept = default;
 Netlink& Netlink::operator=(Netlink&&) noexcept = default;
 Netlink::~Netlink() = default;
 
-Netlink Netlink::open_here(std::string owner) {
+Netlink Netlink::open_here(std::string owner, int netns_fd) {
   auto impl = std::make_unique<Impl>();
+  impl->sock = open_socket(owner);
   impl->owner = std::move(owner);
-  impl->sock = nl_socket_alloc();
-  if (!impl->sock) throw std::bad_alloc();
-  if (int rc = nl_connect(impl->sock, NETLINK_ROUTE); rc < 0)
-    throw Error(fmt::format("cannot open a netlink socket in \"{}\": {}", impl->owner,
-                            nl_geterror(rc)));
-  // Acks are asked for per request (GETs get their answer instead).
-  nl_socket_disable_auto_ack(impl->sock);
-  int fd = nl_socket_get_fd(impl->sock);
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  nl_socket_set_buffer_size(impl->sock, 1 << 20, 1 << 20);
+  impl->netns_fd = netns_fd;
   return Netlink(std::move(impl));
 }
+
+void Netlink::close() {
+  if (impl_->netns_fd < 0 || !impl_->sock) return;
+  nl_socket_free(impl_->sock);
+  impl_->sock = nullptr;
+}
+
+bool Netlink::is_open() const noexcept { return impl_->sock != nullptr; }
 
 std::optional<LinkInfo> Netlink::find_link(std::string_view name) const {
   if (interface_name_problem(name)) return std::nullopt;
@@ -228,59 +222,6 @@ std::vector<LinkInfo> Netlink::links() const {
   int err = impl_->transact(m.get(), nullptr, &out);
   if (err != 0) throw NetlinkError(fmt::format("cannot list links of \"{}\"", impl_->owner), err);
   return out;
-}
-
-TrafficSnapshot Netlink::traffic(bool qdiscs) const {
-  TrafficSnapshot t;
-  if (qdiscs) {
-    Msg m = new_msg(RTM_GETQDISC, NLM_F_DUMP);
-    tcmsg tc{};
-    tc.tcm_family = AF_UNSPEC;
-    append(m.get(), tc);
-    int err = impl_->dump(m.get(), [&](nlmsghdr* h) {
-      if (h->nlmsg_type != RTM_NEWQDISC) return;
-      nlattr* tb[TCA_MAX + 1] = {};
-      if (nlmsg_parse(h, sizeof(tcmsg), tb, TCA_MAX, nullptr) < 0 || !tb[TCA_STATS]) return;
-      tc_stats st{};
-      std::memcpy(&st, nla_data(tb[TCA_STATS]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[TCA_STATS]))));
-      t.packets += st.packets + st.drops;
-      t.queued += st.qlen;
-    });
-    if (err != 0) throw NetlinkError(fmt::format("cannot read the qdiscs of \"{}\"", impl_->owner), err);
-  }
-  {
-    Msg m = new_msg(RTM_GETLINK, NLM_F_DUMP);
-    ifinfomsg ifi{};
-    ifi.ifi_family = AF_UNSPEC;
-    append(m.get(), ifi);
-    int err = impl_->dump(m.get(), [&](nlmsghdr* h) {
-      if (h->nlmsg_type != RTM_NEWLINK) return;
-      nlattr* tb[IFLA_MAX + 1] = {};
-      if (nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0 || !tb[IFLA_STATS64]) return;
-      rtnl_link_stats64 st{};
-      std::memcpy(&st, nla_data(tb[IFLA_STATS64]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[IFLA_STATS64]))));
-      t.packets += st.rx_packets + st.tx_packets + st.rx_dropped + st.tx_dropped;
-    });
-    if (err != 0) throw NetlinkError(fmt::format("cannot read the link counters of \"{}\"", impl_->owner), err);
-  }
-  Msg m = new_msg(RTM_GETNEIGH, NLM_F_DUMP);
-  ndmsg nd{};
-  nd.ndm_family = AF_UNSPEC;
-  append(m.get(), nd);
-  int err = impl_->dump(m.get(), [&](nlmsghdr* h) {
-    if (h->nlmsg_type != RTM_NEWNEIGH) return;
-    auto* n = static_cast<ndmsg*>(nlmsg_data(h));
-    if (n->ndm_family != AF_INET && n->ndm_family != AF_INET6) return;
-    if (!(n->ndm_state & (NUD_INCOMPLETE | NUD_DELAY | NUD_PROBE))) return;
-    nlattr* tb[NDA_MAX + 1] = {};
-    if (nlmsg_parse(h, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0 || !tb[NDA_DST]) return;
-    Family f = n->ndm_family == AF_INET ? Family::ipv4 : Family::ipv6;
-    if (static_cast<std::size_t>(nla_len(tb[NDA_DST])) < (f == Family::ipv4 ? 4u : 16u)) return;
-    t.resolving.emplace_back(n->ndm_ifindex, IpAddress::from_bytes(f, nla_data(tb[NDA_DST])));
-  });
-  if (err != 0) throw NetlinkError(fmt::format("cannot read the neighbours of \"{}\"", impl_->owner), err);
-  std::sort(t.resolving.begin(), t.resolving.end());
-  return t;
 }
 
 void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
@@ -403,153 +344,6 @@ void Netlink::add_route(const RouteRequest& r) {
   if (r.oif > 0) put_u32(m.get(), RTA_OIF, static_cast<std::uint32_t>(r.oif));
   if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
   impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
-}
-
-namespace {
-struct QdiscDeleter {
-  void operator()(rtnl_qdisc* q) const noexcept { rtnl_qdisc_put(q); }
-};
-using Qdisc = std::unique_ptr<rtnl_qdisc, QdiscDeleter>;
-
-Qdisc new_qdisc(int index, std::uint32_t parent, std::uint32_t handle, const char* kind) {
-  Qdisc q(rtnl_qdisc_alloc());
-  if (!q) throw std::bad_alloc();
-  rtnl_tc_set_ifindex(TC_CAST(q.get()), index);
-  rtnl_tc_set_parent(TC_CAST(q.get()), parent);
-  rtnl_tc_set_handle(TC_CAST(q.get()), handle);
-  if (rtnl_tc_set_kind(TC_CAST(q.get()), kind) < 0) throw std::bad_alloc();
-  return q;
-}
-}  // namespace
-
-// Built by hand rather than with libnl's tbf API, whose rates are int bytes
-// per second (at most ~17.2 Gbit/s) and which cannot send TCA_TBF_BURST.
-void Netlink::add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent,
-                             std::string_view label) {
-  // tbf drops every frame longer than its burst, so the burst holds two of
-  // the link's largest frames (MTU plus the Ethernet header) and at least
-  // 10 ms at the rate; the queue holds 50 ms more.
-  int mtu = 1500;
-  for (const auto& l : links())
-    if (l.index == index && l.mtu > 0) mtu = l.mtu;
-  const std::uint64_t bytes = std::max<std::uint64_t>(bits_per_second / 8, 1);
-  constexpr std::uint64_t kU32 = 0xffffffffu;
-  const std::uint64_t burst = std::min(std::max(bytes / 100, 2 * (static_cast<std::uint64_t>(mtu) + 14)), kU32);
-  tc_tbf_qopt opt{};
-  opt.rate.rate = static_cast<std::uint32_t>(std::min(bytes, kU32));
-  opt.rate.linklayer = TC_LINKLAYER_ETHERNET;  // no rate table needed
-  opt.limit = static_cast<std::uint32_t>(std::min(bytes / 20 + burst, kU32));
-
-  Msg m = new_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
-  tcmsg tcm{};
-  tcm.tcm_family = AF_UNSPEC;
-  tcm.tcm_ifindex = index;
-  tcm.tcm_parent = parent ? parent : TC_H_ROOT;
-  tcm.tcm_handle = parent ? TC_HANDLE(10, 0) : TC_HANDLE(1, 0);
-  append(m.get(), tcm);
-  put_str(m.get(), TCA_KIND, "tbf");
-  nlattr* options = nest(m.get(), TCA_OPTIONS);
-  put(m.get(), TCA_TBF_PARMS, &opt, sizeof opt);
-  if (bytes > kU32) {
-    std::uint64_t rate64 = bytes;
-    put(m.get(), TCA_TBF_RATE64, &rate64, sizeof rate64);
-  }
-  put_u32(m.get(), TCA_TBF_BURST, static_cast<std::uint32_t>(burst));
-  nla_nest_end(m.get(), options);
-  impl_->must(m.get(), fmt::format("cannot limit \"{}\" to {} bit/s (tbf)", label, bits_per_second));
-}
-
-void Netlink::add_netem(int index, std::chrono::microseconds delay, std::chrono::microseconds jitter,
-                        double loss_percent, std::string_view label) {
-  Qdisc q = new_qdisc(index, TC_H_ROOT, TC_HANDLE(1, 0), "netem");
-  if (delay.count()) rtnl_netem_set_delay(q.get(), static_cast<int>(delay.count()));
-  if (jitter.count()) rtnl_netem_set_jitter(q.get(), static_cast<int>(jitter.count()));
-  if (loss_percent > 0) {
-    // netem's loss is a fraction of 2^32.
-    auto scaled = static_cast<std::uint32_t>(std::min(loss_percent / 100.0, 1.0) * 4294967295.0);
-    rtnl_netem_set_loss(q.get(), static_cast<int>(scaled));
-  }
-  nl_msg* raw = nullptr;
-  if (rtnl_qdisc_build_add_request(q.get(), NLM_F_CREATE | NLM_F_REPLACE, &raw) < 0) throw std::bad_alloc();
-  Msg m(raw);
-  nlmsg_hdr(m.get())->nlmsg_flags |= NLM_F_ACK;
-  impl_->must(m.get(), fmt::format("cannot add netem to \"{}\"", label));
-}
-
-bool Netlink::can_add_netem(int index) {
-  Qdisc q = new_qdisc(index, TC_H_ROOT, TC_HANDLE(1, 0), "netem");
-  nl_msg* raw = nullptr;
-  if (rtnl_qdisc_build_add_request(q.get(), NLM_F_CREATE, &raw) < 0) return false;
-  Msg m(raw);
-  nlmsg_hdr(m.get())->nlmsg_flags |= NLM_F_ACK;
-  return impl_->transact(m.get()) == 0;
-}
-
-void Netlink::add_neighbours(const std::vector<Neighbour>& entries) {
-  constexpr std::size_t kInFlight = 512;  // acks the receive buffer holds at once
-  for (std::size_t first = 0; first < entries.size(); first += kInFlight) {
-    std::size_t last = std::min(entries.size(), first + kInFlight);
-    // One datagram carries the whole chunk: the kernel handles each message
-    // in turn and acks each one.
-    std::vector<char> batch;
-    for (std::size_t i = first; i < last; ++i) {
-      const Neighbour& n = entries[i];
-      Msg m = new_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK);
-      ndmsg nd{};
-      nd.ndm_ifindex = n.ifindex;
-      if (n.fdb) {
-        nd.ndm_family = AF_BRIDGE;
-        nd.ndm_state = NUD_NOARP;  // "static": never aged out, not local
-        nd.ndm_flags = NTF_MASTER;
-      } else {
-        nd.ndm_family = static_cast<unsigned char>(to_af(n.address.family()));
-        nd.ndm_state = NUD_PERMANENT;
-      }
-      append(m.get(), nd);
-      if (!n.fdb) put(m.get(), NDA_DST, n.address.data(), n.address.size());
-      put(m.get(), NDA_LLADDR, n.mac.data(), 6);
-      nl_complete_msg(impl_->sock, m.get());
-      nlmsghdr* h = nlmsg_hdr(m.get());
-      const char* bytes = reinterpret_cast<const char*>(h);
-      batch.insert(batch.end(), bytes, bytes + NLMSG_ALIGN(h->nlmsg_len));
-    }
-    if (nl_sendto(impl_->sock, batch.data(), batch.size()) < 0)
-      throw NetlinkError(fmt::format("cannot send neighbour entries in \"{}\"", impl_->owner), EIO);
-    struct Ctx {
-      std::size_t acks = 0;
-      int err = 0;
-    } ctx;
-    nl_cb* cb = nl_cb_clone(nl_socket_get_cb(impl_->sock));
-    if (!cb) throw std::bad_alloc();
-    nl_cb_err(
-        cb, NL_CB_CUSTOM,
-        [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-          auto* c = static_cast<Ctx*>(arg);
-          ++c->acks;
-          if (e->error && !c->err) c->err = -e->error;
-          return NL_OK;
-        },
-        &ctx);
-    nl_cb_set(
-        cb, NL_CB_ACK, NL_CB_CUSTOM,
-        [](nl_msg*, void* arg) -> int {
-          ++static_cast<Ctx*>(arg)->acks;
-          return NL_OK;
-        },
-        &ctx);
-    // Several requests are in flight, so answers may not match the last
-    // sequence number sent.
-    nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, [](nl_msg*, void*) -> int { return NL_OK; }, nullptr);
-    while (ctx.acks < last - first) {
-      if (nl_recvmsgs(impl_->sock, cb) < 0 && ctx.acks < last - first && !ctx.err) {
-        ctx.err = EIO;
-        break;
-      }
-    }
-    nl_cb_put(cb);
-    if (ctx.err)
-      throw NetlinkError(fmt::format("cannot add neighbour entries in \"{}\"", impl_->owner), ctx.err);
-  }
 }
 
 }  // namespace nslab

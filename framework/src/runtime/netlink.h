@@ -91,13 +91,19 @@ struct TrafficSnapshot {
 class Netlink {
  public:
   // A socket in the calling thread's namespace. `owner` names that namespace
-  // in messages ("red").
-  static Netlink open_here(std::string owner);
+  // in messages ("red"). With netns_fd (that namespace, held by the caller
+  // for as long as this object lives) the socket can be closed and is
+  // reopened there on its next use.
+  static Netlink open_here(std::string owner, int netns_fd = -1);
 
   Netlink(Netlink&&) noexcept;
   Netlink& operator=(Netlink&&) noexcept;
   ~Netlink();
 
+  // Closes the socket, to hold fewer descriptors, when it can be reopened
+  // (see open_here); the next request reopens it on a thread made for it.
+  void close();
+  bool is_open() const noexcept;
 
   std::optional<LinkInfo> find_link(std::string_view name) const;
   LinkInfo link(std::string_view name) const;  // throws when missing

@@ -9,12 +9,20 @@
 #include <fmt/format.h>
 
 #include "nslab/error.h"
+#include "fd_limit.h"
 #include "sys.h"
 
 namespace nslab {
 
 Netns Netns::open(const std::string& path) {
-  Fd fd = sys::open(path, O_RDONLY);
+  int raw = sys::retry([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  if (raw < 0) {
+    int err = errno;
+    // Out of descriptors is the machine's limit, not a missing namespace: say which.
+    if (auto why = descriptor_exhaustion(err)) throw EnvironmentError(fmt::format("cannot open {}: {}", path, *why));
+    throw SystemError(fmt::format("cannot open {}", path), err);
+  }
+  Fd fd(raw);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw SystemError(fmt::format("cannot stat {}", path), errno);
   return Netns(std::move(fd), st.st_ino);

@@ -1,0 +1,101 @@
+// Lab build phases for the scenario's own settings: link impairments,
+// sysctls and firewall rules (see lab_build.cpp for the rest of the build).
+#include "nslab/lab.h"
+
+#include <fmt/format.h>
+
+#include "firewall.h"
+#include "lab_build.h"
+#include "link_impairment.h"
+#include "nslab/error.h"
+#include "sysctl.h"
+
+namespace nslab {
+
+void Lab::apply_impairments() {
+  for (const auto& l : topology_.links()) {
+    const Impairment& im = l.impair;
+    if (im.empty()) continue;
+    std::string link = fmt::format("link \"{}\" <-> \"{}\"", l.a.label(), l.b.label());
+    bool netem = (im.loss_percent || im.needs_netem()) && kernel_has_netem();
+    if (im.needs_netem() && !netem) {
+      std::string what = im.delay ? "delay" : "jitter";
+      std::string msg = fmt::format("{}: {} needs the kernel's netem qdisc (CONFIG_NET_SCH_NETEM), which this "
+                                    "kernel lacks; rate and loss work without it",
+                                    link, what);
+      if (l.where.known()) msg = l.where.str() + ": " + msg;
+      throw EnvironmentError(msg);
+    }
+    std::vector<std::pair<const Endpoint*, const Endpoint*>> directions;  // sender, receiver
+    if (im.direction != Impairment::Direction::b_to_a) directions.push_back({&l.a, &l.b});
+    if (im.direction != Impairment::Direction::a_to_b) directions.push_back({&l.b, &l.a});
+    for (const auto& [from, to] : directions) {
+      Node& sender = node(from->node);
+      int index = netlink_of(sender).link(from->interface).index;
+      if (netem) {
+        netlink_of(sender).add_netem(index, im.delay.value_or(std::chrono::microseconds(0)),
+                                   im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
+                                   from->label());
+        if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle,
+                                                     from->label());
+        continue;
+      }
+      if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
+      if (im.loss_percent && *im.loss_percent > 0) {
+        // No netem: drop at random on the receiving interface's ingress.
+        auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
+        // One table per receiving interface. Interface names are letters,
+        // digits, '-' and '_' (validated), all of which an nft identifier and
+        // a quoted device name take as they are.
+        std::string table = "nslab_loss_" + to->interface;
+        if (auto why = interface_name_problem(to->interface))
+          throw ConfigError(fmt::format("{}: {}", link, *why), l.where);
+        apply_nftables(node(to->node),
+                       fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
+                                   "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",
+                                   table, to->interface, per_million));
+      }
+    }
+  }
+}
+
+void Lab::apply_firewalls() {
+  for (const auto& spec : topology_.nodes()) {
+    const Node& n = node(spec.name);
+    if (!spec.nftables.empty()) apply_nftables(n, spec.nftables.text, spec.nftables.where);
+    if (!spec.iptables.empty()) apply_iptables(n, spec.iptables.text, Family::ipv4, spec.iptables.where);
+    if (!spec.ip6tables.empty())
+      apply_iptables(n, spec.ip6tables.text, Family::ipv6, spec.ip6tables.where);
+  }
+}
+
+void Lab::apply_sysctls() {
+  std::vector<Node*> with;
+  std::vector<const NodeSpec*> specs;
+  for (std::size_t k = 0; k < nodes_.size(); ++k)
+    if (!topology_.nodes()[k].sysctls.empty()) {
+      with.push_back(nodes_[k].get());
+      specs.push_back(&topology_.nodes()[k]);
+    }
+  if (with.empty()) return;
+  // Validation refuses the keys nslab knows to be machine-wide; whatever a
+  // namespace still refuses (a missing key, a read-only one, a bad value) is
+  // the scenario's error, at the key's own file:line:column.
+  SysctlWriter writer;
+  std::size_t k = 0;
+  run_in_each(with, [&](Node& n) {
+    const NodeSpec& spec = *specs[k++];
+    for (const auto& s : spec.sysctls) {
+      const SourceLocation& where = s.where.known() ? s.where : spec.where;
+      try {
+        writer.write(s.key, s.value);
+      } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.message()), where);
+      } catch (const SystemError& e) {
+        throw ConfigError(fmt::format("node \"{}\": {}", n.name(), e.what()), where);
+      }
+    }
+  });
+}
+
+}  // namespace nslab
