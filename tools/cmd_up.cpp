@@ -201,7 +201,9 @@ int up(const Args& args) {
   while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) status.append(buf, static_cast<std::size_t>(n));
   ::close(pipefd[0]);
   if (status != "OK") {
-    std::fprintf(stderr, "nslab up: %s\n", status.empty() ? "the keeper died" : status.substr(4).c_str());
+    // "ERR why", or whatever a dying keeper got out
+    std::string why = status.rfind("ERR ", 0) == 0 ? status.substr(4) : status;
+    std::fprintf(stderr, "nslab up: %s\n", why.empty() ? "the keeper died" : why.c_str());
     return kFailed;
   }
   print_up(find_kept_lab(id), machine_netns);
