@@ -84,7 +84,8 @@ std::optional<std::chrono::milliseconds> Loader::duration(const YAML::Node& n, s
     r_.error(n, fmt::format("{} \"{}\" is not a duration (a number with ms or s, e.g. 500ms, 2s)", what, *v));
     return std::nullopt;
   }
-  if (!(*ms <= static_cast<double>(hi.count())) || std::llround(*ms) < lo.count()) {
+  // Compared unrounded: 0.5ms is below a minimum of 1ms, not 1ms.
+  if (!(*ms <= static_cast<double>(hi.count())) || *ms < static_cast<double>(lo.count())) {
     r_.error(n, fmt::format("{} \"{}\" is out of range: {}", what, *v, range));
     return std::nullopt;
   }
