@@ -93,7 +93,7 @@ run_case fails_with_a_silent_program
 [ "$rc" != 0 ] || fail "fails_with_a_silent_program: exit 0"$'\n'"$out"
 grep -q "red: sleep 600 was running; the end of its output:" <<<"$out" ||
   fail "fails_with_a_silent_program: the program is not shown"$'\n'"$out"
-grep -A1 "red: sleep 600 was running" <<<"$out" | grep -qx "(none)" ||
+grep -A1 "red: sleep 600 was running" <<<"$out" | grep -q "^(none)" ||
   fail "fails_with_a_silent_program: its empty output is not \"(none)\""$'\n'"$out"
 ! grep -q "cannot be read" <<<"$out" || fail "fails_with_a_silent_program: its log could not be read"$'\n'"$out"
 
