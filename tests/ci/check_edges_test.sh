@@ -3,6 +3,7 @@
 # user runs it (each in the namespace ctest runs in):
 #  - a program that prints nothing and fails: the scenario fails with exit 1
 #    and says the program printed nothing (the empty log used to throw);
+#  - a program whose cwd does not exist fails at its run entry's position;
 #  - two scenario files with the same `name:` in one --artifacts run: each
 #    keeps its pcap in a directory of its own, and a second run of the same
 #    files reuses those directories;
@@ -61,6 +62,18 @@ YAML
 run_check 1 "$work/silent-exit.yaml"
 grep -q "FAIL $work/silent-exit.yaml:5:9: a: sh -c sleep 0.2; exit 3 keeps running — exited with code 3 and printed nothing" <<<"$out" ||
   fail "silent-exit: the dead program is not reported:"$'\n'"$out"
+
+# A program that cannot start (its cwd is missing) is reported at its entry.
+cat > "$work/cwd.yaml" <<'YAML'
+nodes:
+  a: { run: [ { command: "sleep 9", cwd: /nonexistent-nslab-cwd } ] }
+  b:
+links:
+  - [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ]
+YAML
+run_check 1 "$work/cwd.yaml"
+grep -q "FAIL $work/cwd.yaml: $work/cwd.yaml:2:15: .*cannot change to the working directory /nonexistent-nslab-cwd" <<<"$out" ||
+  fail "cwd: not reported at its run entry:"$'\n'"$out"
 
 # --- artifacts of two files with one name -------------------------------------------
 capture_of() {  # capture_of FILE: a scenario named "twin" whose capture expectation fails

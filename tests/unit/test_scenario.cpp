@@ -372,6 +372,9 @@ BOOST_AUTO_TEST_CASE(what_check_would_refuse_or_ignore_validation_refuses) {
                "65001"},
       {"an icmp matrix with a port", Lab{.after = kExpect + "matrix: { protocol: icmp, port: 80 }\n"}.yaml(), "7:37",
        "an icmp matrix has no port"},
+      {"seen_from an IPv4-mapped address",
+       Lab{.a = "{ services: [ tcp/80 ] }", .after = kExpect + "{ from: b, to: a, tcp: 80, seen_from: \"::ffff:10.0.0.2\" }\n"}.yaml(),
+       "7:43", "seen_from \"::ffff:10.0.0.2\" is an IPv4-mapped address"},
       {"a NUL in a command expectation", Lab{.after = kExpect + "{ from: a, command: \"tr\\0ue\" }\n"}.yaml(), "7:25",
        "a command cannot hold a NUL character"},
   };

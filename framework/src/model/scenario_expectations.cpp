@@ -80,6 +80,12 @@ void Loader::probe_expectation(const YAML::Node& item) {
     auto v = r_.scalar(s, "seen_from").value_or("");
     e.seen_from = IpAddress::parse(v);
     if (!e.seen_from) r_.error(s, fmt::format("seen_from \"{}\" is not an IP address", v));
+    else if (const auto* b = e.seen_from->data();
+             !e.seen_from->is_v4() && std::all_of(b, b + 10, [](auto x) { return x == 0; }) && b[10] == 0xff &&
+             b[11] == 0xff)
+      r_.error(s, fmt::format("seen_from \"{}\" is an IPv4-mapped address; a service sees an IPv4 client as "
+                              "its IPv4 address",
+                              v));
     if (icmp) r_.error(s, "seen_from needs a tcp or udp probe to a built-in service");
     probe->want_served_by = true;
   }
