@@ -128,6 +128,8 @@ class Engine {
         throw ConfigError(fmt::format("probe \"{}\" needs a port", probes[i].str()));
       // A built-in service answers a UDP request with its greeting and the
       // echo in one datagram.
+      if (probes[i].protocol == Protocol::icmp && !probes[i].payload.empty())
+        throw ConfigError(fmt::format("probe \"{}\": a payload needs a tcp or udp probe", probes[i].str()));
       if (probes[i].protocol == Protocol::udp && probes[i].payload.size() > kMaxUdpPayload)
         throw ConfigError(fmt::format("probe \"{}\": a UDP payload has at most {} bytes, not {}", probes[i].str(),
                                       kMaxUdpPayload, probes[i].payload.size()));
