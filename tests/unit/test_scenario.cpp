@@ -416,6 +416,17 @@ BOOST_AUTO_TEST_CASE(legitimate_neighbours_of_the_hostile_inputs_still_load) {
   }
 }
 
+// A scenario without a name is named after its file, and never with nothing
+// (JUnit suites and artifact directories carry the name).
+BOOST_AUTO_TEST_CASE(the_default_name_is_never_empty) {
+  const std::string yaml = Lab{}.yaml();
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/lab.v2.yaml").name == "lab");
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/.hidden.yaml").name == ".hidden");
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/.yaml").name == ".yaml");
+  BOOST_TEST(nslab::parse_scenario("name: \"\"\n" + yaml, "dir/.x").name == ".x");
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/").name == "scenario");
+}
+
 // A sysctl carries its own position: the build reports a key the namespace
 // refuses there, not at the node.
 BOOST_AUTO_TEST_CASE(sysctls_keep_their_position) {

@@ -29,6 +29,9 @@ void Loader::load(const YAML::Node& root) {
   if (s_.name.empty()) {
     auto base = r_.file().substr(r_.file().find_last_of('/') + 1);
     s_.name = base.substr(0, base.find('.'));
+    // ".hidden.yaml": the name up to its last dot, never empty
+    if (s_.name.empty()) s_.name = base.substr(0, base.rfind('.') > 0 ? base.rfind('.') : base.size());
+    if (s_.name.empty()) s_.name = "scenario";
   }
   s_.topology.set_name(s_.name);
   if (auto o = root["options"]) options(o);
