@@ -88,6 +88,15 @@ grep -q "fixture_failure_demo.cpp($line): .*error" <<<"$out" ||
 grep -q "red -> blue icmp: expected blocked, observed reachable (echo reply from 192.168.1.2)" <<<"$out" ||
   fail "fails_a_matrix: no evidence for the wrong cell"$'\n'"$out"
 
+# A program that printed nothing: shown as such, not as an unreadable log.
+run_case fails_with_a_silent_program
+[ "$rc" != 0 ] || fail "fails_with_a_silent_program: exit 0"$'\n'"$out"
+grep -q "red: sleep 600 was running; the end of its output:" <<<"$out" ||
+  fail "fails_with_a_silent_program: the program is not shown"$'\n'"$out"
+grep -A1 "red: sleep 600 was running" <<<"$out" | grep -q "^(none)" ||
+  fail "fails_with_a_silent_program: its empty output is not \"(none)\""$'\n'"$out"
+! grep -q "cannot be read" <<<"$out" || fail "fails_with_a_silent_program: its log could not be read"$'\n'"$out"
+
 run_case passes
 [ "$rc" = 0 ] || fail "passes: exit $rc"$'\n'"$out"
 ! grep -q "MARK-pass-42" <<<"$out" || fail "passes: a passing test printed its program's output"$'\n'"$out"

@@ -75,6 +75,15 @@ BOOST_FIXTURE_TEST_CASE(fails_a_matrix, nslab::LabFixture) {
   check_matrix(spec);  // MATRIX-CHECK-LINE: red reaches blue, so this fails on purpose
 }
 
+// A program that has printed nothing: its empty log is shown as such (an
+// empty log used to make the teardown throw and hide it).
+BOOST_FIXTURE_TEST_CASE(fails_with_a_silent_program, nslab::LabFixture) {
+  auto& lab = build(nslab::seed::veth_pair());
+  auto& p = lab.start("red", nslab::ProcessSpec{{"sleep", "600"}});
+  BOOST_TEST(p.log_tail().empty());
+  BOOST_TEST(lab.ping("red", "blue") == nslab::Verdict::blocked);  // wrong on purpose
+}
+
 BOOST_FIXTURE_TEST_CASE(passes, nslab::LabFixture) {
   auto& lab = build(nslab::seed::veth_pair());
   start_marker(lab, "pass");

@@ -66,6 +66,26 @@ BOOST_AUTO_TEST_CASE(what_validate_refuses_check_refuses_with_the_same_position)
        kNodes + "links:\n  - [ \"a:eth0 10.0.0.1/24\", { at: \"b:eth0\", addresses: [10.0.0.2/24], up: false } ]\n"
                 "expect:\n  - capture: { on: \"b:eth0\", during: { from: a, to: b, icmp: 1 }, count: 0 }\n",
        ":7:20:", "left down (up: false)"},
+      // check used to load these silently (-P on a misspelt chain), hang
+      // (nft monitor), start both programs, drop the payload, or fail
+      // without a position (UDP payload, run timeout of 0.5ms).
+      {"fow.yaml", "nodes:\n  a: { iptables: \"-P FOWARD DROP\" }\n  b:\n" + kLink, ":2:22:",
+       "did you mean \"FORWARD\"?"},
+      {"monitor.yaml", "nodes:\n  a:\n    nftables: |\n      monitor\n  b:\n" + kLink, ":4:7:",
+       "\"monitor\" is a command, not part of a ruleset"},
+      {"tworun.yaml",
+       "nodes:\n  a:\n    run:\n      - { command: \"sleep 9\", ready: { tcp: 8080 } }\n"
+       "      - { command: \"sleep 9\", ready: { tcp: 8080 } }\n  b:\n" + kLink,
+       ":5:9:", "two run programs are ready on tcp/8080"},
+      {"udp65001.yaml",
+       "nodes:\n  a:\n  b: { services: [ udp/53 ] }\n" + kLink + "expect:\n  - { from: a, to: b, udp: 53, payload: " +
+           std::string(65001, 'x') + " }\n",
+       ":7:41:", "a UDP payload has at most 65000 bytes"},
+      {"icmp-payload.yaml", kNodes + kLink + "expect:\n  - { from: a, to: b, icmp: reachable, payload: x }\n", ":7:49:",
+       "payload needs a tcp or udp probe"},
+      {"run-timeout.yaml",
+       "nodes:\n  a: { run: [ { command: \"sleep 9\", ready: { tcp: 80 }, timeout: 0.5ms } ] }\n  b:\n" + kLink,
+       ":2:66:", "a run timeout is from 10ms"},
   };
   for (const auto& c : cases) {
     auto file = s.write(c.name, c.yaml);

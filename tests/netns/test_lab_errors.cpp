@@ -87,6 +87,22 @@ BOOST_AUTO_TEST_CASE(bridge_that_does_not_exist) {
   });
 }
 
+// The C++ API refuses what a scenario's validation refuses: a payload on an
+// ICMP probe (it used to be dropped silently) and two programs ready on one port.
+BOOST_AUTO_TEST_CASE(what_validation_refuses_the_api_refuses) {
+  auto& lab = build(nslab::seed::veth_pair());
+  nslab::Probe p{.from = "red", .to = "blue", .protocol = nslab::Protocol::icmp, .payload = "hello"};
+  BOOST_CHECK_EXCEPTION(lab.probe(p), nslab::ConfigError,
+                        [](const auto& e) { return has(e.what(), "a payload needs a tcp or udp probe"); });
+  destroy_lab();
+  nslab::Topology t = nslab::seed::veth_pair();
+  for (int i = 0; i < 2; ++i)
+    t.node("red").run.push_back(nslab::RunSpec{.argv = {"sleep", "9"}, .ready_port = {{nslab::Protocol::tcp, 8080}}});
+  BOOST_CHECK_EXCEPTION(build(std::move(t)), nslab::ConfigError, [](const auto& e) {
+    return has(e.what(), "node \"red\": two run programs are ready on tcp/8080");
+  });
+}
+
 BOOST_AUTO_TEST_CASE(unknown_sysctl_names_node_and_key) {
   nslab::Topology t = nslab::seed::veth_pair();
   t.node("red").sysctl("net.ipv4.no_such_knob", "1");

@@ -323,6 +323,69 @@ BOOST_AUTO_TEST_CASE(hostile_inputs_are_rejected_with_a_position) {
   }
 }
 
+// Values `nslab validate` accepted and `nslab check` then refused without a
+// position, hung on, or silently ignored (hostile tester, issue 12 follow-up).
+BOOST_AUTO_TEST_CASE(what_check_would_refuse_or_ignore_validation_refuses) {
+  const std::string run = "\n    run:\n      - ";
+  const std::vector<Hostile> cases = {
+      {"-P with a misspelt chain", Lab{.a = "{ iptables: \"-P FOWARD DROP\" }"}.yaml(), "2:22",
+       "-P sets the policy of a built-in chain, and \"FOWARD\" is not one of table filter (INPUT, FORWARD, "
+       "OUTPUT); did you mean \"FORWARD\"?"},
+      {"-P with a user chain", Lab{.a = "\n    iptables: |\n      -N MINE\n      -P MINE DROP"}.yaml(), "5:10",
+       "\"MINE\" is not one of table filter"},
+      {"-P FORWARD in table nat", Lab{.a = "{ iptables: \"-t nat -P FORWARD ACCEPT\" }"}.yaml(), "2:29",
+       "is not one of table nat (PREROUTING, INPUT, OUTPUT, POSTROUTING)"},
+      {"-P INPUT in table raw", Lab{.a = "{ iptables: \"-t raw -P INPUT ACCEPT\" }"}.yaml(), "2:29",
+       "is not one of table raw (PREROUTING, OUTPUT)"},
+      {"-N of a built-in chain", Lab{.a = "{ iptables: \"-N INPUT\" }"}.yaml(), "2:22",
+       "chain INPUT is built into table filter; -N makes a new chain"},
+      {"nftables: monitor", Lab{.a = "\n    nftables: |\n      table inet t {\n      }\n      monitor"}.yaml(), "6:7",
+       "nftables line 3: \"monitor\" is a command, not part of a ruleset (it watches events and never ends)"},
+      {"nftables: list after a ';'", Lab{.a = "{ nftables: \"table inet t { }; list ruleset\" }"}.yaml(), "2:37",
+       "\"list\" is a command, not part of a ruleset"},
+      {"nftables: include", Lab{.a = "\n    nftables: |\n      include \"/dev/stdin\""}.yaml(), "4:7",
+       "\"include\" is a command, not part of a ruleset (it reads a file outside the scenario"},
+      {"nftables: reset", Lab{.a = "\n    nftables: |\n        # counters\n        reset counters"}.yaml(), "5:9",
+       "nftables line 2: \"reset\" is a command"},
+      {"two run programs ready on one port",
+       Lab{.a = run + "{ command: \"python3 -m http.server 8080\", ready: { tcp: 8080 } }" + run.substr(9) +
+                "{ command: \"python3 -m http.server 8080\", ready: { tcp: 8080 } }"}.yaml(),
+       "5:9", "node \"a\": two run programs are ready on tcp/8080 (the first at line 4, column 9)"},
+      {"a run timeout of 0.5ms", Lab{.a = "{ run: [ { command: \"true\", exit: 0, timeout: 0.5ms } ] }"}.yaml(), "2:52",
+       "timeout \"0.5ms\" is out of range: a run timeout is from 10ms to 1h"},
+      {"a run timeout of 5ms", Lab{.a = "{ run: [ { command: \"sleep 9\", ready: { tcp: 80 }, timeout: 5ms } ] }"}.yaml(),
+       "2:66", "a run timeout is from 10ms"},
+      {"a probe timeout of 0.5ms", Lab{.before = "options: { timeout: 0.5ms }\n"}.yaml(), "1:21",
+       "timeout \"0.5ms\" is out of range: a timeout is from 1ms"},
+      {"a run timeout with neither exit nor ready", Lab{.a = "{ run: [ { command: \"sleep 9\", timeout: 2s } ] }"}.yaml(),
+       "2:46", "a run timeout bounds the wait for \"exit\" or \"ready\", and this entry has neither"},
+      {"exit and ready", Lab{.a = "{ run: [ { command: \"true\", exit: 0, ready: { tcp: 80 } } ] }"}.yaml(), "2:50",
+       "a run entry with \"exit\" must end, so it is never \"ready\""},
+      {"ready on tcp and udp", Lab{.a = "{ run: [ { command: \"sleep 9\", ready: { tcp: 80, udp: 53 } } ] }"}.yaml(),
+       "2:60", "\"ready\" waits for one port: tcp or udp, not both"},
+      {"a payload on an icmp probe", Lab{.after = kExpect + "{ from: a, to: b, icmp: reachable, payload: hello }\n"}.yaml(),
+       "7:49", "payload needs a tcp or udp probe"},
+      {"a UDP payload of 65001 bytes",
+       Lab{.a = "{ services: [ udp/53 ] }",
+           .after = kExpect + "{ from: b, to: a, udp: 53, payload: " + std::string(65001, 'x') + " }\n"}.yaml(),
+       "7:41", "a UDP payload has at most 65000 bytes (one datagram holds the service's greeting and the echo), not "
+               "65001"},
+      {"an icmp matrix with a port", Lab{.after = kExpect + "matrix: { protocol: icmp, port: 80 }\n"}.yaml(), "7:37",
+       "an icmp matrix has no port"},
+      {"seen_from an IPv4-mapped address",
+       Lab{.a = "{ services: [ tcp/80 ] }", .after = kExpect + "{ from: b, to: a, tcp: 80, seen_from: \"::ffff:10.0.0.2\" }\n"}.yaml(),
+       "7:43", "seen_from \"::ffff:10.0.0.2\" is an IPv4-mapped address"},
+      {"a NUL in a command expectation", Lab{.after = kExpect + "{ from: a, command: \"tr\\0ue\" }\n"}.yaml(), "7:25",
+       "a command cannot hold a NUL character"},
+  };
+  for (const auto& c : cases) {
+    auto e = errors_of(c.yaml);
+    const std::string shown = c.yaml.substr(0, 400) + "\n-> " + e.substr(0, 400);
+    BOOST_TEST(has(e, std::string("lab.yaml:") + c.where + ": "), c.what << ":\n" << shown);
+    BOOST_TEST(has(e, c.phrase), c.what << ":\n" << shown);
+  }
+}
+
 // What validation newly checks leaves the legitimate forms alone.
 BOOST_AUTO_TEST_CASE(legitimate_neighbours_of_the_hostile_inputs_still_load) {
   for (const auto& yaml : {
@@ -332,6 +395,18 @@ BOOST_AUTO_TEST_CASE(legitimate_neighbours_of_the_hostile_inputs_still_load) {
            Lab{.a = "{ services: [ tcp/80, udp/80 ], sysctl: { net.core.somaxconn: 1024, net.ipv4.conf.eth0.rp_filter: 0 } }"}.yaml(),
            Lab{.a = "{ routes: [ \"10.9.0.0/16 via 10.0.0.2 metric 2147483647\", default via 10.0.0.2 ] }"}.yaml(),
            Lab{.a = "{ iptables: \"-A INPUT -m comment --comment 'it''s #1' -j DROP  # a comment\" }"}.yaml(),
+           Lab{.a = "{ iptables: \"-P FORWARD DROP\\n-t nat -P POSTROUTING ACCEPT\\n-t mangle -P FORWARD ACCEPT\\n"
+                    "-t raw -P PREROUTING ACCEPT\\n-t security -P OUTPUT ACCEPT\\n-N MINE\\n-A INPUT -j MINE\" }"}.yaml(),
+           // nft words that only look like the refused commands
+           Lab{.a = "\n    nftables: |\n      # list, monitor\n      flush ruleset\n      table inet t {\n"
+                    "        set listed { type ipv4_addr; }\n        chain c { type filter hook input priority 0;\n"
+                    "          counter comment \"reset; list ruleset\"\n        }\n      }\n"
+                    "      add rule inet t c ip saddr @listed drop"}.yaml(),
+           Lab{.a = "\n    run:\n      - { command: \"sleep 9\", ready: { tcp: 8080 }, timeout: 10ms }\n"
+                    "      - { command: \"sleep 9\", ready: { udp: 8080 } }\n      - { command: \"true\", exit: 0, timeout: 1s }"}.yaml(),
+           Lab{.a = "{ services: [ udp/53 ] }",
+               .after = kExpect + "{ from: b, to: a, udp: 53, payload: " + std::string(65000, 'x') + " }\n" +
+                        "  - matrix: { protocol: tcp, port: 80 }\n"}.yaml(),
            Lab{.before = "options: { timeout: 1ms, link_up_timeout: 3600s }\n",
                .links = "  - endpoints: [ \"a:eth0 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n"
                         "    impair: { rate: 40gbit, loss: 0.0001%, delay: 0ms, jitter: 60s }\n",
@@ -339,6 +414,17 @@ BOOST_AUTO_TEST_CASE(legitimate_neighbours_of_the_hostile_inputs_still_load) {
        }) {
     BOOST_TEST(errors_of(yaml).empty(), yaml << "\n-> " << errors_of(yaml));
   }
+}
+
+// A scenario without a name is named after its file, and never with nothing
+// (JUnit suites and artifact directories carry the name).
+BOOST_AUTO_TEST_CASE(the_default_name_is_never_empty) {
+  const std::string yaml = Lab{}.yaml();
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/lab.v2.yaml").name == "lab");
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/.hidden.yaml").name == ".hidden");
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/.yaml").name == ".yaml");
+  BOOST_TEST(nslab::parse_scenario("name: \"\"\n" + yaml, "dir/.x").name == ".x");
+  BOOST_TEST(nslab::parse_scenario(yaml, "dir/").name == "scenario");
 }
 
 // A sysctl carries its own position: the build reports a key the namespace

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,12 +17,17 @@
 namespace nslab {
 
 struct Probe {
+  // The longest UDP payload: a built-in service answers with its greeting
+  // ("NODE ADDRESS\n") and the echo in one datagram, which IPv4 caps at
+  // 65507 bytes of payload (IPv6 at 65527).
+  static constexpr std::size_t kMaxUdpPayload = 65000;
+
   std::string from;  // node name
   std::string to;    // "node", "node:interface" or an address
   Protocol protocol = Protocol::icmp;
   std::uint16_t port = 0;         // tcp/udp
   std::optional<Family> family;   // default: IPv4 where the target has it
-  std::string payload;            // tcp/udp: sent, and expected echoed back
+  std::string payload;            // tcp/udp only: sent, and expected echoed back
   bool want_served_by = false;    // tcp: wait for the service's greeting
 
   std::string str() const;  // "red -> blue icmp", "external -> host:eth0 tcp/8080"

@@ -78,6 +78,10 @@ struct ServiceSpec {
 };
 
 // A program a node runs for the whole life of the lab (or until it exits).
+// The shortest wait a run program may have to exit or get ready: starting
+// a program in a node takes milliseconds.
+inline constexpr std::chrono::milliseconds kMinRunTimeout{10};
+
 struct RunSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;

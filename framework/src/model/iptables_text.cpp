@@ -3,7 +3,10 @@
 // privilege, and the lab loads what it renders.
 #include "iptables_text.h"
 
+#include "nslab/values.h"
+
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <fmt/format.h>
 
@@ -184,6 +187,29 @@ std::optional<std::string> chain_problem(const std::string& chain) {
   return std::nullopt;
 }
 
+// The chains a table is born with: only they take a policy (-P), and -N
+// cannot make them again.
+const std::vector<std::string_view>& builtin_chains(const std::string& table) {
+  static const std::map<std::string, std::vector<std::string_view>, std::less<>> chains = {
+      {"filter", {"INPUT", "FORWARD", "OUTPUT"}},
+      {"nat", {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}},
+      {"mangle", {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}},
+      {"raw", {"PREROUTING", "OUTPUT"}},
+      {"security", {"INPUT", "FORWARD", "OUTPUT"}},
+  };
+  return chains.at(table);
+}
+
+bool is_builtin(const std::string& table, const std::string& chain) {
+  const auto& b = builtin_chains(table);
+  return std::find(b.begin(), b.end(), chain) != b.end();
+}
+
+std::string builtin_list(const std::string& table) {
+  std::string out;
+  for (auto c : builtin_chains(table)) out += fmt::format("{}{}", out.empty() ? "" : ", ", c);
+  return out;
+}
 
 }  // namespace
 
@@ -218,6 +244,15 @@ IptablesRules parse_iptables(std::string_view text, const SourceLocation& where)
                           line_of(where, index));
       if (auto why = chain_problem(rest[1].text))
         throw ConfigError(fmt::format("iptables line \"{}\": {}", line, *why), word_at(rest[1]));
+      if (!is_builtin(table, rest[1].text)) {
+        std::vector<std::string> names(builtin_chains(table).begin(), builtin_chains(table).end());
+        std::string hint = closest(rest[1].text, names);
+        throw ConfigError(fmt::format("iptables line \"{}\": -P sets the policy of a built-in chain, and "
+                                      "\"{}\" is not one of table {} ({}){}",
+                                      line, rest[1].text, table, builtin_list(table),
+                                      hint.empty() ? "" : fmt::format("; did you mean \"{}\"?", hint)),
+                          word_at(rest[1]));
+      }
       if (rest[2].text != "ACCEPT" && rest[2].text != "DROP")
         throw ConfigError(fmt::format("iptables line \"{}\": a policy is ACCEPT or DROP, not \"{}\"", line,
                                       rest[2].text),
@@ -228,6 +263,11 @@ IptablesRules parse_iptables(std::string_view text, const SourceLocation& where)
         throw ConfigError(fmt::format("iptables line \"{}\": -N takes CHAIN", line), line_of(where, index));
       if (auto why = chain_problem(rest[1].text))
         throw ConfigError(fmt::format("iptables line \"{}\": {}", line, *why), word_at(rest[1]));
+      if (is_builtin(table, rest[1].text))
+        throw ConfigError(fmt::format("iptables line \"{}\": chain {} is built into table {}; -N makes a new "
+                                      "chain",
+                                      line, rest[1].text, table),
+                          word_at(rest[1]));
       p.chains[table].push_back(fmt::format(":{} - [0:0]", rest[1].text));
     } else if (op == "-A" || op == "--append" || op == "-I" || op == "--insert") {
       std::string rule;

@@ -29,6 +29,9 @@ void Loader::load(const YAML::Node& root) {
   if (s_.name.empty()) {
     auto base = r_.file().substr(r_.file().find_last_of('/') + 1);
     s_.name = base.substr(0, base.find('.'));
+    // ".hidden.yaml": the name up to its last dot, never empty
+    if (s_.name.empty()) s_.name = base.substr(0, base.rfind('.') > 0 ? base.rfind('.') : base.size());
+    if (s_.name.empty()) s_.name = "scenario";
   }
   s_.topology.set_name(s_.name);
   if (auto o = root["options"]) options(o);
@@ -84,7 +87,8 @@ std::optional<std::chrono::milliseconds> Loader::duration(const YAML::Node& n, s
     r_.error(n, fmt::format("{} \"{}\" is not a duration (a number with ms or s, e.g. 500ms, 2s)", what, *v));
     return std::nullopt;
   }
-  if (!(*ms <= static_cast<double>(hi.count())) || std::llround(*ms) < lo.count()) {
+  // Compared unrounded: 0.5ms is below a minimum of 1ms, not 1ms.
+  if (!(*ms <= static_cast<double>(hi.count())) || *ms < static_cast<double>(lo.count())) {
     r_.error(n, fmt::format("{} \"{}\" is out of range: {}", what, *v, range));
     return std::nullopt;
   }

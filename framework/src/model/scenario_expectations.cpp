@@ -59,8 +59,8 @@ void Loader::probe_expectation(const YAML::Node& item) {
   if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload"},
                "an expectation"))
     return;
-  auto read = probe_of(item, "an expectation");
-  if (!read) return;
+  auto probe = probe_of(item, "an expectation");
+  if (!probe) return;
   ProbeExpectation e;
   e.where = r_.at(item);
   if (auto i = item["icmp"]) {
@@ -69,23 +69,27 @@ void Loader::probe_expectation(const YAML::Node& item) {
   } else if (auto v = item["verdict"]) {
     if (auto verdict = r_.verdict(v)) e.verdict = *verdict;
   }
-  const bool icmp = read->probe.protocol == Protocol::icmp;
+  const bool icmp = probe->protocol == Protocol::icmp;
   if (auto s = item["served_by"]) {
     e.served_by = r_.scalar(s, "served_by");
     if (e.served_by) check_node(s, *e.served_by, "served_by");
     if (icmp) r_.error(s, "served_by needs a tcp or udp probe to a built-in service");
-    read->probe.want_served_by = true;
+    probe->want_served_by = true;
   }
   if (auto s = item["seen_from"]) {
     auto v = r_.scalar(s, "seen_from").value_or("");
     e.seen_from = IpAddress::parse(v);
     if (!e.seen_from) r_.error(s, fmt::format("seen_from \"{}\" is not an IP address", v));
+    else if (const auto* b = e.seen_from->data();
+             !e.seen_from->is_v4() && std::all_of(b, b + 10, [](auto x) { return x == 0; }) && b[10] == 0xff &&
+             b[11] == 0xff)
+      r_.error(s, fmt::format("seen_from \"{}\" is an IPv4-mapped address; a service sees an IPv4 client as "
+                              "its IPv4 address",
+                              v));
     if (icmp) r_.error(s, "seen_from needs a tcp or udp probe to a built-in service");
-    read->probe.want_served_by = true;
+    probe->want_served_by = true;
   }
-  probe_family(item, *read);
-  if (auto p = item["payload"]) read->probe.payload = r_.scalar(p, "payload").value_or("");
-  e.probe = std::move(read->probe);
+  e.probe = std::move(*probe);
   s_.expectations.push_back(std::move(e));
 }
 
@@ -100,6 +104,7 @@ void Loader::command_expectation(const YAML::Node& item) {
   c.from = r_.scalar(item["from"], "from").value_or("");
   check_node(item["from"], c.from, "from");
   c.command = r_.scalar(item["command"], "command").value_or("");
+  if (c.command.find('\0') != std::string::npos) r_.error(item["command"], "a command cannot hold a NUL character");
   if (auto x = item["exit"])
     if (auto v = r_.integer(x, "exit", 0, 255)) c.exit = static_cast<int>(*v);
   if (auto o = item["output"]) c.output = r_.scalar(o, "output");
@@ -108,38 +113,46 @@ void Loader::command_expectation(const YAML::Node& item) {
   s_.expectations.push_back(std::move(c));
 }
 
-std::optional<Loader::ProbeRead> Loader::probe_of(const YAML::Node& item, std::string_view what) {
+std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view what) {
   auto from = item["from"], to = item["to"];
   if (!from || !to) {
     r_.error(item, fmt::format("{} needs \"from\" and \"to\"", what));
     return std::nullopt;
   }
-  ProbeRead read;
-  read.probe.from = r_.scalar(from, "from").value_or("");
-  read.probe.to = r_.scalar(to, "to").value_or("");
+  Probe probe;
+  probe.from = r_.scalar(from, "from").value_or("");
+  probe.to = r_.scalar(to, "to").value_or("");
   const auto errors_before = r_.errors().size();
-  check_node(from, read.probe.from, "from");
-  check_target(to, read.probe.to);
-  read.ends_known = r_.errors().size() == errors_before;
+  check_node(from, probe.from, "from");
+  check_target(to, probe.to);
+  const bool ends_known = r_.errors().size() == errors_before;
   int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
   if (protocols != 1) {
     r_.error(item, fmt::format("{} names exactly one of icmp, tcp: PORT, udp: PORT", what));
     return std::nullopt;
   }
   if (item["icmp"]) {
-    read.probe.protocol = Protocol::icmp;
+    probe.protocol = Protocol::icmp;
   } else {
     auto p = item["tcp"] ? item["tcp"] : item["udp"];
-    read.probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
-    if (auto port = r_.integer(p, "port", 1, 65535)) read.probe.port = static_cast<std::uint16_t>(*port);
+    probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
+    if (auto port = r_.integer(p, "port", 1, 65535)) probe.port = static_cast<std::uint16_t>(*port);
   }
-  return read;
-}
-
-void Loader::probe_family(const YAML::Node& item, ProbeRead& read) {
   if (auto f = item["family"])
-    if (auto fam = family(f)) read.probe.family = fam;
-  if (read.ends_known) check_probe_addresses(item["family"] ? item["family"] : item["to"], read.probe);
+    if (auto fam = family(f)) probe.family = fam;
+  if (ends_known) check_probe_addresses(item["family"] ? item["family"] : item["to"], probe);
+  if (auto p = item["payload"]) {
+    probe.payload = r_.scalar(p, "payload").value_or("");
+    // An echo request carries nslab's own key as its data; a payload there
+    // would be silently ignored.
+    if (probe.protocol == Protocol::icmp)
+      r_.error(p, "payload needs a tcp or udp probe (an echo server sends it back); an icmp probe carries none");
+    else if (probe.protocol == Protocol::udp && probe.payload.size() > Probe::kMaxUdpPayload)
+      r_.error(p, fmt::format("a UDP payload has at most {} bytes (one datagram holds the service's greeting and "
+                              "the echo), not {}",
+                              Probe::kMaxUdpPayload, probe.payload.size()));
+  }
+  return probe;
 }
 
 void Loader::capture(const YAML::Node& c) {
@@ -164,10 +177,9 @@ void Loader::capture(const YAML::Node& c) {
   }
   auto during = c["during"];
   if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family"}, "a capture's probe")) return;
-  auto read = probe_of(during, "a probe");
-  if (!read) return;
-  probe_family(during, *read);
-  e.during = std::move(read->probe);
+  auto probe = probe_of(during, "a probe");
+  if (!probe) return;
+  e.during = std::move(*probe);
   if (auto f = c["filter"]) {
     e.filter = r_.scalar(f, "filter").value_or("");
     if (auto why = bpf_filter_problem(e.filter)) r_.error(f, *why);
@@ -200,6 +212,8 @@ void Loader::matrix(const YAML::Node& m) {
     if (auto v = r_.integer(p, "port", 1, 65535)) spec.port = static_cast<std::uint16_t>(*v);
   if (spec.protocol != Protocol::icmp && spec.port == 0)
     r_.error(m, fmt::format("a {} matrix needs a port", to_string(spec.protocol)));
+  if (spec.protocol == Protocol::icmp && m["port"])
+    r_.error(m["port"], "an icmp matrix has no port (give protocol: tcp or udp)");
   if (auto f = m["family"])
     if (auto fam = family(f)) spec.family = fam;
   // Every node of a matrix is a target, so each needs an address (of the

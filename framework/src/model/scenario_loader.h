@@ -63,18 +63,12 @@ class Loader {
   void command_expectation(const YAML::Node& item);
   void capture(const YAML::Node& c);
   void matrix(const YAML::Node& m);
-  // A probe as an expectation or a capture's "during" writes it, read in two
-  // steps so that the caller's own keys (a verdict, served_by) are read
-  // between them: probe_of reads from, to and one of icmp, tcp: PORT,
-  // udp: PORT (empty when from, to or the protocol is missing; `what` names
-  // the item then); probe_family reads the family and checks the probe's
-  // addresses against the lab.
-  struct ProbeRead {
-    Probe probe;
-    bool ends_known = false;  // from and to both name something in the lab
-  };
-  std::optional<ProbeRead> probe_of(const YAML::Node& item, std::string_view what);
-  void probe_family(const YAML::Node& item, ProbeRead& read);
+  // A probe as an expectation or a capture's "during" writes it: from, to,
+  // one of icmp, tcp: PORT, udp: PORT, family and payload, with its
+  // addresses checked against the lab. Empty when from, to or the protocol
+  // is missing (`what` names the item then); the caller reads its own keys
+  // (a verdict, served_by) and has checked which keys the item may have.
+  std::optional<Probe> probe_of(const YAML::Node& item, std::string_view what);
   // What a probe's ends may name: a node (check_node) or also node:interface
   // and an address (check_target). Both report at `n`.
   void check_target(const YAML::Node& n, const std::string& target);

@@ -103,11 +103,20 @@ void Loader::run(NodeSpec& n, const YAML::Node& item) {
   r.argv = command(item["command"], "command");
   if (auto c = item["cwd"]) r.working_dir = r_.scalar(c, "cwd").value_or("");
   if (auto e = item["env"]) environment(r, e);
-  if (auto t = item["timeout"])
-    if (auto d = timeout(t, "timeout")) r.timeout = *d;
+  if (auto t = item["timeout"]) {
+    // How long the program has to exit or to get ready: starting one takes
+    // milliseconds, so less than kMinRunTimeout could never be met.
+    if (auto d = duration(t, "timeout", kMinRunTimeout, kMaxDuration,
+                          fmt::format("a run timeout is from {}ms to 1h (3600s)", kMinRunTimeout.count())))
+      r.timeout = *d;
+    if (!item["exit"] && !item["ready"])
+      r_.error(t, "a run timeout bounds the wait for \"exit\" or \"ready\", and this entry has neither");
+  }
   if (auto x = item["exit"])
     if (auto v = r_.integer(x, "exit", 0, 255)) r.expect_exit = static_cast<int>(*v);
   if (auto rd = item["ready"]) {
+    if (item["exit"]) r_.error(rd, "a run entry with \"exit\" must end, so it is never \"ready\"; give one of them");
+    if (rd.IsMap() && rd["tcp"] && rd["udp"]) r_.error(rd["udp"], "\"ready\" waits for one port: tcp or udp, not both");
     if (r_.keys(rd, {"tcp", "udp", "command"}, "\"ready\"")) {
       if (auto t = rd["tcp"])
         if (auto v = r_.integer(t, "port", 1, 65535)) r.ready_port = {Protocol::tcp, static_cast<std::uint16_t>(*v)};

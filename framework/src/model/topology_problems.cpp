@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "iptables_text.h"
+#include "nftables_text.h"
 
 namespace nslab {
 
@@ -230,15 +231,22 @@ void listener_problems(const Topology& t, Problems& problem) {
                             at_line(it->second, " (first at ", ")")),
                 where);
     }
+    std::map<std::pair<Protocol, std::uint16_t>, SourceLocation> programs;
     for (const auto& r : n.run) {
       if (!r.ready_port) continue;
-      auto it = ports.find(*r.ready_port);
-      if (it != ports.end())
+      auto where = or_else(r.where, n.where);
+      if (auto it = ports.find(*r.ready_port); it != ports.end())
         problem(fmt::format("node \"{}\": a run program is ready on {}/{}, the port of a built-in service{}; one "
                             "of them could not listen",
                             n.name, to_string(r.ready_port->first), r.ready_port->second,
                             at_line(it->second, " (at ", ")")),
-                or_else(r.where, n.where));
+                where);
+      else if (auto [it2, fresh] = programs.emplace(*r.ready_port, where); !fresh)
+        problem(fmt::format("node \"{}\": two run programs are ready on {}/{}{}; one of them could not listen, "
+                            "and the port could not tell which one is ready",
+                            n.name, to_string(r.ready_port->first), r.ready_port->second,
+                            at_line(it2->second, " (the first at ", ")")),
+                where);
     }
   }
 }
@@ -254,6 +262,9 @@ void firewall_problems(const Topology& t, Problems& problem) {
         problem(fmt::format("node \"{}\": {}", n.name, e.message()), or_else(e.where(), n.where));
       }
     }
+    if (!n.nftables.empty())
+      if (auto e = nftables_problem(n.nftables.text, n.nftables.where))
+        problem(fmt::format("node \"{}\": {}", n.name, e->message()), or_else(e->where(), n.where));
   }
 }
 

@@ -208,8 +208,10 @@ KeptLab start_keeper(const Scenario& scenario, const std::string& id, const std:
   char buf[4096];
   for (ssize_t n; (n = sys::retry([&] { return ::read(status_in.get(), buf, sizeof buf); })) > 0;)
     status.append(buf, static_cast<std::size_t>(n));
-  if (status != "OK") throw Error(status.empty() ? "the keeper died" : status.substr(4));
-  return find_kept_lab(id);
+  if (status == "OK") return find_kept_lab(id);
+  if (status.empty()) throw Error("the keeper died");
+  // "ERR why"; anything else is shown whole rather than cut.
+  throw Error(status.rfind("ERR ", 0) == 0 ? status.substr(4) : status);
 }
 
 void keep_in_foreground(const Scenario& scenario, const std::string& id, const std::string& file,

@@ -69,6 +69,8 @@ void Lab::start_processes() {
         throw TimeoutError(located(e.what()));
       } catch (const EnvironmentError& e) {
         throw EnvironmentError(located(e.what()));
+      } catch (const SystemError& e) {
+        throw ProcessError(located(e.what()));  // e.g. a cwd that does not exist
       }
     }
   }

@@ -50,10 +50,13 @@ void Lab::apply_impairments() {
         std::string table = "nslab_loss_" + to->interface;
         if (auto why = interface_name_problem(to->interface))
           throw ConfigError(fmt::format("{}: {}", link, *why), l.where);
+        // 100% is a plain drop: numgen's values stop below 1000000.
+        std::string chance =
+            per_million >= 1000000 ? std::string() : fmt::format("numgen random mod 1000000 < {} ", per_million);
         apply_nftables(node(to->node),
                        fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
-                                   "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",
-                                   table, to->interface, per_million));
+                                   "\"{1}\" priority -500;\n    {2}counter drop\n  }}\n}}\n",
+                                   table, to->interface, chance));
       }
     }
   }

@@ -128,6 +128,8 @@ class Engine {
         throw ConfigError(fmt::format("probe \"{}\" needs a port", probes[i].str()));
       // A built-in service answers a UDP request with its greeting and the
       // echo in one datagram.
+      if (probes[i].protocol == Protocol::icmp && !probes[i].payload.empty())
+        throw ConfigError(fmt::format("probe \"{}\": a payload needs a tcp or udp probe", probes[i].str()));
       if (probes[i].protocol == Protocol::udp && probes[i].payload.size() > kMaxUdpPayload)
         throw ConfigError(fmt::format("probe \"{}\": a UDP payload has at most {} bytes, not {}", probes[i].str(),
                                       kMaxUdpPayload, probes[i].payload.size()));
@@ -161,7 +163,7 @@ class Engine {
 
  private:
   static constexpr std::uint64_t kRawTag = 1ull << 63;
-  static constexpr std::size_t kMaxUdpPayload = 65000;
+  static constexpr std::size_t kMaxUdpPayload = Probe::kMaxUdpPayload;
   static constexpr auto kOwnRejectGrace = std::chrono::milliseconds(20);
 
   static std::size_t cost(const Task& t) { return t.result.probe.protocol == Protocol::tcp ? kTcpDescriptors : 1; }
@@ -546,14 +548,45 @@ class Engine {
     return false;
   }
 
-  bool is_greeting(std::string_view line, Task& t) const {
+  // A built-in service's greeting, "NODE ADDRESS": a node of the lab and an address.
+  bool looks_like_greeting(std::string_view line) const {
     auto space = line.find(' ');
-    if (space == std::string_view::npos || !lab_.find_node(line.substr(0, space))) return false;
-    std::string_view addr = line.substr(space + 1);
-    if (!IpAddress::parse(addr)) return false;
+    return space != std::string_view::npos && lab_.find_node(line.substr(0, space)) &&
+           IpAddress::parse(line.substr(space + 1));
+  }
+
+  bool is_greeting(std::string_view line, Task& t) const {
+    if (!looks_like_greeting(line)) return false;
+    auto space = line.find(' ');
     t.result.served_by = std::string(line.substr(0, space));
-    t.result.seen_from = std::string(addr);
+    t.result.seen_from = std::string(line.substr(space + 1));
     return true;
+  }
+
+  // What came back, read against the payload: "greeted" when a greeting
+  // line is followed by the whole payload, "bare" when the bytes start with
+  // the whole payload (an echo server that does not greet, even if the
+  // payload's own first line looks like a greeting), and "maybe greeted"
+  // while a greeting line is followed by a part of the payload only.
+  struct EchoReading {
+    bool line = false;  // the first line looks like a greeting
+    bool greeted = false;
+    bool bare = false;
+    bool maybe_greeted = false;
+    bool part_of_payload = false;  // the bytes so far are the payload's first ones
+  };
+  EchoReading read_echo(std::string_view got, const std::string& payload) const {
+    EchoReading e;
+    auto nl = got.find('\n');
+    e.line = nl != std::string_view::npos && nl <= kMaxGreeting && looks_like_greeting(got.substr(0, nl));
+    e.bare = !payload.empty() && got.substr(0, payload.size()) == payload;
+    e.part_of_payload = got.size() < payload.size() && payload.compare(0, got.size(), got) == 0;
+    if (e.line) {
+      std::string_view rest = got.substr(nl + 1);
+      e.greeted = !payload.empty() && rest.substr(0, payload.size()) == payload;
+      e.maybe_greeted = !e.greeted && rest.size() < payload.size() && payload.compare(0, rest.size(), rest) == 0;
+    }
+    return e;
   }
 
   void on_tcp_connected(Task& t, std::size_t i, std::size_t attempt) {
@@ -641,7 +674,10 @@ class Engine {
       std::size_t n = std::min(static_cast<std::size_t>(r), buf_.size());
       std::string_view reply(buf_.data(), n);
       auto nl = reply.find('\n');
-      bool greeted = nl != std::string_view::npos && nl <= kMaxGreeting && is_greeting(reply.substr(0, nl), t);
+      // A datagram is whole: a greeting is a greeting line, unless the
+      // reply is the bare payload without it.
+      auto e = read_echo(reply, t.result.probe.payload);
+      bool greeted = e.line && (e.greeted || !e.bare) && is_greeting(reply.substr(0, nl), t);
       if (greeted) reply.remove_prefix(nl + 1);
       std::string d = greeted ? fmt::format("UDP reply from {}, who saw {}", t.result.served_by, t.result.seen_from)
                               : std::string("UDP reply (not from an nslab service)");
@@ -656,16 +692,32 @@ class Engine {
 
   // tcp: decide once the greeting (and the echoed payload) has arrived.
   void complete_stream(Task& t, bool eof) {
-    if (!t.greeting_decided) {
+    if (!t.greeting_decided && !t.result.probe.payload.empty()) {
+      // An echo that starts with the whole payload has no greeting before
+      // it, unless a greeting line came first and the whole payload after
+      // it; while only part of the payload follows a greeting line, wait
+      // (for more bytes, the end of the stream or the timeout).
+      auto e = read_echo(t.inbox, t.result.probe.payload);
+      auto nl = t.inbox.find('\n');
+      if (e.greeted || (e.line && !e.bare && !e.part_of_payload)) {
+        is_greeting(std::string_view(t.inbox).substr(0, nl), t);
+        t.inbox.erase(0, nl + 1);
+        t.greeting_decided = true;
+      } else if (e.bare) {
+        if (!e.maybe_greeted || eof) t.greeting_decided = true;
+      } else if (e.part_of_payload) {
+        if (eof) t.greeting_decided = true;
+      } else if (nl != std::string::npos || t.inbox.size() > kMaxGreeting || eof) {
+        t.greeting_decided = true;  // no greeting: what came back is all echo
+      }
+    }
+    if (!t.greeting_decided && t.result.probe.payload.empty()) {
       auto nl = t.inbox.find('\n');
       if (nl != std::string::npos) {
         if (nl <= kMaxGreeting && is_greeting(std::string_view(t.inbox).substr(0, nl), t)) t.inbox.erase(0, nl + 1);
         t.greeting_decided = true;
       } else if (t.inbox.size() > kMaxGreeting || eof) {
         t.greeting_decided = true;
-      } else if (const auto& p = t.result.probe.payload;
-                 !p.empty() && t.inbox.size() >= p.size() && t.inbox.compare(0, p.size(), p) == 0) {
-        t.greeting_decided = true;  // an echo server that does not greet
       }
     }
     const auto& payload = t.result.probe.payload;

@@ -65,10 +65,18 @@ std::string Process::log() const { return impl_->program.output(); }
 
 std::string Process::log_tail(std::size_t lines) const {
   std::string all = log();
-  std::size_t pos = all.size();
-  if (pos && all[pos - 1] == '\n') --pos;
-  for (std::size_t n = 0; n < lines && pos != std::string::npos && pos > 0; ++n) pos = all.rfind('\n', pos - 1);
-  return pos == std::string::npos ? all : all.substr(pos + 1);
+  if (lines == 0) return {};
+  // Back from the end (a final newline ends the last line, it starts none)
+  // to the newline before the first of the last `lines` lines.
+  std::size_t start = all.size();
+  if (start > 0 && all[start - 1] == '\n') --start;
+  for (std::size_t n = 0; n < lines && start > 0; ++n) {
+    auto nl = all.rfind('\n', start - 1);
+    start = nl == std::string::npos ? 0 : nl;
+    if (nl == std::string::npos) break;
+  }
+  if (start < all.size() && all[start] == '\n') ++start;
+  return all.substr(start);
 }
 
 void Process::require_running() {

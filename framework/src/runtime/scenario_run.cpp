@@ -1,8 +1,13 @@
 #include "nslab/scenario_run.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "subprocess.h"
 #include <fmt/format.h>
@@ -39,14 +44,10 @@ std::string path_component(std::string_view name) {
   return out.empty() ? std::string("scenario") : out;
 }
 
-// DIR/SCENARIO, made if needed, and checked to be inside DIR once symbolic
-// links are resolved: artifacts never leave the directory the user gave.
-std::string artifact_dir(const std::string& root, const std::string& scenario_name) {
+// Inside `root` once symbolic links are resolved, or throws.
+void check_inside(const std::filesystem::path& root, const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::path(root) / path_component(scenario_name);
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw SystemError(fmt::format("cannot create artifact directory {}", dir.string()), ec.value());
   fs::path real_root = fs::canonical(root, ec);
   fs::path real_dir = ec ? fs::path() : fs::canonical(dir, ec);
   if (ec) throw SystemError(fmt::format("cannot resolve artifact directory {}", dir.string()), ec.value());
@@ -54,7 +55,58 @@ std::string artifact_dir(const std::string& root, const std::string& scenario_na
   if (r != real_root.end() || d == real_dir.end())
     throw Error(fmt::format("artifact directory {} resolves to {}, outside {}", dir.string(), real_dir.string(),
                             real_root.string()));
-  return dir.string();
+}
+
+// Which scenario file a directory under DIR belongs to: the file's absolute
+// path (empty for a scenario built in code) in DIR/NAME/.nslab-scenario.
+constexpr const char* kOwnerFile = ".nslab-scenario";
+
+std::string read_owner(const std::filesystem::path& dir) {
+  std::ifstream in(dir / kOwnerFile, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// DIR/SCENARIO, made if needed, and checked to be inside DIR once symbolic
+// links are resolved: artifacts never leave the directory the user gave.
+// Each scenario file has a directory of its own: two files with the same
+// scenario name get NAME and NAME-2 (and so on), whoever comes first, and
+// a file run again gets its own directory back. The claim is atomic (a
+// hard link that fails if the owner file exists), so parallel runs into one
+// DIR do not share a directory either.
+std::string artifact_dir(const std::string& root, const Scenario& scenario) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string owner;
+  if (!scenario.file.empty()) owner = fs::absolute(scenario.file, ec).lexically_normal().string();
+  if (ec) owner = scenario.file;
+  const std::string base = path_component(scenario.name);
+  for (int n = 1; n < 1000; ++n) {
+    std::string name = n == 1 ? base : fmt::format("{}-{}", base.substr(0, 64 - 4), n);
+    fs::path dir = fs::path(root) / name;
+    fs::create_directories(dir, ec);
+    if (ec) throw SystemError(fmt::format("cannot create artifact directory {}", dir.string()), ec.value());
+    check_inside(root, dir);
+    if (fs::exists(dir / kOwnerFile, ec)) {
+      if (read_owner(dir) == owner) return dir.string();
+      continue;
+    }
+    // Claim it: write the owner aside, then link it in place (fails if
+    // another run got there first).
+    fs::path tmp = dir / fmt::format(".nslab-scenario.{}", ::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << owner;
+      if (!out) throw SystemError(fmt::format("cannot write {}", tmp.string()), errno);
+    }
+    int rc = ::link(tmp.c_str(), (dir / kOwnerFile).c_str());
+    int err = errno;
+    fs::remove(tmp, ec);
+    if (rc == 0 || read_owner(dir) == owner) return dir.string();
+    if (err != EEXIST) throw SystemError(fmt::format("cannot claim artifact directory {}", dir.string()), err);
+  }
+  throw Error(fmt::format("no free artifact directory for scenario \"{}\" under {}", scenario.name, root));
 }
 
 ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const CaptureExpectation& c,
@@ -90,7 +142,7 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
   for (std::size_t i = 0; i < packets.size() && i < 8; ++i) o.details += "    " + packets[i].str() + "\n";
   if (packets.size() > 8) o.details += fmt::format("    ... and {} more\n", packets.size() - 8);
   if (!artifacts.dir.empty() && (artifacts.always || !o.passed)) {
-    std::string dir = artifact_dir(artifacts.dir, scenario.name);
+    std::string dir = artifact_dir(artifacts.dir, scenario);
     std::string path = fmt::format("{}/{:02}-{}.pcap", dir, index + 1, path_component(c.on));
     cap.save(path);
     o.artifacts.push_back(path);

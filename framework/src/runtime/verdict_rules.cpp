@@ -103,7 +103,7 @@ std::string_view local_cause(int err) noexcept {
   switch (err) {
     case EINVAL: return "a blackhole route at the source";
     case EPERM: return "dropped by the source's own OUTPUT rules";
-    case EACCES: return "a prohibit route at the source";
+    case EACCES: return "a prohibit route at the source, or a broadcast destination (sending there needs SO_BROADCAST)";
     case ENETUNREACH: return "no route at the source";
     default: return {};
   }
