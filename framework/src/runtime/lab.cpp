@@ -62,9 +62,11 @@ void Lab::build() {
   phase(times_.links_ms, [&] { create_links(); });
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
   phase(times_.neighbours_ms, [&] { add_static_neighbours(); });
-  phase(times_.impairments_ms, [&] { apply_impairments(); });
   phase(times_.sysctls_ms, [&] { apply_sysctls(); });
   phase(times_.firewall_ms, [&] { apply_firewalls(); });
+  // After the firewalls: a ruleset's `flush ruleset` would remove nslab's
+  // loss tables.
+  phase(times_.impairments_ms, [&] { apply_impairments(); });
   phase(times_.wait_up_ms, [&] { wait_links_up(); });
   phase(times_.services_ms, [&] { start_services(); });
   phase(times_.processes_ms, [&] { start_processes(); });
@@ -310,20 +312,8 @@ void Lab::apply_impairments() {
         continue;
       }
       if (im.rate) NodeInternals::netlink(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
-      if (im.loss_percent && *im.loss_percent > 0) {
-        // No netem: drop at random on the receiving interface's ingress.
-        auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
-        // One table per receiving interface. Interface names are letters,
-        // digits, '-' and '_' (validated), all of which an nft identifier and
-        // a quoted device name take as they are.
-        std::string table = "nslab_loss_" + to->interface;
-        if (auto why = interface_name_problem(to->interface))
-          throw ConfigError(fmt::format("{}: {}", link, *why), l.where);
-        apply_nftables(node(to->node),
-                       fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
-                                   "\"{1}\" priority -500;\n    numgen random mod 1000000 < {2} counter drop\n  }}\n}}\n",
-                                   table, to->interface, per_million));
-      }
+      if (im.loss_percent && *im.loss_percent > 0)
+        apply_loss_without_netem(node(to->node), to->interface, *im.loss_percent, l);
     }
   }
 }
