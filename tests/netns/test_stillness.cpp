@@ -182,8 +182,13 @@ BOOST_AUTO_TEST_CASE(proxy_arp_and_addresses_added_at_run_time_are_seen) {
 // answers: no early `blocked` meanwhile.
 BOOST_AUTO_TEST_CASE(an_ipv6_address_not_yet_in_use_keeps_probes_waiting) {
   auto& lab = build(pair_lab());
-  nslab::run_in_node(lab.node("b"), "sysctl -qw net.ipv6.conf.eth0.accept_dad=1; ip -6 addr add fd00:1::7/64 dev eth0");
-  auto r = lab.probe(Probe{.from = "a", .to = "fd00:1::7"}, nslab::ProbeOptions{.timeout = 4000ms});
+  // Detection takes about 100 ms; a's solicitation is ignored meanwhile,
+  // and a asks again a second later.
+  auto add = nslab::run_in_node(lab.node("b"),
+                                "sysctl -qw net.ipv6.conf.eth0.accept_dad=1 net.ipv6.conf.eth0.router_solicitation_delay=0 "
+                                "net.ipv6.neigh.eth0.retrans_time_ms=100 && ip -6 addr add fd00:1::7/64 dev eth0");
+  BOOST_REQUIRE_MESSAGE(add.status == 0, add.output);
+  auto r = lab.probe(Probe{.from = "a", .to = "fd00:1::7"}, kTwoSeconds);
   BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
 }
 

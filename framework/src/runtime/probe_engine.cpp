@@ -346,6 +346,10 @@ class Engine {
   // where that is not enough, only the timeout decides.
   void plan_attempts(Task& t) const {
     if (!still_) return;
+    if (single_shot()) {  // one request, as a loss measurement asks
+      t.needed = 1;
+      return;
+    }
     const auto& p = t.result.probe;
     int out = 1, back = 1;
     if (p.protocol == Protocol::udp) {
@@ -358,7 +362,7 @@ class Engine {
       t.wait_reason = fmt::format("the lab's lossy links lose all of {} attempts too often", detail::Stillness::kMaxAttempts);
       return;
     }
-    t.needed = single_shot() ? 1 : std::max(2, *n);
+    t.needed = std::max(2, *n);
     if (p.protocol == Protocol::tcp && *t.needed > static_cast<int>(1 + kMaxSpareConnects)) {
       t.wait_reason = fmt::format("the lab's lossy links call for {} connection attempts, a TCP probe makes {}",
                                   *t.needed, 1 + kMaxSpareConnects);
@@ -381,9 +385,13 @@ class Engine {
     next_look_ = now + kLookGap;
     wake_at(next_look_);
     Clock::time_point deadline = Clock::time_point::max();
+    bool decidable = false;
     for (const auto& t : tasks_)
-      if (awaiting(t)) deadline = std::min(deadline, t.deadline);
-    if (deadline == Clock::time_point::max()) return;
+      if (awaiting(t)) {
+        deadline = std::min(deadline, t.deadline);
+        decidable = decidable || t.needed;
+      }
+    if (!decidable) return;
     while (poll_once(0) == kEventsPerPoll) {
     }
     if (!still_->look(deadline)) return;
