@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fstream>
 
+#include "link_impairment.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
@@ -144,6 +145,68 @@ BOOST_AUTO_TEST_CASE(a_tcp_matrix_completes_under_a_low_descriptor_limit) {
   auto r = nslab::run_command(fmt::format("prlimit --nofile=200:200 {} check {} 2>&1", NSLAB_BINARY, file));
   BOOST_TEST(r.status == 0, r.output);
   BOOST_TEST(has(r.output, "870 of 870 cells as expected"), r.output);
+}
+
+// A node's ruleset that begins with `flush ruleset` (as nft -f files do)
+// is loaded before nslab's loss tables, so the link still loses packets, as
+// ping counts; a flush run later, while the lab runs, fails the next probe
+// with the reason instead of silently taking the loss away.
+BOOST_AUTO_TEST_CASE(loss_survives_a_flush_ruleset_in_the_nodes_own_rules) {
+  nslab::Topology t("flushloss");
+  t.add_node("a");
+  t.add_node("b").nftables_ruleset(
+      "flush ruleset\ntable inet mine {\n  chain input {\n    type filter hook input priority 0;\n    accept\n  }\n}\n");
+  t.link("a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24").impair = nslab::Impairment{.loss_percent = 30.0};
+  auto& lab = build(std::move(t));
+  // 200 pings, each crossing twice: 51% lost on average, 3.5% standard deviation.
+  auto ping = nslab::run_in_node(lab.node("a"), "ping -n -q -c 200 -i 0.002 -W 1 10.0.0.2 | grep -o '[0-9.]*% packet loss'");
+  double lost = std::stod(ping.output);
+  BOOST_TEST(lost > 33.0, ping.output);
+  BOOST_TEST(lost < 69.0, ping.output);
+  if (nslab::kernel_has_netem()) return;  // loss is a qdisc there: no table to lose
+  auto table = nslab::run_in_node(lab.node("b"), "nft list table netdev nslab_loss_eth0");
+  BOOST_TEST(has(table.output, "numgen random mod 1000000 < 300000"), table.output);
+  nslab::run_in_node(lab.node("b"), "nft flush ruleset");
+  try {
+    lab.probe(Probe{.from = "a", .to = "b"});
+    BOOST_ERROR("a probe ran without the link's loss");
+  } catch (const nslab::Error& e) {
+    BOOST_TEST(has(e.what(), "node \"b\": nslab's loss table \"nslab_loss_eth0\" is gone"), e.what());
+  }
+}
+
+// A UDP datagram larger than the path's MTU (1280 between r and dst) is
+// answered with ICMPv6 "packet too big" (IPv4: "fragmentation needed"); a
+// client's next send is fragmented to fit, and is answered. That answer is
+// the verdict, as a Python client that sends again sees.
+BOOST_AUTO_TEST_CASE(a_udp_datagram_too_big_for_the_path_is_sent_again_in_fragments) {
+  nslab::Topology t("ptb");
+  t.add_node("src").route("default", "10.1.0.1").route("default6 via fd00:1::1");
+  t.add_node("r").sysctl("net.ipv4.ip_forward", "1").sysctl("net.ipv6.conf.all.forwarding", "1");
+  t.add_node("dst").route("default", "10.2.0.1").route("default6 via fd00:2::1").service(Protocol::udp, 53);
+  t.link("src:eth0 10.1.0.2/24 fd00:1::2/64", "r:eth0 10.1.0.1/24 fd00:1::1/64");
+  auto& narrow = t.link("r:eth1 10.2.0.1/24 fd00:2::1/64", "dst:eth0 10.2.0.2/24 fd00:2::2/64");
+  narrow.a.mtu = narrow.b.mtu = 1280;
+  auto& lab = build(std::move(t));
+  std::string big(3000, 'A');
+  for (auto family : {nslab::Family::ipv6, nslab::Family::ipv4}) {
+    BOOST_TEST_CONTEXT(nslab::to_string(family)) {
+      auto r = lab.probe(Probe{.from = "src", .to = "dst", .protocol = Protocol::udp, .port = 53, .family = family,
+                               .payload = big},
+                         quick());
+      BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
+      BOOST_TEST(!r.payload_problem(), r.detail);
+    }
+  }
+  auto client = nslab::run_in_node(lab.node("src"), R"(python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.settimeout(0.5); s.connect(("fd00:2::2", 53))
+for i in range(3):
+    try:
+        s.send(b"A" * 3000); print("attempt", i, "reply", len(s.recv(70000))); break
+    except OSError as e: print("attempt", i, e)
+')");
+  BOOST_TEST(has(client.output, "reply"), client.output);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -29,8 +29,9 @@ struct ProbeOptions {
   std::chrono::milliseconds retry_interval{200};
   // Decide `blocked` as soon as the lab has gone still (nothing moves on any
   // link, nothing waits in a queue, no service holds a request) instead of
-  // waiting out the timeout. Labs where that is not evidence (impairments,
-  // running programs, rules that depend on time) always wait.
+  // waiting out the timeout. Labs where that is not evidence (rate limits,
+  // heavy loss, processes or user sockets in nodes, rules that depend on
+  // time) always wait; README, "blocked before the timeout".
   bool decide_when_still = true;
 };
 

@@ -121,9 +121,11 @@ void Lab::build() {
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
   times_.addresses_ms -= times_.routes_ms;  // the phase timed both
   phase(times_.neighbours_ms, [&] { add_static_neighbours(); });
-  phase(times_.impairments_ms, [&] { apply_impairments(); });
   phase(times_.sysctls_ms, [&] { apply_sysctls(); });
   phase(times_.firewall_ms, [&] { apply_firewalls(); });
+  // After the firewalls: a ruleset's `flush ruleset` would remove nslab's
+  // loss tables.
+  phase(times_.impairments_ms, [&] { apply_impairments(); });
   phase(times_.wait_up_ms, [&] { wait_links_up(); });
   phase(times_.services_ms, [&] { start_services(); });
   phase(times_.processes_ms, [&] { start_processes(); });

@@ -41,23 +41,8 @@ void Lab::apply_impairments() {
         continue;
       }
       if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
-      if (im.loss_percent && *im.loss_percent > 0) {
-        // No netem: drop at random on the receiving interface's ingress.
-        auto per_million = static_cast<long>(*im.loss_percent * 10000.0 + 0.5);
-        // One table per receiving interface. Interface names are letters,
-        // digits, '-' and '_' (validated), all of which an nft identifier and
-        // a quoted device name take as they are.
-        std::string table = "nslab_loss_" + to->interface;
-        if (auto why = interface_name_problem(to->interface))
-          throw ConfigError(fmt::format("{}: {}", link, *why), l.where);
-        // 100% is a plain drop: numgen's values stop below 1000000.
-        std::string chance =
-            per_million >= 1000000 ? std::string() : fmt::format("numgen random mod 1000000 < {} ", per_million);
-        apply_nftables(node(to->node),
-                       fmt::format("table netdev {0} {{\n  chain ingress {{\n    type filter hook ingress device "
-                                   "\"{1}\" priority -500;\n    {2}counter drop\n  }}\n}}\n",
-                                   table, to->interface, chance));
-      }
+      if (im.loss_percent && *im.loss_percent > 0)
+        apply_loss_without_netem(node(to->node), to->interface, *im.loss_percent, l);
     }
   }
 }

@@ -1,11 +1,27 @@
 #include "link_impairment.h"
 
+#include <nftables/libnftables.h>
+
+#include <fmt/format.h>
+
+#include <memory>
 #include <mutex>
 
+#include "firewall.h"
 #include "netlink.h"
+#include "nslab/error.h"
+#include "nslab/lab.h"
+#include "nslab/names.h"
 #include "nslab/netns.h"
 
 namespace nslab {
+
+namespace {
+
+// The rule every loss table holds; verify_impairments looks for it.
+constexpr const char* kLossRule = "numgen random mod 1000000 <";
+
+}  // namespace
 
 bool kernel_has_netem() {
   static std::once_flag once;
@@ -23,6 +39,60 @@ bool kernel_has_netem() {
     }
   });
   return has;
+}
+
+std::string loss_table_name(std::string_view interface) { return "nslab_loss_" + std::string(interface); }
+
+void apply_loss_without_netem(const Node& receiver, const std::string& interface, double percent,
+                              const LinkSpec& link) {
+  // One table per receiving interface. Interface names are letters, digits,
+  // '-' and '_' (validated), all of which an nft identifier and a quoted
+  // device name take as they are.
+  if (auto why = interface_name_problem(interface))
+    throw ConfigError(fmt::format("link \"{}\" <-> \"{}\": {}", link.a.label(), link.b.label(), *why), link.where);
+  std::string chain = fmt::format("type filter hook ingress device \"{}\" priority -500;", interface);
+  // 100% is every packet: numgen's range has no value that reaches it.
+  std::string rule = percent >= 100
+                         ? std::string("counter drop")
+                         : fmt::format("{} {} counter drop", kLossRule, static_cast<long>(percent * 10000.0 + 0.5));
+  apply_nftables(receiver, fmt::format("table netdev {} {{\n  chain ingress {{\n    {}\n    {}\n  }}\n}}\n",
+                                       loss_table_name(interface), chain, rule));
+}
+
+std::vector<std::string> loss_tables_of(const Lab& lab, std::string_view node) {
+  std::vector<std::string> out;
+  bool netem = kernel_has_netem();
+  for (const auto& l : lab.topology().links()) {
+    const Impairment& im = l.impair;
+    if (netem || !im.loss_percent || *im.loss_percent <= 0) continue;
+    if (im.direction != Impairment::Direction::b_to_a && l.b.node == node) out.push_back(loss_table_name(l.b.interface));
+    if (im.direction != Impairment::Direction::a_to_b && l.a.node == node) out.push_back(loss_table_name(l.a.interface));
+  }
+  return out;
+}
+
+void verify_impairments(const Lab& lab) {
+  for (const auto& n : lab.nodes()) {
+    auto tables = loss_tables_of(lab, n->name());
+    if (tables.empty()) continue;
+    std::string missing = n->run([&] {
+      std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
+      if (!ctx) return std::string();
+      nft_ctx_buffer_output(ctx.get());
+      nft_ctx_buffer_error(ctx.get());
+      for (const auto& t : tables) {
+        std::string cmd = "list table netdev " + t;
+        if (nft_run_cmd_from_buffer(ctx.get(), cmd.c_str()) != 0) return t + "\" is gone";
+        std::string text = nft_ctx_get_output_buffer(ctx.get());
+        if (text.find("drop") == std::string::npos) return t + "\" no longer drops";
+      }
+      return std::string();
+    });
+    if (!missing.empty())
+      throw Error(fmt::format("node \"{}\": nslab's loss table \"{} (removed or changed after the build, e.g. by a "
+                              "`flush ruleset`): the link's loss would not apply",
+                              n->name(), missing));
+  }
 }
 
 }  // namespace nslab

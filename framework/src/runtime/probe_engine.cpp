@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "icmp_codec.h"
+#include "link_impairment.h"
 #include "node_internals.h"
 #include "nslab/error.h"
 #include "nslab/lab.h"
@@ -102,6 +103,10 @@ struct Task {
   int icmp_fd = -1;       // icmp: the source node's shared raw socket
   std::uint32_t echo = 0;
   int attempts = 0;  // requests sent and connections tried
+  std::optional<int> needed;  // attempts before stillness decides it; empty: only the timeout does
+  std::string wait_reason;    // why stillness cannot decide it, when that is the probe's own
+  int too_big = 0;            // udp: "packet too big" / "fragmentation needed" answers, each resent
+  std::string too_big_from;   // the last of them
   bool started = false;
   bool done = false;
   bool refused_by_own_rules = false;  // icmp/udp: send failed with EPERM
@@ -138,9 +143,13 @@ class Engine {
 
   std::vector<ProbeResult> run() {
     budget_ = descriptor_budget();
+    verify_impairments(lab_);
     if (options_.decide_when_still) {
-      if (auto why = detail::Stillness::blocker(lab_)) still_reason_ = *why;
-      else still_.emplace(lab_);
+      still_.emplace(lab_);
+      if (const auto& why = still_->blocker()) {
+        still_reason_ = *why;
+        still_.reset();
+      }
     }
     make_raw_sockets();
     epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
@@ -165,6 +174,8 @@ class Engine {
   static constexpr std::uint64_t kRawTag = 1ull << 63;
   static constexpr std::size_t kMaxUdpPayload = Probe::kMaxUdpPayload;
   static constexpr auto kOwnRejectGrace = std::chrono::milliseconds(20);
+  // A UDP probe told "too big" this often has a path that cannot take it.
+  static constexpr int kMaxTooBig = 3;
 
   static std::size_t cost(const Task& t) { return t.result.probe.protocol == Protocol::tcp ? kTcpDescriptors : 1; }
 
@@ -177,6 +188,18 @@ class Engine {
       sys::set_option(fd.get(), SOL_IP, IP_RECVERR, one, "IP_RECVERR on a probe socket");
     else
       sys::set_option(fd.get(), SOL_IPV6, IPV6_RECVERR, one, "IPV6_RECVERR on a probe socket");
+    if (type == SOCK_DGRAM) {
+      // As a UDP client does by default: a datagram larger than the path
+      // MTU is fragmented once the kernel has learned that MTU.
+      int want = t.family == Family::ipv4 ? IP_PMTUDISC_WANT : IPV6_PMTUDISC_WANT;
+      int zero = 0;
+      if (t.family == Family::ipv4) {
+        sys::set_option(fd.get(), SOL_IP, IP_MTU_DISCOVER, want, "IP_MTU_DISCOVER on a probe socket");
+      } else {
+        sys::set_option(fd.get(), SOL_IPV6, IPV6_MTU_DISCOVER, want, "IPV6_MTU_DISCOVER on a probe socket");
+        sys::set_option(fd.get(), SOL_IPV6, IPV6_DONTFRAG, zero, "IPV6_DONTFRAG on a probe socket");
+      }
+    }
     return fd;
   }
 
@@ -319,12 +342,41 @@ class Engine {
   // At least two attempts, each followed by stillness, before `blocked`: the
   // machine itself may drop a packet now and then (a full CPU backlog under
   // load), and one such loss must not read as a DROP. With random loss on the
-  // lab's links, as many as Stillness::attempts_needed asks.
-  int attempts_needed(const Task& t) const {
-    if (single_shot()) return 1;
-    int n = std::max(2, still_->attempts_needed());
-    if (t.result.probe.protocol == Protocol::tcp) n = std::min<int>(n, 1 + kMaxSpareConnects);
-    return n;
+  // lab's links, as many as Stillness::attempts_needed asks for the packets
+  // of one attempt (a large UDP payload is several fragments, each lost on
+  // its own); a TCP probe makes at most 1 + kMaxSpareConnects attempts, and
+  // where that is not enough, only the timeout decides.
+  void plan_attempts(Task& t) const {
+    if (!still_) return;
+    if (single_shot()) {  // one request, as a loss measurement asks
+      t.needed = 1;
+      return;
+    }
+    const auto& p = t.result.probe;
+    int out = 1, back = 1;
+    if (p.protocol == Protocol::udp) {
+      std::size_t request = (p.payload.empty() ? 11 : p.payload.size()) + 8;
+      out = fragments(request, t.family);
+      back = fragments(request + kMaxGreeting, t.family);
+    }
+    auto n = still_->attempts_needed(out, back);
+    if (!n) {
+      t.wait_reason = fmt::format("the lab's lossy links lose all of {} attempts too often", detail::Stillness::kMaxAttempts);
+      return;
+    }
+    t.needed = std::max(2, *n);
+    if (p.protocol == Protocol::tcp && *t.needed > static_cast<int>(1 + kMaxSpareConnects)) {
+      t.wait_reason = fmt::format("the lab's lossy links call for {} connection attempts, a TCP probe makes {}",
+                                  *t.needed, 1 + kMaxSpareConnects);
+      t.needed.reset();
+    }
+  }
+  int fragments(std::size_t bytes, Family f) const {
+    int mtu = still_->min_mtu();
+    std::size_t header = f == Family::ipv4 ? 20 : 40;
+    if (bytes + header <= static_cast<std::size_t>(mtu)) return 1;
+    std::size_t each = (static_cast<std::size_t>(mtu) - header - (f == Family::ipv4 ? 0 : 8)) & ~std::size_t{7};
+    return static_cast<int>((bytes + each - 1) / std::max<std::size_t>(each, 8));
   }
 
   // When every probe has started and the lab is still, a probe waiting for
@@ -335,21 +387,31 @@ class Engine {
     next_look_ = now + kLookGap;
     wake_at(next_look_);
     Clock::time_point deadline = Clock::time_point::max();
+    bool decidable = false;
     for (const auto& t : tasks_)
-      if (awaiting(t)) deadline = std::min(deadline, t.deadline);
-    if (deadline == Clock::time_point::max()) return;
+      if (awaiting(t)) {
+        deadline = std::min(deadline, t.deadline);
+        decidable = decidable || t.needed;
+      }
+    if (!decidable) return;
     while (poll_once(0) == kEventsPerPoll) {
     }
     if (!still_->look(deadline)) return;
     // Everything delivered before the last look is in our sockets now.
     while (poll_once(0) > 0) {
     }
+    // A program started meanwhile (by another thread) may still answer.
+    if (std::string why; still_->someone_inside(why)) {
+      still_reason_ = why;
+      still_.reset();
+      return;
+    }
     std::vector<std::size_t> again;
     for (std::size_t i = 0; i < tasks_.size(); ++i) {
       Task& t = tasks_[i];
-      if (!awaiting(t)) continue;
-      if (t.attempts < attempts_needed(t)) {
-        again.push_back(i);
+      if (!awaiting(t) || !t.needed) continue;
+      if (t.attempts < *t.needed) {
+        if (t.result.probe.protocol != Protocol::tcp || t.spare.size() < kMaxSpareConnects) again.push_back(i);
         continue;
       }
       finish(t, Verdict::blocked,
@@ -420,6 +482,7 @@ class Engine {
     t.deadline = t.start + options_.timeout;
     t.next_retry = t.start + options_.retry_interval;
     wake_at(std::min(t.deadline, t.next_retry));
+    plan_attempts(t);
     switch (t.result.probe.protocol) {
       case Protocol::icmp:
         t.echo = g_echo_counter.fetch_add(1);
@@ -531,6 +594,17 @@ class Engine {
           std::size_t off_len = c->cmsg_len - CMSG_LEN(sizeof ee);
           std::memcpy(&off, CMSG_DATA(c) + sizeof ee, std::min(sizeof off, off_len));
           if (off.ss_family == AF_INET || off.ss_family == AF_INET6) from = " from " + from_sockaddr(off).str();
+          // Too big for the path: the kernel has learned the path's MTU and
+          // fragments the next datagram, as it does for any UDP client that
+          // sends again. Only its fate is the verdict.
+          bool too_big = f == Family::ipv4 ? ee.ee_type == ICMP_DEST_UNREACH && ee.ee_code == ICMP_FRAG_NEEDED
+                                           : ee.ee_type == ICMP6_PACKET_TOO_BIG;
+          if (too_big && t.result.probe.protocol == Protocol::udp && t.too_big < kMaxTooBig) {
+            ++t.too_big;
+            t.too_big_from = detail::icmp_name(f, ee.ee_type, ee.ee_code) + from;
+            send_udp(t);
+            return true;
+          }
           // The errno the kernel derived is what any client of this socket sees.
           auto v = verdict_of_network_errno(err);
           if (!v)
@@ -681,6 +755,7 @@ class Engine {
       if (greeted) reply.remove_prefix(nl + 1);
       std::string d = greeted ? fmt::format("UDP reply from {}, who saw {}", t.result.served_by, t.result.seen_from)
                               : std::string("UDP reply (not from an nslab service)");
+      if (t.too_big > 0) d += fmt::format(" (to a resend in fragments after {})", t.too_big_from);
       if (!t.result.probe.payload.empty()) {
         t.result.echo = std::string(reply.substr(0, t.result.probe.payload.size() + 1));
         d += t.result.payload_problem() ? "; payload came back altered" : "; payload echoed";
@@ -811,10 +886,10 @@ class Engine {
       }
       return;
     }
+    const std::string& why = !still_reason_.empty() ? still_reason_ : t.wait_reason;
     finish(t, Verdict::blocked,
-           still_reason_.empty() ? fmt::format("no answer within {} ms", options_.timeout.count())
-                                 : fmt::format("no answer within {} ms (waited it out: {})", options_.timeout.count(),
-                                               still_reason_));
+           why.empty() ? fmt::format("no answer within {} ms", options_.timeout.count())
+                       : fmt::format("no answer within {} ms (waited it out: {})", options_.timeout.count(), why));
   }
 
   // Deadlines, grace periods and retries of the running probes; returns

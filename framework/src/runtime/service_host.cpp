@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,6 +73,16 @@ bool ServiceHost::idle() const {
     if (::ioctl(fd, SIOCINQ, &unread) != 0 || unread > 0) return false;
   }
   return !handling_;
+}
+
+std::vector<unsigned long> ServiceHost::socket_inodes() const {
+  std::vector<unsigned long> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [fd, c] : conns_) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) out.push_back(static_cast<unsigned long>(st.st_ino));
+  }
+  return out;
 }
 
 void ServiceHost::add(const Node& node, Protocol protocol, std::uint16_t port) {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "nslab/fd.h"
 #include "nslab/topology.h"
@@ -35,6 +36,8 @@ class ServiceHost {
   // True when no socket holds a request or connection not yet handled, no
   // echo waits to be sent, and the reactor is between events.
   bool idle() const;
+  // The inodes of its sockets (listening and accepted), as /proc/net lists them.
+  std::vector<unsigned long> socket_inodes() const;
 
  private:
   struct Conn {

@@ -1,30 +1,237 @@
 #include "stillness.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
+#include "firewall.h"
 #include "lab_internals.h"
+#include "link_impairment.h"
 #include "node_internals.h"
+#include "nslab/fd.h"
 #include "nslab/lab.h"
+#include "subprocess.h"
 
 namespace nslab::detail {
 
 namespace {
 
-// A neighbour entry in INCOMPLETE state fails after mcast_solicit (3) probes
-// retrans_time (1 s) apart, the kernel's defaults.
-constexpr auto kNeighbourFailure = std::chrono::milliseconds(3000);
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
-// Words of rules whose verdict can change from one packet to the next with
-// no other traffic: rates, randomness, quotas, time, user space.
-constexpr const char* kTimeDependent[] = {
-    "limit",   "numgen", "quota",   "hour",    "meta day", "meta time", "queue",   "QUEUE",
-    "statistic", "recent", "hashlimit", "connlimit", "ct count", "update @", "add @", "rateest",
-    "cluster", "timeout", "-m time", "synproxy", "SYNPROXY",
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
+// "net:[4026532281]" -> 4026532281; 0 when the link cannot be read (the
+// task has exited, or is a zombie).
+unsigned long net_of(const std::string& ns_link) {
+  char buf[64];
+  ssize_t n = ::readlink(ns_link.c_str(), buf, sizeof buf - 1);
+  if (n <= 5) return 0;
+  buf[n] = 0;
+  return std::strtoul(buf + 5, nullptr, 10);
+}
+
+std::string comm_of(const std::string& dir) {
+  std::string c = read_file(dir + "/comm");
+  while (!c.empty() && c.back() == '\n') c.pop_back();
+  return c;
+}
+
+IpAddress v6_from_hex(std::string_view hex) {
+  std::uint8_t b[16] = {};
+  for (std::size_t i = 0; i < 16 && 2 * i + 1 < hex.size(); ++i)
+    b[i] = static_cast<std::uint8_t>(std::stoul(std::string(hex.substr(2 * i, 2)), nullptr, 16));
+  return IpAddress::from_bytes(Family::ipv6, b);
+}
+
+// What one node's kernel says, read by a thread inside it.
+struct NodeCensus {
+  std::vector<unsigned long> sockets;  // IP sockets held by someone (inode != 0)
+  std::set<IpAddress> local;           // addresses it answers for: local routes, anycast
+  std::vector<Prefix> prefixes;        // IPv6 prefixes of its addresses
+  std::vector<IpAddress> pending;      // IPv6 addresses not yet in use
+  bool any_ip = false;                 // a local route wider than one address
+  bool proxies = false;                // proxy ARP/NDP, proxy entries, user-space resolution
+  long failure_ms = 3000;              // the soonest an unanswered resolution fails here
+  bool legacy_iptables = false;
+  std::string ruleset;                 // JSON
+  std::string ruleset_error;
 };
+
+void read_sockets(NodeCensus& c) {
+  for (const char* f : {"tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6", "icmp", "icmp6"}) {
+    std::istringstream in(read_file(std::string("/proc/thread-self/net/") + f));
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream l(line);
+      std::string col;
+      for (int i = 0; i < 10 && l >> col; ++i) {
+      }
+      unsigned long inode = std::strtoul(col.c_str(), nullptr, 10);
+      if (inode != 0) c.sockets.push_back(inode);
+    }
+  }
+}
+
+void read_addresses(NodeCensus& c, const std::set<std::string>& down) {
+  // IPv4: local routes in the local table (fib_trie: "|-- ADDRESS" then
+  // "/LEN SCOPE TYPE" lines).
+  {
+    std::istringstream in(read_file("/proc/thread-self/net/fib_trie"));
+    std::string line, last;
+    while (std::getline(in, line)) {
+      auto dash = line.find("|-- ");
+      if (dash != std::string::npos) {
+        last = line.substr(dash + 4);
+        continue;
+      }
+      auto slash = line.find_first_not_of(' ');
+      if (slash == std::string::npos || line[slash] != '/') continue;
+      std::istringstream l(line.substr(slash + 1));
+      int len = 0;
+      std::string scope, type;
+      l >> len >> scope >> type;
+      auto a = IpAddress::parse(last);
+      if (!a) continue;
+      if (type == "LOCAL" || type == "BROADCAST") c.local.insert(*a);
+      bool loopback = a->data()[0] == 127;
+      if (type == "LOCAL" && len < 32 && !loopback) c.any_ip = true;
+    }
+  }
+  // IPv6: local and anycast routes (ipv6_route: DEST LEN SRC LEN NEXTHOP
+  // METRIC REFCNT USE FLAGS DEV).
+  constexpr unsigned long kRtfLocal = 0x80000000, kRtfAnycast = 0x00100000;
+  std::set<IpAddress> local6;
+  {
+    std::istringstream in(read_file("/proc/thread-self/net/ipv6_route"));
+    std::string dest, len, src, slen, hop, metric, ref, use, flags, dev;
+    while (in >> dest >> len >> src >> slen >> hop >> metric >> ref >> use >> flags >> dev) {
+      unsigned long f = std::stoul(flags, nullptr, 16);
+      int plen = static_cast<int>(std::stoul(len, nullptr, 16));
+      if (!(f & (kRtfLocal | kRtfAnycast))) continue;
+      IpAddress a = v6_from_hex(dest);
+      c.local.insert(a);
+      local6.insert(a);
+      if (plen < 128) c.any_ip = true;  // AnyIP: `ip -6 route add local PREFIX`
+    }
+  }
+  {
+    std::istringstream in(read_file("/proc/thread-self/net/anycast6"));
+    std::string index, dev, addr, users;
+    while (in >> index >> dev >> addr >> users) c.local.insert(v6_from_hex(addr));
+  }
+  {
+    // ADDRESS IFINDEX PLEN SCOPE FLAGS DEV
+    std::istringstream in(read_file("/proc/thread-self/net/if_inet6"));
+    std::string addr, index, plen, scope, flags, dev;
+    constexpr unsigned long kTentative = 0x40;
+    while (in >> addr >> index >> plen >> scope >> flags >> dev) {
+      IpAddress a = v6_from_hex(addr);
+      c.prefixes.emplace_back(a, static_cast<int>(std::stoul(plen, nullptr, 16)));
+      if (dev == "lo" || down.count(dev)) continue;  // a down interface has no local routes
+      if ((std::stoul(flags, nullptr, 16) & kTentative) || !local6.count(a)) c.pending.push_back(a);
+    }
+  }
+}
+
+bool has_proxy_entries() {
+  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!fd) return true;  // cannot tell: assume there are
+  struct {
+    nlmsghdr h;
+    ndmsg nd;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = RTM_GETNEIGH;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.nd.ndm_family = AF_UNSPEC;
+  req.nd.ndm_flags = NTF_PROXY;
+  if (::send(fd.get(), &req, sizeof req, 0) < 0) return true;
+  alignas(nlmsghdr) char buf[16384];
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n <= 0) return true;
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE) return false;
+      if (h->nlmsg_type == NLMSG_ERROR) return true;
+      if (h->nlmsg_type == RTM_NEWNEIGH) return true;
+    }
+  }
+}
+
+long read_number(const std::string& path, long fallback) {
+  std::string s = read_file(path);
+  if (s.empty()) return fallback;
+  return std::strtol(s.c_str(), nullptr, 10);
+}
+
+void read_neighbour_settings(NodeCensus& c) {
+  for (const char* v : {"ipv4", "ipv6"}) {
+    std::string conf = fmt::format("/proc/sys/net/{}/conf", v);
+    const char* proxy = std::string_view(v) == "ipv4" ? "proxy_arp" : "proxy_ndp";
+    for (const auto& i : entries(conf))
+      if (read_number(conf + "/" + i + "/" + proxy, 0) != 0) c.proxies = true;
+    std::string neigh = fmt::format("/proc/sys/net/{}/neigh", v);
+    for (const auto& i : entries(neigh)) {
+      std::string d = neigh + "/" + i + "/";
+      if (read_number(d + "app_solicit", 0) != 0) c.proxies = true;
+      long probes = read_number(d + "mcast_solicit", 3);
+      long retrans = read_number(d + "retrans_time_ms", 1000);
+      c.failure_ms = std::min(c.failure_ms, std::max(probes, 1L) * std::max(retrans, 10L));
+    }
+  }
+  if (has_proxy_entries()) c.proxies = true;
+}
+
+void read_firewall(NodeCensus& c) {
+  for (const char* f : {"ip_tables_names", "ip6_tables_names", "arp_tables_names"})
+    if (read_file(std::string("/proc/thread-self/net/") + f).find_first_not_of(" \n") != std::string::npos)
+      c.legacy_iptables = true;
+  try {
+    c.ruleset = list_ruleset_json_here();
+  } catch (const Error& e) {
+    c.ruleset_error = e.what();
+  }
+}
+
+// iptables-nft's conntrack match, when nft cannot express it natively
+// (--ctstate with other options), shows as an xt expression without its
+// options: iptables-save says whether one of them is the time left.
+bool conntrack_expiry(const Node& n) {
+  for (const char* tool : {"iptables-save", "ip6tables-save"}) {
+    auto r = run_in_netns(n.netns(), {tool});
+    if (r.status != 0 || r.output.find("--ctexpire") != std::string::npos) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -45,54 +252,183 @@ std::uint64_t machine_backlog() {
   return read ? total : kUnknownBacklog;
 }
 
-std::optional<std::string> Stillness::blocker(const Lab& lab) {
-  const Topology& t = lab.topology();
-  for (const auto& l : t.links())
-    if (l.impair.loss_percent && *l.impair.loss_percent >= 50)
-      return fmt::format("link {} <-> {} loses {}% of packets", l.a.label(), l.b.label(), *l.impair.loss_percent);
-  for (const auto& p : lab.processes())
-    if (p->running()) return fmt::format("{} is running", p->label());
-  for (const auto& n : t.nodes())
-    for (const auto* rules : {&n.iptables, &n.ip6tables, &n.nftables})
-      for (const char* word : kTimeDependent)
-        if (rules->text.find(word) != std::string::npos)
-          return fmt::format("node \"{}\" has rules with \"{}\", whose verdict may change with time", n.name, word);
+bool Stillness::someone_inside(std::string& why) const {
+  std::map<unsigned long, std::string> nets;
+  for (const auto& n : lab_.nodes()) nets[n->netns().inode()] = n->name();
+  // /proc must show this PID namespace, or its pids mean nothing here.
+  char self[32];
+  ssize_t len = ::readlink("/proc/self", self, sizeof self - 1);
+  if (len <= 0 || std::strtol(std::string(self, static_cast<std::size_t>(len)).c_str(), nullptr, 10) != ::getpid()) {
+    why = "/proc shows another PID namespace's processes, so nslab cannot see what runs in the lab's nodes";
+    return true;
+  }
+  const std::string me = std::to_string(::getpid());
+  for (const auto& pid : entries("/proc")) {
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == me) continue;
+    auto it = nets.find(net_of("/proc/" + pid + "/ns/net"));
+    if (it == nets.end()) continue;
+    why = fmt::format("a process runs in node \"{}\" (pid {}, {})", it->second, pid, comm_of("/proc/" + pid));
+    return true;
+  }
+  // This process's own threads: nslab's never stay in a node, so one that
+  // is there runs the caller's code (Node::run, Netns::run).
+  const auto tid = std::to_string(::syscall(SYS_gettid));
+  for (const auto& t : entries("/proc/self/task")) {
+    if (t == tid) continue;
+    auto it = nets.find(net_of("/proc/self/task/" + t + "/ns/net"));
+    if (it == nets.end()) continue;
+    why = fmt::format("a thread of this process runs in node \"{}\" (code given to Node::run?)", it->second);
+    return true;
+  }
+  return false;
+}
+
+std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
+  const auto& nodes = lab.nodes();
+  std::vector<NodeCensus> census(nodes.size());
+  std::vector<Node*> all(nodes.begin(), nodes.end());
+  std::map<std::string, std::set<std::string>> down;  // node -> interfaces the lab leaves down
+  for (const auto& l : lab.topology().links())
+    for (const auto* e : {&l.a, &l.b})
+      if (!e->up) down[e->node].insert(e->interface);
+  auto before = LabInternals::service_sockets(lab);
+  lab.run_in_each(all, [&](Node& n) {
+    std::size_t i = 0;
+    while (nodes[i] != &n) ++i;
+    NodeCensus& c = census[i];
+    read_sockets(c);
+    read_addresses(c, down[n.name()]);
+    read_neighbour_settings(c);
+    read_firewall(c);
+  });
+  // nslab's own sockets: the services' (before and after the look, for
+  // connections accepted or closed meanwhile) and the probes' raw sockets.
+  std::set<unsigned long> own(before.begin(), before.end());
+  for (auto ino : LabInternals::service_sockets(lab)) own.insert(ino);
+  for (const auto& n : nodes)
+    for (Family f : {Family::ipv4, Family::ipv6}) {
+      struct stat st {};
+      int fd = NodeInternals::icmp_socket(*n, f);
+      if (fd >= 0 && ::fstat(fd, &st) == 0) own.insert(static_cast<unsigned long>(st.st_ino));
+    }
+  // nslab's loss tables, where loss is an nftables drop.
+  std::vector<std::set<std::string>> loss_tables(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& t : loss_tables_of(lab, nodes[i]->name())) loss_tables[i].insert("netdev " + t);
+
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const NodeCensus& c = census[i];
+    const std::string& name = nodes[i]->name();
+    for (auto ino : c.sockets)
+      if (!own.count(ino))
+        return fmt::format("node \"{}\" holds a socket that is not nslab's (Node::socket, or one made in Node::run)",
+                           name);
+    if (!c.pending.empty())
+      return fmt::format("node \"{}\": IPv6 address {} is not in use yet (the kernel's address configuration "
+                         "work is behind)",
+                         name, c.pending.front().str());
+    if (c.legacy_iptables)
+      return fmt::format("node \"{}\" has legacy iptables tables, whose rules nslab cannot read", name);
+    if (!c.ruleset_error.empty()) return fmt::format("node \"{}\": {}", name, c.ruleset_error);
+    auto why = time_dependent_rule(c.ruleset, loss_tables[i]);
+    if (why && why->rfind("rules with \"xt conntrack\"", 0) == 0 && !conntrack_expiry(*nodes[i]))
+      why = time_dependent_rule(c.ruleset, loss_tables[i], {"conntrack"});
+    if (why) return fmt::format("node \"{}\" has {}, whose verdict may change with time", name, *why);
+    owned_.insert(c.local.begin(), c.local.end());
+    prefixes_.insert(prefixes_.end(), c.prefixes.begin(), c.prefixes.end());
+    if (c.any_ip || c.proxies) dead_ends_ = false;
+    neighbour_failure_ = std::min(neighbour_failure_, std::chrono::milliseconds(c.failure_ms));
+  }
   return std::nullopt;
 }
 
 Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
-  // A probe's request and its answer each cross a lossy link once; assume a
-  // path crosses every lossy link of the lab.
-  double delivered = 1;
+  const Topology& t = lab.topology();
   std::set<std::string> shaping;
-  for (const auto& l : lab.topology().links()) {
+  for (const auto& l : t.links()) {
+    for (const auto* e : {&l.a, &l.b})
+      if (e->mtu > 0) min_mtu_ = std::min(min_mtu_, e->mtu);
     if (l.impair.empty()) continue;
     shaping.insert(l.a.node);
     shaping.insert(l.b.node);
-    if (l.impair.loss_percent) delivered *= std::pow(1 - *l.impair.loss_percent / 100, 2);
+    // A request and its answer each cross a lossy link once; assume a path
+    // crosses every lossy link of the lab.
+    if (l.impair.loss_percent) delivered_ *= 1 - *l.impair.loss_percent / 100;
+    if (l.impair.loss_percent && *l.impair.loss_percent >= 50 && !blocker_)
+      blocker_ = fmt::format("link {} <-> {} loses {}% of packets", l.a.label(), l.b.label(), *l.impair.loss_percent);
+    if (l.impair.rate && !blocker_)
+      blocker_ = fmt::format("link {} <-> {} is rate-limited: a burst beyond its bucket is queued or dropped "
+                             "depending on when it comes",
+                             l.a.label(), l.b.label());
   }
-  if (delivered < 1)
-    attempts_needed_ = std::max(1, static_cast<int>(std::ceil(std::log(1e-6) / std::log(1 - delivered))));
-  for (const auto& n : lab.nodes()) {
+  for (const auto& n : t.nodes())
+    for (const auto& b : n.bridges)
+      if (b.mtu > 0) min_mtu_ = std::min(min_mtu_, b.mtu);
+  for (const auto& p : lab.processes())
+    if (!blocker_ && p->running()) blocker_ = fmt::format("{} is running", p->label());
+  if (std::string why; !blocker_ && someone_inside(why)) blocker_ = why;
+  if (blocker_) return;
+  for (const auto& n : lab.nodes())
     for (const auto& i : n->interfaces())
-      for (const auto& p : i.addresses) owned_.insert(p.address());
-    qdiscs_.push_back(shaping.count(n->name()) > 0);
-    auto t = NodeInternals::netlink(*n).traffic(qdiscs_.back());
-    baseline_.emplace_back(t.resolving.begin(), t.resolving.end());
+      for (const auto& p : i.addresses) {
+        owned_.insert(p.address());
+        prefixes_.push_back(p);
+      }
+  if (auto why = look_at_nodes(lab)) {
+    blocker_ = why;
+    return;
   }
-  for (const auto& n : lab.topology().nodes())
+  for (const auto& n : t.nodes())
     for (const auto& sysctl : n.sysctls)
       if (sysctl.key.find(".neigh.") != std::string::npos || sysctl.key.find("proxy_") != std::string::npos)
-        neighbours_default_ = false;
+        dead_ends_ = false;
+  for (const auto& n : lab.nodes()) {
+    qdiscs_.push_back(shaping.count(n->name()) > 0);
+    auto tr = NodeInternals::netlink(*n).traffic(qdiscs_.back());
+    baseline_.emplace_back(tr.resolving.begin(), tr.resolving.end());
+  }
+}
+
+std::optional<int> Stillness::attempts_needed(int packets, int answer_packets) const {
+  if (delivered_ >= 1) return 1;
+  double answered = std::pow(delivered_, packets + answer_packets);
+  if (answered <= 0) return std::nullopt;
+  double n = std::ceil(std::log(1e-6) / std::log(1 - answered));
+  if (n > kMaxAttempts) return std::nullopt;
+  return std::max(1, static_cast<int>(n));
+}
+
+bool Stillness::special(const IpAddress& a) const {
+  // A network's all-zero host part (the IPv6 subnet-router anycast, the
+  // IPv4 network address), its all-ones host part (IPv4 broadcast) and the
+  // IPv6 reserved subnet anycast addresses (RFC 2526: the last 128 of the
+  // subnet, the universal/local bit aside) may be answered by a node that
+  // does not list them as its own.
+  for (const auto& p : prefixes_) {
+    if (p.family() != a.family() || !p.contains(a)) continue;
+    int bits = a.is_v4() ? 32 : 128;
+    bool zeros = true, ones = true, anycast = true;
+    for (int b = p.length(); b < bits; ++b) {
+      bool set = a.data()[b / 8] & (0x80 >> (b % 8));
+      zeros = zeros && !set;
+      ones = ones && set;
+      bool low7 = b >= bits - 7;
+      bool ul_bit = !a.is_v4() && b == 70;
+      if (!low7 && !ul_bit && !set) anycast = false;
+    }
+    if (zeros || ones || (!a.is_v4() && anycast)) return true;
+  }
+  return false;
 }
 
 bool Stillness::dead_end(std::size_t node, const std::pair<int, IpAddress>& entry,
                          Clock::time_point deadline) const {
-  // Nobody can answer for an address no node has (without proxy ARP/NDP),
-  // so the resolution can only fail: after kNeighbourFailure from its start,
-  // which is after the baseline when it was not under way then.
-  return neighbours_default_ && !owned_.count(entry.second) && !baseline_[node].count(entry) &&
-         deadline < baseline_time_ + kNeighbourFailure;
+  // Nobody can answer for an address no node has (without proxy ARP/NDP,
+  // AnyIP routes or anycast), so the resolution can only fail: after
+  // neighbour_failure_ from its start, which is after the baseline when it
+  // was not under way then.
+  return dead_ends_ && !owned_.count(entry.second) && !special(entry.second) && !baseline_[node].count(entry) &&
+         deadline < baseline_time_ + neighbour_failure_;
 }
 
 bool Stillness::look(Clock::time_point deadline) {
