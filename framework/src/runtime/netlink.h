@@ -85,6 +85,7 @@ struct TrafficSnapshot {
   std::uint64_t packets = 0;
   std::vector<std::pair<int, IpAddress>> resolving;  // ifindex, address
   std::uint64_t queued = 0;  // packets held by qdiscs (a rate limit, a delay)
+  std::uint64_t shaper_drops = 0;  // packets a rate limit (tbf, htb) dropped: its queue was full
   bool operator==(const TrafficSnapshot&) const = default;
 };
 

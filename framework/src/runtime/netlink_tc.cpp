@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <fmt/format.h>
 
 #include "netlink_impl.h"
@@ -36,6 +37,10 @@ TrafficSnapshot Netlink::traffic(bool qdiscs) const {
       std::memcpy(&st, nla_data(tb[TCA_STATS]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[TCA_STATS]))));
       t.packets += st.packets + st.drops;
       t.queued += st.qlen;
+      if (tb[TCA_KIND]) {
+        std::string_view kind(static_cast<const char*>(nla_data(tb[TCA_KIND])));
+        if (kind == "tbf" || kind == "htb") t.shaper_drops += st.drops;
+      }
     });
     if (err != 0) throw NetlinkError(fmt::format("cannot read the qdiscs of \"{}\"", impl_->owner), err);
   }

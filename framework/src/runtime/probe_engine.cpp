@@ -396,7 +396,13 @@ class Engine {
     if (!decidable) return;
     while (poll_once(0) == kEventsPerPoll) {
     }
-    if (!still_->look(deadline)) return;
+    if (!still_->look(deadline)) {
+      if (const auto& why = still_->blocker()) {
+        still_reason_ = *why;
+        still_.reset();
+      }
+      return;
+    }
     // Everything delivered before the last look is in our sockets now.
     while (poll_once(0) > 0) {
     }

@@ -65,6 +65,8 @@ class Stillness {
   int min_mtu() const noexcept { return min_mtu_; }
 
   // Looks at the lab; true when nothing moved since the previous look.
+  // False from then on, with blocker() saying why, once a rate limit
+  // dropped packets during the batch.
   // A neighbour resolution that can only fail (no node can answer for the
   // address) does not count as movement if it began after the baseline and
   // cannot fail before `deadline`.
@@ -90,6 +92,7 @@ class Stillness {
   Clock::time_point baseline_time_;
   std::optional<std::string> blocker_;
   std::vector<std::set<std::pair<int, IpAddress>>> baseline_;  // per node: resolving at the start
+  std::vector<std::uint64_t> shaper_drops_;                    // per node: rate-limit drops at the start
   std::set<IpAddress> owned_;         // addresses some node answers for (its own, anycast, local routes)
   std::vector<Prefix> prefixes_;      // every prefix on every interface: network, broadcast, anycast
   bool dead_ends_ = true;             // no proxy ARP/NDP, AnyIP route or user-space resolver anywhere
