@@ -49,6 +49,7 @@ not the recorded one, and a namespace file that is not the one up made.
     return kFailed;
   }
   std::vector<char*> argv;
+  argv.reserve(cmd.size() + 1);
   for (auto& a : cmd) argv.push_back(a.data());
   argv.push_back(nullptr);
   ::execvp(argv[0], argv.data());

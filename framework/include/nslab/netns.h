@@ -46,7 +46,7 @@ auto on_new_thread(F&& fn) -> std::invoke_result_t<F&> {
       }
     }).join();
     if (error) std::rethrow_exception(error);
-    return std::move(*result);
+    return std::move(result).value();  // set unless fn threw
   }
 }
 

@@ -30,7 +30,7 @@ struct Endpoint {
   SourceLocation where;
 
   // Parses "node:interface[@bridge] [ADDRESS/LEN ...]"; throws ConfigError.
-  static Endpoint parse(std::string_view text, SourceLocation where = {});
+  static Endpoint parse(std::string_view text, const SourceLocation& where = {});
   std::string label() const { return node + ":" + interface; }
 };
 
@@ -68,7 +68,7 @@ struct RouteSpec {
   // "unreachable 198.51.100.0/24". Throws ConfigError at `where`. Checks
   // against the rest of the lab (the device exists, the gateway is
   // connected) are Topology::problems()'.
-  static RouteSpec parse(std::string_view text, SourceLocation where = {});
+  static RouteSpec parse(std::string_view text, const SourceLocation& where = {});
 };
 
 struct ServiceSpec {
@@ -122,16 +122,16 @@ struct NodeSpec {
   std::vector<RunSpec> run;
   SourceLocation where;
 
-  NodeSpec& bridge(std::string name, std::vector<std::string> addresses = {});
+  NodeSpec& bridge(std::string name, const std::vector<std::string>& addresses = {});
   // The full route text (RouteSpec::parse): route("unreachable 10.9.0.0/16"),
   // route("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5"), route("default").
   NodeSpec& route(std::string_view text);
   NodeSpec& route(std::string_view to, std::string_view via, std::string_view dev = {});
   NodeSpec& sysctl(std::string key, std::string value);
   NodeSpec& service(Protocol protocol, std::uint16_t port);
-  NodeSpec& iptables_rules(std::string lines);
-  NodeSpec& ip6tables_rules(std::string lines);
-  NodeSpec& nftables_ruleset(std::string ruleset);
+  NodeSpec& iptables_rules(std::string_view lines);
+  NodeSpec& ip6tables_rules(std::string_view lines);
+  NodeSpec& nftables_ruleset(std::string_view ruleset);
   const BridgeSpec* find_bridge(std::string_view name) const;
 };
 

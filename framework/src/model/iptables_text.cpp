@@ -299,7 +299,7 @@ std::string IptablesRules::restore_input() const {
   return out;
 }
 
-std::string iptables_restore_input(std::string_view lines, SourceLocation where) {
+std::string iptables_restore_input(std::string_view lines, const SourceLocation& where) {
   return parse_iptables(lines, where).restore_input();
 }
 

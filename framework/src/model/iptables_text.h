@@ -25,7 +25,7 @@ struct IptablesRules {
 
 // `where` is where the first line starts; throws ConfigError.
 IptablesRules parse_iptables(std::string_view lines, const SourceLocation& where = {});
-std::string iptables_restore_input(std::string_view lines, SourceLocation where = {});
+std::string iptables_restore_input(std::string_view lines, const SourceLocation& where = {});
 // The location `index` lines after `first`.
 SourceLocation line_of(const SourceLocation& first, int index);
 

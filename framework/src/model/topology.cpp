@@ -38,7 +38,7 @@ int route_metric(std::string_view text) {
 }
 }  // namespace
 
-Endpoint Endpoint::parse(std::string_view text, SourceLocation where) {
+Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
   auto words = split_ws(text);
   if (words.empty())
     throw ConfigError("an endpoint cannot be empty (expected \"node:interface [ADDRESS/LEN]\")",
@@ -110,14 +110,14 @@ RouteSpec RouteSpec::make(std::string_view to, std::string_view via, std::string
   return r;
 }
 
-RouteSpec RouteSpec::parse(std::string_view text, SourceLocation where) {
+RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
   try {
     // Split as the shell splits `ip route` words: at any white space.
     auto w = split_ws(text, " \t\n\v\f\r");
     std::size_t i = 0;
     RouteType type = RouteType::unicast;
-    if (!w.empty() && (w[0] == "blackhole" || w[0] == "unreachable" || w[0] == "prohibit")) {
-      type = *parse_route_type(w[0]);
+    if (auto t = w.empty() ? std::nullopt : parse_route_type(w[0]); t && *t != RouteType::unicast) {
+      type = *t;
       ++i;
     }
     if (i >= w.size()) throw ConfigError("a route needs a destination (\"default\" or a prefix)");
@@ -146,7 +146,7 @@ RouteSpec RouteSpec::parse(std::string_view text, SourceLocation where) {
   }
 }
 
-NodeSpec& NodeSpec::bridge(std::string bridge_name, std::vector<std::string> addresses) {
+NodeSpec& NodeSpec::bridge(std::string bridge_name, const std::vector<std::string>& addresses) {
   BridgeSpec b;
   b.name = std::move(bridge_name);
   for (auto& a : addresses) b.addresses.push_back(Prefix::from_string(a));
@@ -174,16 +174,16 @@ NodeSpec& NodeSpec::service(Protocol protocol, std::uint16_t port) {
   return *this;
 }
 
-NodeSpec& NodeSpec::iptables_rules(std::string lines) {
-  iptables.text += lines + "\n";
+NodeSpec& NodeSpec::iptables_rules(std::string_view lines) {
+  iptables.text.append(lines).append("\n");
   return *this;
 }
-NodeSpec& NodeSpec::ip6tables_rules(std::string lines) {
-  ip6tables.text += lines + "\n";
+NodeSpec& NodeSpec::ip6tables_rules(std::string_view lines) {
+  ip6tables.text.append(lines).append("\n");
   return *this;
 }
-NodeSpec& NodeSpec::nftables_ruleset(std::string ruleset) {
-  nftables.text += ruleset + "\n";
+NodeSpec& NodeSpec::nftables_ruleset(std::string_view ruleset) {
+  nftables.text.append(ruleset).append("\n");
   return *this;
 }
 

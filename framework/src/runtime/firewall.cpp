@@ -21,7 +21,7 @@
 
 namespace nslab {
 
-void apply_iptables(const Node& node, std::string_view lines, Family family, SourceLocation where) {
+void apply_iptables(const Node& node, std::string_view lines, Family family, const SourceLocation& where) {
   IptablesRules parsed = parse_iptables(lines, where);
   if (parsed.tables.empty()) return;
   std::string input = parsed.restore_input();
@@ -67,7 +67,7 @@ void apply_iptables(const Node& node, std::string_view lines, Family family, Sou
                     at);
 }
 
-void apply_nftables(const Node& node, std::string_view ruleset, SourceLocation where) {
+void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where) {
   // The ruleset is read from a memfd by name, so that nft's messages carry
   // "PATH:LINE:COLUMN" (its messages for in-memory buffers quote the wrong line).
   Fd file(::memfd_create("nslab-nftables", MFD_CLOEXEC));
@@ -102,22 +102,31 @@ void apply_nftables(const Node& node, std::string_view ruleset, SourceLocation w
 namespace {
 
 // Just enough JSON for libnftables' output: objects keep their order.
+// (A member is its own struct: std::pair<std::string, Json> inside Json
+// would need Json complete, which only GCC's library lets pass.)
+struct JsonMember;
 struct Json {
   enum Kind { null, boolean, number, string, array, object } kind = null;
   std::string text;  // string; a number's digits
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  std::vector<JsonMember> members;
 
-  const Json* get(std::string_view key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
-    return nullptr;
-  }
+  const Json* get(std::string_view key) const;
   std::string str_of(std::string_view key) const {
     const Json* v = get(key);
     return v && v->kind == string ? v->text : std::string();
   }
 };
+struct JsonMember {
+  std::string key;
+  Json value;
+};
+
+const Json* Json::get(std::string_view key) const {
+  for (const auto& [k, v] : members)
+    if (k == key) return &v;
+  return nullptr;
+}
 
 class JsonReader {
  public:
@@ -186,7 +195,7 @@ class JsonReader {
         if (at_ >= in_.size() || in_[at_++] != ':') return false;
         Json member;
         if (!value(member, depth + 1)) return false;
-        v.members.emplace_back(std::move(key), std::move(member));
+        v.members.push_back(JsonMember{std::move(key), std::move(member)});
         space();
         if (at_ >= in_.size()) return false;
         if (in_[at_] == ',') {

@@ -19,8 +19,8 @@ class Node;
 
 // `where` is the location of the first line of `lines`; errors name the line.
 void apply_iptables(const Node& node, std::string_view lines, Family family,
-                    SourceLocation where = {});
-void apply_nftables(const Node& node, std::string_view ruleset, SourceLocation where = {});
+                    const SourceLocation& where = {});
+void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where = {});
 
 // The nftables ruleset of the calling thread's namespace as the kernel holds
 // it, in libnftables' JSON (`nft -j list ruleset`). iptables-nft rules are in

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <memory>
 #include <mutex>
 
@@ -54,7 +56,7 @@ void apply_loss_without_netem(const Node& receiver, const std::string& interface
   // 100% is every packet: numgen's range has no value that reaches it.
   std::string rule = percent >= 100
                          ? std::string("counter drop")
-                         : fmt::format("{} {} counter drop", kLossRule, static_cast<long>(percent * 10000.0 + 0.5));
+                         : fmt::format("{} {} counter drop", kLossRule, std::lround(percent * 10000.0));
   apply_nftables(receiver, fmt::format("table netdev {} {{\n  chain ingress {{\n    {}\n    {}\n  }}\n}}\n",
                                        loss_table_name(interface), chain, rule));
 }

@@ -178,6 +178,7 @@ Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) 
     ::lseek(input.get(), 0, SEEK_SET);
   }
   std::vector<char*> argv;
+  argv.reserve(spec.argv.size() + 1);
   for (auto& a : spec.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_strings;
@@ -187,6 +188,7 @@ Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) 
   }
   for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
