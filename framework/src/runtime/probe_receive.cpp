@@ -18,6 +18,7 @@
 #include "nslab/error.h"
 #include "nslab/lab.h"
 #include "probe_engine_impl.h"
+#include "sys.h"
 #include "verdict_rules.h"
 
 namespace nslab::probe_engine {
@@ -48,7 +49,7 @@ bool Engine::read_error_queue(Task& t, int fd) {
   msg.msg_iovlen = 1;
   msg.msg_control = ctrl;
   msg.msg_controllen = sizeof ctrl;
-  if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0) {
+  if (sys::retry([&] { return ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT); }) >= 0) {
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
       bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
@@ -180,12 +181,12 @@ void Engine::on_socket(std::uint64_t tag, std::uint32_t events) {
     return;
   }
   for (;;) {
-    ssize_t r = ::recv(t.fd.get(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+    ssize_t r = sys::retry([&] { return ::recv(t.fd.get(), buf_.data(), buf_.size(), MSG_DONTWAIT); });
     if (r > 0) {
       t.inbox.append(buf_.data(), static_cast<std::size_t>(r));
       continue;
     }
-    if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
       complete_stream(t, /*eof=*/true);
       return;
     }
@@ -196,10 +197,10 @@ void Engine::on_socket(std::uint64_t tag, std::uint32_t events) {
 
 void Engine::read_datagrams(Task& t) {
   for (;;) {
-    ssize_t r = ::recv(t.fd.get(), buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC);
+    ssize_t r = sys::retry([&] { return ::recv(t.fd.get(), buf_.data(), buf_.size(), MSG_DONTWAIT | MSG_TRUNC); });
     if (r < 0) {
       int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
       on_error_queue(t, t.fd.get(), err);
       return;
     }
@@ -274,7 +275,9 @@ void Engine::drain_raw(int fd, Family family, bool dispatch) {
   for (;;) {
     sockaddr_storage from{};
     socklen_t flen = sizeof from;
-    ssize_t r = ::recvfrom(fd, buf_.data(), buf_.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+    ssize_t r = sys::retry([&] {
+      return ::recvfrom(fd, buf_.data(), buf_.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+    });
     if (r < 0) return;
     if (dispatch)
       on_icmp(family, reinterpret_cast<const std::uint8_t*>(buf_.data()), static_cast<std::size_t>(r),

@@ -182,11 +182,12 @@ void Engine::send_echo(Task& t) {
   auto pkt = detail::make_echo_request(t.family, t.echo);
   sockaddr_storage ss;
   socklen_t len = make_sockaddr(t.result.target, 0, ss);
-  if (::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) >= 0) {
+  auto* to = reinterpret_cast<sockaddr*>(&ss);
+  if (sys::retry([&] { return ::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, to, len); }) >= 0) {
     ++t.attempts;
   } else {
     int err = errno;
-    if (err == EAGAIN || err == ENOBUFS || err == EINTR) return;  // sent again at the next retry tick
+    if (err == EAGAIN || err == ENOBUFS) return;  // sent again at the next retry tick
     if (err == EPERM) return own_rules_refused(t);
     local_error(t, err, "send");
   }
@@ -196,11 +197,11 @@ void Engine::send_udp(Task& t) {
   sent_something();
   static const std::string kDefault = "nslab-probe";
   const std::string& msg = t.result.probe.payload.empty() ? kDefault : t.result.probe.payload;
-  if (::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT) >= 0) {
+  if (sys::retry([&] { return ::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT); }) >= 0) {
     ++t.attempts;
   } else {
     int err = errno;
-    if (err == EAGAIN || err == ENOBUFS || err == EINTR) return;
+    if (err == EAGAIN || err == ENOBUFS) return;
     if (err == EPERM) return own_rules_refused(t);
     if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH) {
       on_error_queue(t, t.fd.get(), err);  // an ICMP error from an earlier send
@@ -214,7 +215,8 @@ void Engine::send_udp(Task& t) {
 bool Engine::send_payload(Task& t) {
   const std::string& p = t.result.probe.payload;
   while (t.sent < p.size()) {
-    ssize_t n = ::send(t.fd.get(), p.data() + t.sent, p.size() - t.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = sys::retry(
+        [&] { return ::send(t.fd.get(), p.data() + t.sent, p.size() - t.sent, MSG_NOSIGNAL | MSG_DONTWAIT); });
     if (n < 0) return false;  // full (EAGAIN), or the connection failed: EPOLLERR tells
     t.sent += static_cast<std::size_t>(n);
   }

@@ -29,6 +29,7 @@
 #include "nslab/fd.h"
 #include "nslab/lab.h"
 #include "subprocess.h"
+#include "sys.h"
 
 namespace nslab::detail {
 
@@ -177,10 +178,10 @@ bool has_proxy_entries() {
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.nd.ndm_family = AF_UNSPEC;
   req.nd.ndm_flags = NTF_PROXY;
-  if (::send(fd.get(), &req, sizeof req, 0) < 0) return true;
+  if (sys::retry([&] { return ::send(fd.get(), &req, sizeof req, 0); }) < 0) return true;
   alignas(nlmsghdr) char buf[16384];
   for (;;) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    ssize_t n = sys::retry([&] { return ::recv(fd.get(), buf, sizeof buf, 0); });
     if (n <= 0) return true;
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_type == NLMSG_DONE) return false;
