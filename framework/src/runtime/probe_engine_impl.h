@@ -1,0 +1,185 @@
+// The probe engine's insides, shared by its three sources: probe_engine.cpp
+// (admission, the event loop, timers, stillness), probe_send.cpp (sockets,
+// connects and requests per protocol) and probe_receive.cpp (answers, ICMP
+// errors, greetings and echoes, timeouts). Private to them; run_probes in
+// probe_engine.h is the engine's only entry.
+#pragma once
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "nslab/fd.h"
+#include "nslab/ip_address.h"
+#include "nslab/options.h"
+#include "nslab/probe.h"
+#include "stillness.h"
+#include "verdict_rules.h"
+
+namespace nslab {
+
+class Lab;
+class Node;
+
+namespace probe_engine {
+
+using Clock = std::chrono::steady_clock;
+using detail::icmp_errno;
+using detail::verdict_of_local_errno;
+using detail::verdict_of_network_errno;
+
+// The kernel resends a SYN only after a second; within a probe's timeout a
+// lost SYN would read as "blocked". So a TCP probe opens a new connection
+// at each retry tick (a few at most), and the first to answer decides.
+constexpr std::size_t kMaxSpareConnects = 3;
+// Descriptors a TCP probe may hold at once: its attempts, and as many
+// connections accepted by a built-in service of the same process.
+constexpr std::size_t kTcpDescriptors = 2 * (1 + kMaxSpareConnects);
+// The longest greeting line a built-in service sends: "NODE ADDRESS\n".
+constexpr std::size_t kMaxGreeting = 32 + 1 + 45 + 1;
+// Descriptors left for everything else the process does meanwhile.
+constexpr long kReservedDescriptors = 128;
+
+socklen_t make_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss);
+IpAddress from_sockaddr(const sockaddr_storage& ss);
+long descriptor_budget();
+
+struct Task {
+  ProbeResult result;
+  Node* src = nullptr;
+  Family family = Family::ipv4;
+  Fd fd;                  // tcp/udp: the probe's own socket (tcp: the connected attempt)
+  std::vector<Fd> spare;  // tcp: further connection attempts in flight
+  int icmp_fd = -1;       // icmp: the source node's shared raw socket
+  std::uint32_t echo = 0;
+  int attempts = 0;  // requests sent and connections tried
+  std::optional<int> needed;  // attempts before stillness decides it; empty: only the timeout does
+  std::string wait_reason;    // why stillness cannot decide it, when that is the probe's own
+  int too_big = 0;            // udp: "packet too big" / "fragmentation needed" answers, each resent
+  std::string too_big_from;   // the last of them
+  bool started = false;
+  bool done = false;
+  bool refused_by_own_rules = false;  // icmp/udp: send failed with EPERM
+  bool connected = false;         // tcp
+  bool greeting_decided = false;  // tcp/udp: a greeting was read, or there is none
+  std::size_t sent = 0;           // tcp: payload bytes sent so far
+  std::string inbox;              // tcp: what came back, after the greeting
+  Clock::time_point start, deadline, next_retry;
+  Clock::time_point grace_until = Clock::time_point::max();  // tcp: how long to wait once connected
+};
+
+class Engine {
+ public:
+  Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options);
+
+  std::vector<ProbeResult> run();
+
+ private:
+  static constexpr std::uint64_t kRawTag = 1ull << 63;
+  static constexpr std::size_t kMaxUdpPayload = Probe::kMaxUdpPayload;
+  static constexpr auto kOwnRejectGrace = std::chrono::milliseconds(20);
+  // A UDP probe told "too big" this often has a path that cannot take it.
+  static constexpr int kMaxTooBig = 3;
+
+  static std::size_t cost(const Task& t) { return t.result.probe.protocol == Protocol::tcp ? kTcpDescriptors : 1; }
+
+  // Engine and loop (probe_engine.cpp).
+  void admit();
+  void add(int fd, std::uint32_t events, std::uint64_t tag);
+  void modify(int fd, std::uint32_t events, std::uint64_t tag);
+  void forget(Fd& fd);
+
+  void wake_at(Clock::time_point t) { next_wake_ = std::min(next_wake_, t); }
+
+  // The lab is looked at for stillness from a moment after the last packet
+  // a probe sent, and every kLookGap after that.
+  static constexpr auto kSettle = std::chrono::microseconds(500);
+  static constexpr auto kLookGap = std::chrono::milliseconds(2);
+  void sent_something();
+
+  // A retry interval no shorter than the timeout asks for one request (or
+  // one connection attempt) per probe, as a loss measurement does.
+  bool single_shot() const { return options_.retry_interval >= options_.timeout; }
+
+  bool awaiting(const Task& t) const { return t.started && !t.done && !t.connected && !t.refused_by_own_rules; }
+
+  void plan_attempts(Task& t) const;
+  int fragments(std::size_t bytes, Family f) const;
+  void look_for_stillness(Clock::time_point now);
+  void finish(Task& t, Verdict v, std::string detail);
+  void drop_spares(Task& t);
+  Clock::time_point timers(Clock::time_point now);
+  void loop();
+
+  static constexpr int kEventsPerPoll = 256;
+  int poll_once(int timeout_ms);
+
+  // Sockets, connects and requests (probe_send.cpp).
+  static Fd stream_socket(const Task& t, const Node& n);
+  static Fd raw_socket(Family f, const Node& n);
+  void make_raw_sockets();
+  void own_rules_refused(Task& t);
+  void local_error(Task& t, int err, std::string_view op);
+  void start(std::size_t i);
+  void send_echo(Task& t);
+  void send_udp(Task& t);
+  bool send_payload(Task& t);
+  void retry_connects(const std::vector<std::size_t>& which);
+
+  // Answers and timeouts (probe_receive.cpp).
+  void on_error_queue(Task& t, int fd, int fallback_errno);
+  bool read_error_queue(Task& t, int fd);
+  bool looks_like_greeting(std::string_view line) const;
+  bool is_greeting(std::string_view line, Task& t) const;
+  // What came back, read against the payload: "greeted" when a greeting
+  // line is followed by the whole payload, "bare" when the bytes start with
+  // the whole payload (an echo server that does not greet, even if the
+  // payload's own first line looks like a greeting), and "maybe greeted"
+  // while a greeting line is followed by a part of the payload only.
+  struct EchoReading {
+    bool line = false;  // the first line looks like a greeting
+    bool greeted = false;
+    bool bare = false;
+    bool maybe_greeted = false;
+    bool part_of_payload = false;  // the bytes so far are the payload's first ones
+  };
+  EchoReading read_echo(std::string_view got, const std::string& payload) const;
+  void on_tcp_connected(Task& t, std::size_t i, std::size_t attempt);
+  void on_socket(std::uint64_t tag, std::uint32_t events);
+  void read_datagrams(Task& t);
+  void complete_stream(Task& t, bool eof);
+  void drain_raw(int fd, Family family, bool dispatch);
+  void on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAddress& sender);
+  void expire(Task& t);
+
+  Lab& lab_;
+  ProbeOptions options_;
+  std::vector<Task> tasks_;
+  std::deque<std::size_t> queue_;  // tcp/udp probes waiting for descriptors
+  long budget_ = 0;                // descriptors this batch may hold
+  std::size_t held_ = 0;           // descriptors its running probes hold
+  bool admit_pending_ = false;
+  std::unordered_map<int, Family> raw_;  // shared raw sockets (owned by nodes)
+  std::unordered_map<std::uint32_t, std::size_t> echo_index_;
+  std::vector<char> buf_ = std::vector<char>(65536);
+  std::vector<epoll_event> epoll_event_buffer_;
+  Fd epoll_;
+  std::size_t finished_ = 0;
+  Clock::time_point next_wake_ = Clock::time_point::min();
+  std::optional<detail::Stillness> still_;  // empty: wait out every timeout
+  std::string still_reason_;                // why, when stillness is no evidence here
+  Clock::time_point next_look_ = Clock::time_point::max();
+};
+
+}  // namespace probe_engine
+
+}  // namespace nslab

@@ -1,0 +1,256 @@
+// The probe engine's sending side: sockets made inside the source nodes,
+// connects, and each protocol's requests and resends (see probe_engine.cpp).
+#include <arpa/inet.h>
+#include <linux/icmp.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "icmp_codec.h"
+#include "node_internals.h"
+#include "nslab/error.h"
+#include "nslab/lab.h"
+#include "probe_engine_impl.h"
+#include "sys.h"
+#include "verdict_rules.h"
+
+namespace nslab::probe_engine {
+
+namespace {
+
+// Echo keys are unique in this process: a node's raw socket sees only
+// replies addressed to that node, and each key (id, seq) names one probe.
+std::atomic<std::uint32_t> g_echo_counter{0x1000};
+
+}  // namespace
+
+socklen_t make_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss) {
+  std::memset(&ss, 0, sizeof ss);
+  if (a.is_v4()) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    std::memcpy(&s4->sin_addr, a.data(), 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  s6->sin6_family = AF_INET6;
+  s6->sin6_port = htons(port);
+  std::memcpy(&s6->sin6_addr, a.data(), 16);
+  return sizeof(sockaddr_in6);
+}
+
+Fd Engine::stream_socket(const Task& t, const Node& n) {
+  int type = t.result.probe.protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
+  Fd fd = sys::socket(to_af(t.family), type | SOCK_NONBLOCK, 0, fmt::format("probe socket in \"{}\"", n.name()));
+  // ICMP errors for the socket come with their type, code and sender.
+  int one = 1;
+  if (t.family == Family::ipv4)
+    sys::set_option(fd.get(), SOL_IP, IP_RECVERR, one, "IP_RECVERR on a probe socket");
+  else
+    sys::set_option(fd.get(), SOL_IPV6, IPV6_RECVERR, one, "IPV6_RECVERR on a probe socket");
+  if (type == SOCK_DGRAM) {
+    // As a UDP client does by default: a datagram larger than the path
+    // MTU is fragmented once the kernel has learned that MTU.
+    int want = t.family == Family::ipv4 ? IP_PMTUDISC_WANT : IPV6_PMTUDISC_WANT;
+    int zero = 0;
+    if (t.family == Family::ipv4) {
+      sys::set_option(fd.get(), SOL_IP, IP_MTU_DISCOVER, want, "IP_MTU_DISCOVER on a probe socket");
+    } else {
+      sys::set_option(fd.get(), SOL_IPV6, IPV6_MTU_DISCOVER, want, "IPV6_MTU_DISCOVER on a probe socket");
+      sys::set_option(fd.get(), SOL_IPV6, IPV6_DONTFRAG, zero, "IPV6_DONTFRAG on a probe socket");
+    }
+  }
+  return fd;
+}
+
+Fd Engine::raw_socket(Family f, const Node& n) {
+  std::string what = fmt::format("raw ICMP socket in \"{}\"", n.name());
+  int buf = 4 << 20;
+  if (f == Family::ipv4) {
+    Fd fd = sys::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP, what);
+    icmp_filter filt{};
+    filt.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) |
+                  (1u << ICMP_PARAMETERPROB));
+    sys::set_option(fd.get(), SOL_RAW, ICMP_FILTER, filt, what);
+    sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, buf, what);
+    return fd;
+  }
+  Fd fd = sys::socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMPV6, what);
+  icmp6_filter filt;
+  ICMP6_FILTER_SETBLOCKALL(&filt);
+  for (int type : {ICMP6_ECHO_REPLY, ICMP6_DST_UNREACH, ICMP6_PACKET_TOO_BIG, ICMP6_TIME_EXCEEDED, ICMP6_PARAM_PROB})
+    ICMP6_FILTER_SETPASS(type, &filt);
+  sys::set_option(fd.get(), IPPROTO_ICMPV6, ICMP6_FILTER, filt, what);
+  sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, buf, what);
+  return fd;
+}
+
+// Each source node's raw ICMP socket is made once, by a thread inside it.
+void Engine::make_raw_sockets() {
+  std::vector<Node*> sources;
+  for (auto& t : tasks_)
+    if (t.result.probe.protocol == Protocol::icmp && NodeInternals::icmp_socket(*t.src, t.family) < 0 &&
+        std::find(sources.begin(), sources.end(), t.src) == sources.end())
+      sources.push_back(t.src);
+  if (!sources.empty())
+    lab_.run_in_each(sources, [&](Node& n) {
+      for (Family f : {Family::ipv4, Family::ipv6})
+        if (NodeInternals::icmp_socket(n, f) < 0 && std::any_of(tasks_.begin(), tasks_.end(), [&](const Task& t) {
+              return t.src == &n && t.family == f && t.result.probe.protocol == Protocol::icmp;
+            }))
+          NodeInternals::set_icmp_socket(n, f, raw_socket(f, n));
+    });
+  for (auto& t : tasks_)
+    if (t.result.probe.protocol == Protocol::icmp) {
+      t.icmp_fd = NodeInternals::icmp_socket(*t.src, t.family);
+      raw_.emplace(t.icmp_fd, t.family);
+    }
+}
+
+// The source's own OUTPUT chain refused to send (EPERM). A DROP there is
+// silence, a REJECT answers with an ICMP error that the kernel delivers
+// back to the source at once: wait a moment for it, so that a REJECT reads
+// `refused` at the source as it does on the way (ping reports it so).
+void Engine::own_rules_refused(Task& t) {
+  if (t.refused_by_own_rules) return;
+  t.refused_by_own_rules = true;
+  t.grace_until = std::min(t.deadline, Clock::now() + kOwnRejectGrace);
+  wake_at(t.grace_until);
+}
+
+// A local errno from connect or send: a verdict, or an error of the run.
+void Engine::local_error(Task& t, int err, std::string_view op) {
+  auto v = verdict_of_local_errno(err);
+  if (!v) throw SystemError(fmt::format("probe {}: {} failed", t.result.probe.str(), op), err);
+  std::string what = err == ECONNREFUSED && t.result.probe.protocol == Protocol::tcp
+                         ? std::string("connection refused (TCP RST)")
+                         : fmt::format("{}: {}", op, std::strerror(err));
+  if (auto cause = detail::local_cause(err); !cause.empty()) what += fmt::format(" ({})", cause);
+  finish(t, *v, what);
+}
+
+void Engine::start(std::size_t i) {
+  Task& t = tasks_[i];
+  t.started = true;
+  t.start = Clock::now();
+  sent_something();
+  t.deadline = t.start + options_.timeout;
+  t.next_retry = t.start + options_.retry_interval;
+  wake_at(std::min(t.deadline, t.next_retry));
+  plan_attempts(t);
+  switch (t.result.probe.protocol) {
+    case Protocol::icmp:
+      t.echo = g_echo_counter.fetch_add(1);
+      echo_index_[t.echo] = i;
+      send_echo(t);
+      break;
+    case Protocol::tcp: {
+      sockaddr_storage ss;
+      socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
+      if (::connect(t.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+        local_error(t, errno, "connect");
+        return;
+      }
+      ++t.attempts;
+      add(t.fd.get(), EPOLLOUT | EPOLLIN | EPOLLERR, i);
+      break;
+    }
+    case Protocol::udp: {
+      sockaddr_storage ss;
+      socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
+      if (::connect(t.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        local_error(t, errno, "connect");
+        return;
+      }
+      add(t.fd.get(), EPOLLIN | EPOLLERR, i);
+      send_udp(t);
+      break;
+    }
+  }
+}
+
+void Engine::send_echo(Task& t) {
+  sent_something();
+  auto pkt = detail::make_echo_request(t.family, t.echo);
+  sockaddr_storage ss;
+  socklen_t len = make_sockaddr(t.result.target, 0, ss);
+  auto* to = reinterpret_cast<sockaddr*>(&ss);
+  if (sys::retry([&] { return ::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, to, len); }) >= 0) {
+    ++t.attempts;
+  } else {
+    int err = errno;
+    if (err == EAGAIN || err == ENOBUFS) return;  // sent again at the next retry tick
+    if (err == EPERM) return own_rules_refused(t);
+    local_error(t, err, "send");
+  }
+}
+
+void Engine::send_udp(Task& t) {
+  sent_something();
+  static const std::string kDefault = "nslab-probe";
+  const std::string& msg = t.result.probe.payload.empty() ? kDefault : t.result.probe.payload;
+  if (sys::retry([&] { return ::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT); }) >= 0) {
+    ++t.attempts;
+  } else {
+    int err = errno;
+    if (err == EAGAIN || err == ENOBUFS) return;
+    if (err == EPERM) return own_rules_refused(t);
+    if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH) {
+      on_error_queue(t, t.fd.get(), err);  // an ICMP error from an earlier send
+      return;
+    }
+    local_error(t, err, "send");
+  }
+}
+
+// tcp: sends what is left of the payload; true when all of it is out.
+bool Engine::send_payload(Task& t) {
+  const std::string& p = t.result.probe.payload;
+  while (t.sent < p.size()) {
+    ssize_t n = sys::retry(
+        [&] { return ::send(t.fd.get(), p.data() + t.sent, p.size() - t.sent, MSG_NOSIGNAL | MSG_DONTWAIT); });
+    if (n < 0) return false;  // full (EAGAIN), or the connection failed: EPOLLERR tells
+    t.sent += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void Engine::retry_connects(const std::vector<std::size_t>& which) {
+  sent_something();
+  std::vector<Node*> nodes;
+  for (auto i : which)
+    if (std::find(nodes.begin(), nodes.end(), tasks_[i].src) == nodes.end()) nodes.push_back(tasks_[i].src);
+  lab_.run_in_each(nodes, [&](Node& n) {
+    for (auto i : which) {
+      if (tasks_[i].src != &n) continue;
+      try {
+        tasks_[i].spare.push_back(stream_socket(tasks_[i], n));
+      } catch (const SystemError&) {
+        // No descriptor for a spare attempt now: the first attempt goes on.
+      }
+    }
+  });
+  for (auto i : which) {
+    Task& t = tasks_[i];
+    if (t.spare.empty() || !t.spare.back()) continue;
+    Fd& fd = t.spare.back();
+    sockaddr_storage ss;
+    socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+      fd.reset();
+      continue;
+    }
+    ++t.attempts;
+    add(fd.get(), EPOLLOUT | EPOLLIN | EPOLLERR, (static_cast<std::uint64_t>(t.spare.size()) << 32) | i);
+  }
+}
+
+}  // namespace nslab::probe_engine
