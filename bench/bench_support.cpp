@@ -15,7 +15,9 @@ namespace nslab::bench {
 
 namespace {
 // Node i (from 1) is on bridge v-net-K, K = (i - 1) / kPortsPerBridge, in 10.K.0.0/16.
-int bridge_of(int i) { return (i - 1) / kPortsPerBridge; }
+int bridge_of(int i) {
+  return (i - 1) / kPortsPerBridge;
+}
 std::string node_address(int i) {
   int j = (i - 1) % kPortsPerBridge + 1;
   return fmt::format("10.{}.{}.{}", bridge_of(i), j / 250, j % 250 + 1);
@@ -68,8 +70,8 @@ ShellTimes run_sandboxed_shell(const std::string& build, const std::string& tear
   char path[] = "/tmp/nslab-bench-XXXXXX";
   int fd = ::mkstemp(path);
   if (fd < 0) return {};
-  std::string script = "date +T%s%N\n(\n" + build + ") >/dev/null 2>&1 || exit 1\ndate +T%s%N\n(\n" +
-                       teardown + ") >/dev/null 2>&1 || exit 1\ndate +T%s%N\n";
+  std::string script = "date +T%s%N\n(\n" + build + ") >/dev/null 2>&1 || exit 1\ndate +T%s%N\n(\n" + teardown +
+                       ") >/dev/null 2>&1 || exit 1\ndate +T%s%N\n";
   (void)!::write(fd, script.data(), script.size());
   ::close(fd);
   std::string cmd = fmt::format(
@@ -99,7 +101,9 @@ namespace nslab::bench {
 
 namespace {
 const char* kTracing = "/sys/kernel/tracing";
-void put(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+void put(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 }  // namespace
 
 CleanupNetTrace::CleanupNetTrace() {
@@ -141,8 +145,9 @@ std::vector<std::pair<double, double>> CleanupNetTrace::runs() {
     double t = std::strtod(line.c_str() + space + 1, nullptr) * 1000.0;
     bool start = line.compare(colon, 25, ": workqueue_execute_start") == 0;
     auto ws = line.find("work struct ");
-    const void* w = ws == std::string::npos ? nullptr
-                                            : reinterpret_cast<const void*>(std::strtoull(line.c_str() + ws + 12, nullptr, 16));
+    const void* w = ws == std::string::npos
+                        ? nullptr
+                        : reinterpret_cast<const void*>(std::strtoull(line.c_str() + ws + 12, nullptr, 16));
     if (start && line.find("function cleanup_net") != std::string::npos) {
       open = t;
       work = w;

@@ -54,9 +54,12 @@ int main(int argc, char** argv) {
   int labs = 1000, processes = 200, shell = 100;
   const char* nslab_binary = std::getenv("NSLAB_BINARY");
   for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--labs")) labs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--processes")) processes = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--shell")) shell = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--labs"))
+      labs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--processes"))
+      processes = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--shell"))
+      shell = std::atoi(argv[++i]);
   }
   if (auto why = nslab::lab_environment_problem()) {
     std::fprintf(stderr, "SKIP: %s\n", why->c_str());

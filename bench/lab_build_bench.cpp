@@ -150,10 +150,14 @@ int main(int argc, char** argv) {
   int shell_max = 1000, reps = 0;
   bool alive_mode = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--shell-max") && i + 1 < argc) shell_max = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--alive")) alive_mode = true;
-    else (alive_mode ? alive : sizes).push_back(std::atoi(argv[i]));
+    if (!std::strcmp(argv[i], "--shell-max") && i + 1 < argc)
+      shell_max = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--alive"))
+      alive_mode = true;
+    else
+      (alive_mode ? alive : sizes).push_back(std::atoi(argv[i]));
   }
   if (sizes.empty()) sizes = {3, 20, 100, 1000};
   if (auto why = nslab::lab_environment_problem()) {
@@ -161,7 +165,8 @@ int main(int argc, char** argv) {
     return 4;
   }
   if (alive_mode) {
-    std::printf("| namespaces alive | sysctl writes per namespace, /proc/sys ms | through a procfs of its own ms | ratio |\n");
+    std::printf(
+        "| namespaces alive | sysctl writes per namespace, /proc/sys ms | through a procfs of its own ms | ratio |\n");
     std::printf("|---:|---:|---:|---:|\n");
     for (int k : alive) {
       auto [shared, own] = sysctl_cost(k);
@@ -172,9 +177,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   CleanupNetTrace trace;
-  std::printf("| nodes | nslab build ms (namespaces / links / addresses / routes / neighbours / wait up) "
-              "| nslab teardown ms | nslab peak RSS MiB | kernel KiB per node | kernel destruction ms "
-              "| `ip` script build ms | `ip` script teardown ms | build ratio |\n");
+  std::printf(
+      "| nodes | nslab build ms (namespaces / links / addresses / routes / neighbours / wait up) "
+      "| nslab teardown ms | nslab peak RSS MiB | kernel KiB per node | kernel destruction ms "
+      "| `ip` script build ms | `ip` script teardown ms | build ratio |\n");
   std::printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int n : sizes) {
     int r = reps > 0 ? reps : (n <= 20 ? 15 : n <= 100 ? 7 : n <= 1000 ? 3 : 1);

@@ -24,7 +24,9 @@ using namespace nslab::bench;
 
 namespace {
 
-std::string address(int i) { return fmt::format("10.0.{}.{}", i / 250, i % 250 + 1); }
+std::string address(int i) {
+  return fmt::format("10.0.{}.{}", i / 250, i % 250 + 1);
+}
 
 // The shell baseline: the article's lab, then `ip netns exec NODE ping -c1`
 // for `pairs` ordered pairs spread over the matrix (all of them for small N),
@@ -65,17 +67,20 @@ int main(int argc, char** argv) {
   std::vector<int> sizes;
   int shell_pairs = 400;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--shell-pairs") && i + 1 < argc) shell_pairs = std::atoi(argv[++i]);
-    else sizes.push_back(std::atoi(argv[i]));
+    if (!std::strcmp(argv[i], "--shell-pairs") && i + 1 < argc)
+      shell_pairs = std::atoi(argv[++i]);
+    else
+      sizes.push_back(std::atoi(argv[i]));
   }
   if (sizes.empty()) sizes = {20, 100};
   if (auto why = nslab::lab_environment_problem()) {
     std::fprintf(stderr, "SKIP: %s\n", why->c_str());
     return 4;
   }
-  std::printf("| nodes | probes | nslab first matrix ms | nslab next matrices ms (median of 5) "
-              "| `ip netns exec ping` per pair: pairs run, failed, ms (full matrix at that rate) | ratio |\n"
-              "|---:|---:|---:|---:|---|---:|\n");
+  std::printf(
+      "| nodes | probes | nslab first matrix ms | nslab next matrices ms (median of 5) "
+      "| `ip netns exec ping` per pair: pairs run, failed, ms (full matrix at that rate) | ratio |\n"
+      "|---:|---:|---:|---:|---|---:|\n");
   for (int n : sizes) {
     nslab::Lab lab(bridge_lab(n));
     nslab::MatrixSpec spec;
@@ -98,8 +103,8 @@ int main(int argc, char** argv) {
       shell = fmt::format("{} pairs, {} failed, {:.0f} ms ({:.0f} ms)", sh.pairs, sh.failed, sh.ms, full);
       ratio = fmt::format("{:.0f}x", full / median(next));
     }
-    std::printf("| %d | %zu | %.1f | %.1f | %s | %s |\n", n, first.results.size(), first.elapsed_ms,
-                median(next), shell.c_str(), ratio.c_str());
+    std::printf("| %d | %zu | %.1f | %.1f | %s | %s |\n", n, first.results.size(), first.elapsed_ms, median(next),
+                shell.c_str(), ratio.c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -10,7 +10,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     nslab::parse_scenario(text, "fuzz.yaml");
-  } catch (const nslab::ScenarioError&) {
-  }
+  } catch (const nslab::ScenarioError&) {}
   return 0;
 }

@@ -24,8 +24,10 @@ installed; -o OUT.dot writes the DOT text.
   }
   std::string file, output;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-o" && i + 1 < args.size()) output = args[++i];
-    else if (file.empty()) file = args[i];
+    if (args[i] == "-o" && i + 1 < args.size())
+      output = args[++i];
+    else if (file.empty())
+      file = args[i];
     else {
       std::fprintf(stderr, "nslab graph: one scenario at a time (got \"%s\" too)\n", args[i].c_str());
       return kUsage;

@@ -8,9 +8,10 @@ namespace nslab::cli {
 
 int list(const Args& args) {
   if (wants_help(args)) {
-    std::fputs("usage: nslab list\n\nLists the labs that `nslab up` keeps (records in $NSLAB_STATE_DIR, /run/nslab for "
-               "root,\n$XDG_RUNTIME_DIR/nslab or /tmp/nslab-UID otherwise), with their keeper's state and nodes.\n",
-               stdout);
+    std::fputs(
+        "usage: nslab list\n\nLists the labs that `nslab up` keeps (records in $NSLAB_STATE_DIR, /run/nslab for "
+        "root,\n$XDG_RUNTIME_DIR/nslab or /tmp/nslab-UID otherwise), with their keeper's state and nodes.\n",
+        stdout);
     return kOk;
   }
   auto labs = list_kept_labs();

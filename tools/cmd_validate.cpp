@@ -27,8 +27,8 @@ needs no privilege. Exit 0 when every file is valid, 2 otherwise.
   for (const auto& file : args) {
     try {
       Scenario s = load_scenario(file);
-      std::printf("%s: valid (%zu nodes, %zu links, %zu expectations)\n", file.c_str(),
-                  s.topology.nodes().size(), s.topology.links().size(), s.expectations.size());
+      std::printf("%s: valid (%zu nodes, %zu links, %zu expectations)\n", file.c_str(), s.topology.nodes().size(),
+                  s.topology.links().size(), s.expectations.size());
     } catch (const ScenarioError& e) {
       std::fprintf(stderr, "%s\n", e.what());
       rc = kUsage;

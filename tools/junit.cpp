@@ -13,22 +13,30 @@ std::size_t xml_char_length(std::string_view s, std::size_t i) {
   unsigned char c = byte(i);
   std::size_t n;
   char32_t cp, min;
-  if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f, min = 0x80;
-  else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f, min = 0x800;
-  else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07, min = 0x10000;
-  else return 0;  // a continuation byte, an overlong lead (C0, C1) or beyond U+10FFFF
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2, cp = c & 0x1f, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef)
+    n = 3, cp = c & 0x0f, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4)
+    n = 4, cp = c & 0x07, min = 0x10000;
+  else
+    return 0;  // a continuation byte, an overlong lead (C0, C1) or beyond U+10FFFF
   if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((byte(i + k) & 0xc0) != 0x80) return 0;
     cp = cp << 6 | (byte(i + k) & 0x3f);
   }
-  if (cp < min || cp > 0x10ffff) return 0;                    // overlong, too large
+  if (cp < min || cp > 0x10ffff) return 0;                                       // overlong, too large
   if ((cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) return 0;  // surrogates, non-characters
   return n;
 }
 
-std::string xml(std::string_view s) { return xml_escape(s, true); }
-std::string text(std::string_view s) { return xml_escape(s, false); }
+std::string xml(std::string_view s) {
+  return xml_escape(s, true);
+}
+std::string text(std::string_view s) {
+  return xml_escape(s, false);
+}
 
 }  // namespace
 
@@ -57,8 +65,10 @@ std::string xml_escape(std::string_view s, bool attribute) {
       case '\n': out += attribute ? "&#10;" : "\n"; break;
       case '\r': out += "&#13;"; break;
       default:
-        if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02X}", c);
-        else out += static_cast<char>(c);
+        if (c < 0x20 || c == 0x7f)
+          out += fmt::format("\\x{:02X}", c);
+        else
+          out += static_cast<char>(c);
     }
     ++i;
   }
@@ -93,17 +103,19 @@ std::string junit_xml(const std::vector<SuiteResult>& suites) {
                     : fmt::format("      <error message=\"invalid scenario\">{}</error>\n", text(s.message));
       cases += "    </testcase>\n";
     }
-    body += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
-                        "time=\"{:.3f}\" file=\"{}\">\n{}  </testsuite>\n",
-                        xml(s.name), t, f, e, sk, s.seconds, xml(s.file), cases);
+    body += fmt::format(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
+        "time=\"{:.3f}\" file=\"{}\">\n{}  </testsuite>\n",
+        xml(s.name), t, f, e, sk, s.seconds, xml(s.file), cases);
     tests += t;
     failures += f;
     errors += e;
     skipped += sk;
   }
-  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nslab\" tests=\"{}\" "
-                     "failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n{}</testsuites>\n",
-                     tests, failures, errors, skipped, body);
+  return fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nslab\" tests=\"{}\" "
+      "failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n{}</testsuites>\n",
+      tests, failures, errors, skipped, body);
 }
 
 }  // namespace nslab::cli

@@ -35,16 +35,11 @@ Run `nslab COMMAND --help` for a command's options.
 
 int main(int argc, char** argv) {
   std::map<std::string, int (*)(const nslab::cli::Args&)> commands{
-      {"check", nslab::cli::check},
-      {"validate", nslab::cli::validate},
-      {"graph", nslab::cli::graph},
-      {"up", nslab::cli::up},
-      {"exec", nslab::cli::exec},
-      {"list", nslab::cli::list},
+      {"check", nslab::cli::check}, {"validate", nslab::cli::validate}, {"graph", nslab::cli::graph},
+      {"up", nslab::cli::up},       {"exec", nslab::cli::exec},         {"list", nslab::cli::list},
       {"down", nslab::cli::down},
   };
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-      !std::strcmp(argv[1], "help")) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsageText, argc < 2 ? stderr : stdout);
     return argc < 2 ? nslab::cli::kUsage : nslab::cli::kOk;
   }

@@ -5,7 +5,8 @@
 
 BOOST_FIXTURE_TEST_CASE(masquerade, nslab::LabFixture) {
   nslab::Topology t("nat");
-  t.add_node("host").bridge("v-net-0", {"192.168.1.254/24"})
+  t.add_node("host")
+      .bridge("v-net-0", {"192.168.1.254/24"})
       .sysctl("net.ipv4.ip_forward", "1")
       .iptables_rules("-t nat -A POSTROUTING -s 192.168.1.0/24 -o eth0 -j MASQUERADE");
   t.add_node("red").route("default", "192.168.1.254");

@@ -3,4 +3,6 @@
 // netlink, no namespaces, no captures.
 #include "commands.h"
 
-int main(int argc, char** argv) { return nslab::cli::validate(nslab::cli::Args(argv + 1, argv + argc)); }
+int main(int argc, char** argv) {
+  return nslab::cli::validate(nslab::cli::Args(argv + 1, argv + argc));
+}

@@ -25,9 +25,11 @@ namespace {
 // Starts a program in red that prints the case's marker and keeps running,
 // and waits until the marker is in its log.
 void start_marker(nslab::Lab& lab, const std::string& which) {
-  auto& p = lab.start("red", nslab::ProcessSpec{{"sh", "-c",
-                                                  "echo MARK-" + which + "-$((6 * 7)); "
-                                                  "printf 'bytes \\377\\376 \\001 ]]> ]]> end\\n'; exec sleep 600"}});
+  auto& p =
+      lab.start("red", nslab::ProcessSpec{{"sh", "-c",
+                                           "echo MARK-" + which +
+                                               "-$((6 * 7)); "
+                                               "printf 'bytes \\377\\376 \\001 ]]> ]]> end\\n'; exec sleep 600"}});
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (p.log().find("MARK-" + which + "-42") == std::string::npos) {
     BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "no marker from " << p.label());

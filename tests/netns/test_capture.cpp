@@ -35,12 +35,14 @@ std::string python_pcap_records(const std::string& path) {
              "n,o=0,24\n"
              "while o<len(d):\n"
              "  cl=struct.unpack(\"<IIII\",d[o:o+16])[2]; o+=16+cl; n+=1\n"
-             "print(n)' " + path)
+             "print(n)' " +
+             path)
       .output;
 }
 nslab::Topology nat_lab() {
   nslab::Topology t = nslab::seed::host_access();
-  t.node("host").sysctl("net.ipv4.ip_forward", "1")
+  t.node("host")
+      .sysctl("net.ipv4.ip_forward", "1")
       .iptables_rules("-t nat -A POSTROUTING -s 192.168.1.0/24 -o eth0 -j MASQUERADE");
   t.add_node("external").service(nslab::Protocol::tcp, 80);
   t.link("host:eth0 203.0.113.1/24", "external:eth0 203.0.113.2/24");
@@ -80,8 +82,8 @@ BOOST_AUTO_TEST_CASE(bridge_and_bridge_port) {
   auto& other = capture("host:veth-green", "icmp");
   BOOST_TEST(lab.ping("red", "blue") == Verdict::reachable);
   BOOST_TEST(port.count() == 2u);
-  BOOST_TEST(other.count() == 0u);     // a switch: green's port never sees it
-  BOOST_TEST(bridge.count() == 2u);    // the bridge itself (promiscuous) sees it pass
+  BOOST_TEST(other.count() == 0u);   // a switch: green's port never sees it
+  BOOST_TEST(bridge.count() == 2u);  // the bridge itself (promiscuous) sees it pass
 }
 
 BOOST_AUTO_TEST_CASE(tcp_fields_and_flags) {
@@ -94,9 +96,8 @@ BOOST_AUTO_TEST_CASE(tcp_fields_and_flags) {
   BOOST_TEST(closed.verdict == Verdict::refused);
   BOOST_TEST(cap.count("tcp[tcpflags] == tcp-syn") == 1u);
   BOOST_TEST(cap.count("tcp[tcpflags] == (tcp-syn|tcp-ack)") == 1u);
-  std::size_t syn = cap.count_if([](const nslab::Packet& p) {
-    return p.tcp_flags && *p.tcp_flags == TH_SYN && p.dport == 80 && p.sport >= 1024;
-  });
+  std::size_t syn = cap.count_if(
+      [](const nslab::Packet& p) { return p.tcp_flags && *p.tcp_flags == TH_SYN && p.dport == 80 && p.sport >= 1024; });
   BOOST_TEST(syn == 1u);
   BOOST_TEST(cap.count("port 81") == 0u);
 }
@@ -151,9 +152,8 @@ BOOST_AUTO_TEST_CASE(an_invalid_filter_names_itself_and_libpcaps_reason) {
                           return has(e.what(), "capture filter \"icmp and and\" on \"red:veth-red\" is invalid: ") &&
                                  has(e.what(), "syntax error");
                         });
-  BOOST_CHECK_EXCEPTION(lab.capture("red:eth9"), nslab::Error, [](const nslab::Error& e) {
-    return has(e.what(), "cannot capture on \"red:eth9\"");
-  });
+  BOOST_CHECK_EXCEPTION(lab.capture("red:eth9"), nslab::Error,
+                        [](const nslab::Error& e) { return has(e.what(), "cannot capture on \"red:eth9\""); });
   BOOST_TEST(!nslab::bpf_filter_problem("tcp port 80").has_value());
 }
 

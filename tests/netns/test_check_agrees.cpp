@@ -51,17 +51,17 @@ BOOST_AUTO_TEST_SUITE(validate_and_check_agree)
 BOOST_AUTO_TEST_CASE(what_validate_refuses_check_refuses_with_the_same_position) {
   Scratch s;
   const std::vector<Case> cases = {
-      {"if-vt.yaml", kNodes + "links:\n  - [ \"a:eth0\\v 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n", ":5:7:",
-       "interface name \"eth0\\x0b\" contains '\\x0b'"},
-      {"loopback6.yaml", kNodes + "links:\n  - [ \"a:eth0 ::1/128\", \"b:eth0 10.0.0.2/24\" ]\n", ":5:7:",
-       "is the loopback address"},
-      {"services.yaml", "nodes:\n  a: { services: [tcp/80, tcp/80] }\n  b:\n" + kLink, ":2:27:",
-       "duplicate service tcp/80"},
-      {"rmem.yaml", "nodes:\n  a: { sysctl: { net.core.rmem_max: 1000000 } }\n  b:\n" + kLink, ":2:18:",
-       "is machine-wide"},
+      {"if-vt.yaml", kNodes + "links:\n  - [ \"a:eth0\\v 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n",
+       ":5:7:", "interface name \"eth0\\x0b\" contains '\\x0b'"},
+      {"loopback6.yaml", kNodes + "links:\n  - [ \"a:eth0 ::1/128\", \"b:eth0 10.0.0.2/24\" ]\n",
+       ":5:7:", "is the loopback address"},
+      {"services.yaml", "nodes:\n  a: { services: [tcp/80, tcp/80] }\n  b:\n" + kLink,
+       ":2:27:", "duplicate service tcp/80"},
+      {"rmem.yaml", "nodes:\n  a: { sysctl: { net.core.rmem_max: 1000000 } }\n  b:\n" + kLink,
+       ":2:18:", "is machine-wide"},
       {"timeout.yaml", "options: { timeout: 1e300s }\n" + kNodes + kLink, ":1:21:", "is out of range"},
-      {"family.yaml", kNodes + kLink + "expect:\n  - { from: a, to: b, icmp: reachable, family: ipv6 }\n", ":7:48:",
-       "has no IPv6 address"},
+      {"family.yaml", kNodes + kLink + "expect:\n  - { from: a, to: b, icmp: reachable, family: ipv6 }\n",
+       ":7:48:", "has no IPv6 address"},
       {"capture.yaml",
        kNodes + "links:\n  - [ \"a:eth0 10.0.0.1/24\", { at: \"b:eth0\", addresses: [10.0.0.2/24], up: false } ]\n"
                 "expect:\n  - capture: { on: \"b:eth0\", during: { from: a, to: b, icmp: 1 }, count: 0 }\n",
@@ -69,20 +69,21 @@ BOOST_AUTO_TEST_CASE(what_validate_refuses_check_refuses_with_the_same_position)
       // check used to load these silently (-P on a misspelt chain), hang
       // (nft monitor), start both programs, drop the payload, or fail
       // without a position (UDP payload, run timeout of 0.5ms).
-      {"fow.yaml", "nodes:\n  a: { iptables: \"-P FOWARD DROP\" }\n  b:\n" + kLink, ":2:22:",
-       "did you mean \"FORWARD\"?"},
-      {"monitor.yaml", "nodes:\n  a:\n    nftables: |\n      monitor\n  b:\n" + kLink, ":4:7:",
-       "\"monitor\" is a command, not part of a ruleset"},
+      {"fow.yaml", "nodes:\n  a: { iptables: \"-P FOWARD DROP\" }\n  b:\n" + kLink,
+       ":2:22:", "did you mean \"FORWARD\"?"},
+      {"monitor.yaml", "nodes:\n  a:\n    nftables: |\n      monitor\n  b:\n" + kLink,
+       ":4:7:", "\"monitor\" is a command, not part of a ruleset"},
       {"tworun.yaml",
        "nodes:\n  a:\n    run:\n      - { command: \"sleep 9\", ready: { tcp: 8080 } }\n"
-       "      - { command: \"sleep 9\", ready: { tcp: 8080 } }\n  b:\n" + kLink,
+       "      - { command: \"sleep 9\", ready: { tcp: 8080 } }\n  b:\n" +
+           kLink,
        ":5:9:", "two run programs are ready on tcp/8080"},
       {"udp65001.yaml",
-       "nodes:\n  a:\n  b: { services: [ udp/53 ] }\n" + kLink + "expect:\n  - { from: a, to: b, udp: 53, payload: " +
-           std::string(65001, 'x') + " }\n",
+       "nodes:\n  a:\n  b: { services: [ udp/53 ] }\n" + kLink +
+           "expect:\n  - { from: a, to: b, udp: 53, payload: " + std::string(65001, 'x') + " }\n",
        ":7:41:", "a UDP payload has at most 65000 bytes"},
-      {"icmp-payload.yaml", kNodes + kLink + "expect:\n  - { from: a, to: b, icmp: reachable, payload: x }\n", ":7:49:",
-       "payload needs a tcp or udp probe"},
+      {"icmp-payload.yaml", kNodes + kLink + "expect:\n  - { from: a, to: b, icmp: reachable, payload: x }\n",
+       ":7:49:", "payload needs a tcp or udp probe"},
       {"run-timeout.yaml",
        "nodes:\n  a: { run: [ { command: \"sleep 9\", ready: { tcp: 80 }, timeout: 0.5ms } ] }\n  b:\n" + kLink,
        ":2:66:", "a run timeout is from 10ms"},
@@ -101,22 +102,25 @@ BOOST_AUTO_TEST_CASE(what_validate_refuses_check_refuses_with_the_same_position)
   // graph reads the same file the same way (a '"' in a name used to make dot fail).
   auto g = nslab_cmd("graph " + s.write("quote.yaml", kNodes + "links:\n  - [ \"a:e\\\"x\", \"b:eth0\" ]\n"));
   BOOST_TEST(g.status == 2, g.output);
-  BOOST_TEST(has(g.output, "quote.yaml:5:7: link endpoint \"a:e\"x\": interface name \"e\"x\" contains '\"'"), g.output);
+  BOOST_TEST(has(g.output, "quote.yaml:5:7: link endpoint \"a:e\"x\": interface name \"e\"x\" contains '\"'"),
+             g.output);
 }
 
 BOOST_AUTO_TEST_CASE(what_only_the_build_can_refuse_is_reported_at_its_own_position) {
   Scratch s;
   const std::vector<Case> cases = {
       {"no-such-sysctl.yaml",
-       "nodes:\n  a:\n    sysctl:\n      net.ipv4.ip_forward: 1\n      net.ipv4.no_such_knob: 1\n  b:\n" + kLink, ":5:7:",
-       "node \"a\": unknown sysctl \"net.ipv4.no_such_knob\""},
-      {"bad-sysctl-value.yaml", "nodes:\n  a:\n    sysctl:\n      net.ipv4.ip_forward: abc\n  b:\n" + kLink, ":4:7:",
-       "node \"a\": cannot set sysctl net.ipv4.ip_forward=abc: Invalid argument"},
+       "nodes:\n  a:\n    sysctl:\n      net.ipv4.ip_forward: 1\n      net.ipv4.no_such_knob: 1\n  b:\n" + kLink,
+       ":5:7:", "node \"a\": unknown sysctl \"net.ipv4.no_such_knob\""},
+      {"bad-sysctl-value.yaml", "nodes:\n  a:\n    sysctl:\n      net.ipv4.ip_forward: abc\n  b:\n" + kLink,
+       ":4:7:", "node \"a\": cannot set sysctl net.ipv4.ip_forward=abc: Invalid argument"},
       {"no-such-target.yaml",
        "nodes:\n  a:\n    iptables: |\n      -A INPUT -p icmp -j ACCEPT\n"
        "      -A INPUT -p tcp -m comment --comment \"ticket #42\" -j NO_SUCH_TARGET\n  b:\n" +
            kLink,
-       ":5:7:", "node \"a\": iptables-restore rejected \"-A INPUT -p tcp -m comment --comment \"ticket #42\" -j NO_SUCH_TARGET\""},
+       ":5:7:",
+       "node \"a\": iptables-restore rejected \"-A INPUT -p tcp -m comment --comment \"ticket #42\" -j "
+       "NO_SUCH_TARGET\""},
   };
   for (const auto& c : cases) {
     auto file = s.write(c.name, c.yaml);

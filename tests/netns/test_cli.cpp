@@ -17,7 +17,6 @@ using nslab::testing::has;
 
 namespace {
 
-
 // A scratch directory for scenario files written by a test, removed after.
 struct Scratch {
   std::string dir;
@@ -102,7 +101,8 @@ links: [ [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ] ]
   auto r = nslab_cmd("check " + file);
   BOOST_TEST(r.status == 2, r.output);
   BOOST_TEST(has(r.output, file + ":5:7: node \"red\": iptables-restore rejected \"-A INPUT -p tcp --dport 22 -j "
-                            "NO_SUCH_TARGET\""), r.output);
+                                  "NO_SUCH_TARGET\""),
+             r.output);
   BOOST_TEST(has(r.output, "Chain 'NO_SUCH_TARGET' does not exist"), r.output);
 }
 
@@ -118,10 +118,10 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
 
 BOOST_AUTO_TEST_CASE(without_privilege_check_exits_4_with_the_reason,
                      *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
-  auto r = nslab::run_command(fmt::format(
-      "NSLAB_NO_REEXEC=1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} check "
-      "{}/seed/01-veth-pair.yaml",
-      NSLAB_BINARY, NSLAB_SCENARIOS));
+  auto r = nslab::run_command(
+      fmt::format("NSLAB_NO_REEXEC=1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} check "
+                  "{}/seed/01-veth-pair.yaml",
+                  NSLAB_BINARY, NSLAB_SCENARIOS));
   BOOST_TEST(r.status == 4, r.output);
   BOOST_TEST(has(r.output, "SKIP"), r.output);
   BOOST_TEST(has(r.output, "CAP_NET_ADMIN"), r.output);
@@ -131,10 +131,10 @@ BOOST_AUTO_TEST_CASE(without_privilege_check_enters_a_user_namespace_and_passes,
                      *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
   // As nobody, with user namespaces allowed: nslab sandboxes itself (like
   // unshare -Urn) and builds the labs, iptables rules included.
-  auto r = nslab::run_command(fmt::format(
-      "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} check --quiet "
-      "{}/seed/07-nat-masquerade.yaml {}/seed/10-port-forward.yaml",
-      NSLAB_BINARY, NSLAB_SCENARIOS, NSLAB_SCENARIOS));
+  auto r = nslab::run_command(
+      fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} check --quiet "
+                  "{}/seed/07-nat-masquerade.yaml {}/seed/10-port-forward.yaml",
+                  NSLAB_BINARY, NSLAB_SCENARIOS, NSLAB_SCENARIOS));
   if (has(r.output, "cannot create a user namespace")) {
     BOOST_TEST(r.status == 4, r.output);  // the machine forbids them: a skip with the fix
     return;

@@ -16,10 +16,11 @@ using nslab::Protocol;
 using nslab::Verdict;
 
 namespace {
-std::string scenario_path(const std::string& name) { return std::string(NSLAB_SCENARIOS) + "/" + name; }
+std::string scenario_path(const std::string& name) {
+  return std::string(NSLAB_SCENARIOS) + "/" + name;
+}
 std::string caller_rules() {
-  return nslab::run_command("iptables-save | grep -v '^#'; ip6tables-save | grep -v '^#'; nft list ruleset")
-      .output;
+  return nslab::run_command("iptables-save | grep -v '^#'; ip6tables-save | grep -v '^#'; nft list ruleset").output;
 }
 }  // namespace
 
@@ -34,9 +35,10 @@ BOOST_AUTO_TEST_CASE(rules_live_in_the_node_and_never_in_the_caller) {
     const auto& gateway = lab.find_node("host") ? lab.node("host") : lab.node("fw");
     // Witness inside the node: the tools see the rules there ...
     auto inside = nslab::run_in_node(gateway, "iptables-save; nft list ruleset");
-    BOOST_TEST((has(inside.output, "MASQUERADE") || has(inside.output, "masquerade") ||
-                has(inside.output, "DNAT") || has(inside.output, "ESTABLISHED")),
-               file << "\n" << inside.output);
+    BOOST_TEST((has(inside.output, "MASQUERADE") || has(inside.output, "masquerade") || has(inside.output, "DNAT") ||
+                has(inside.output, "ESTABLISHED")),
+               file << "\n"
+                    << inside.output);
     // ... and not outside, while the lab is up and after it is gone.
     BOOST_TEST(caller_rules() == before, file);
     destroy_lab();
@@ -55,8 +57,8 @@ BOOST_AUTO_TEST_CASE(a_quoted_hash_keeps_the_rest_of_the_rule) {
 links:
   - [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ]
 )",
-                                                "inline.yaml")
-                                 .topology);
+                                          "inline.yaml")
+                        .topology);
   auto saved = nslab::run_in_node(lab.node("red"), "iptables-save");
   BOOST_TEST(has(saved.output, "-A INPUT -p icmp -m comment --comment \"ticket #42\" -j DROP"), saved.output);
   BOOST_TEST(has(saved.output, "--comment \"say \\\"hi\\\" \\\\ bye\" -j ACCEPT"), saved.output);
@@ -67,9 +69,10 @@ links:
 
 BOOST_AUTO_TEST_CASE(a_broken_nft_ruleset_names_its_line) {
   auto t = nslab::Topology("broken");
-  t.add_node("red").nftables = {"table inet t {\n  chain c {\n    type filter hook input priority 0;\n"
-                                "    tcp dport 22 acept\n  }\n}\n",
-                                {"lab.yaml", 10, 7}};
+  t.add_node("red").nftables = {
+      "table inet t {\n  chain c {\n    type filter hook input priority 0;\n"
+      "    tcp dport 22 acept\n  }\n}\n",
+      {"lab.yaml", 10, 7}};
   BOOST_CHECK_EXCEPTION(build(std::move(t)), nslab::ConfigError, [](const nslab::ConfigError& e) {
     return has(e.what(), "lab.yaml:13:29: node \"red\": nftables ruleset rejected") &&
            has(e.what(), "tcp dport 22 acept");
@@ -91,9 +94,12 @@ BOOST_AUTO_TEST_CASE(conntrack_state_does_not_leak_between_probes) {
   BOOST_TEST(lab.udp("web", "admin", 53).verdict == Verdict::blocked);
   BOOST_TEST(lab.ping("web", "admin") == Verdict::blocked);
   // The same pairs in one concurrent batch.
-  std::vector<Probe> batch{{"admin", "web", Protocol::tcp, 443}, {"web", "admin", Protocol::tcp, 443},
-                           {"admin", "web", Protocol::udp, 53},  {"web", "admin", Protocol::udp, 53},
-                           {"admin", "web"},                     {"web", "admin"}};
+  std::vector<Probe> batch{{"admin", "web", Protocol::tcp, 443},
+                           {"web", "admin", Protocol::tcp, 443},
+                           {"admin", "web", Protocol::udp, 53},
+                           {"web", "admin", Protocol::udp, 53},
+                           {"admin", "web"},
+                           {"web", "admin"}};
   auto r = lab.probe(batch);
   for (std::size_t i = 0; i < r.size(); ++i)
     BOOST_TEST(r[i].verdict == (i % 2 == 0 ? Verdict::reachable : Verdict::blocked), r[i].probe.str());

@@ -27,7 +27,6 @@ using nslab::Verdict;
 
 namespace {
 
-
 nslab::Topology pair_with(nslab::Impairment im) {
   auto t = nslab::seed::veth_pair();
   t.links().at(0).impair = im;
@@ -132,7 +131,8 @@ BOOST_AUTO_TEST_CASE(rates_above_32_bits_are_applied_as_given) {
     auto& lab = build(pair_with(im));
     auto json = nslab::run_in_node(lab.node("red"), "tc -j qdisc show dev veth-red");
     BOOST_TEST(has(json.output, fmt::format("\"kind\":\"tbf\"")), json.output);
-    BOOST_TEST(has(json.output, fmt::format("\"rate\":{},", im.rate->bits_per_second / 8)), rate << ": " << json.output);
+    BOOST_TEST(has(json.output, fmt::format("\"rate\":{},", im.rate->bits_per_second / 8)),
+               rate << ": " << json.output);
     BOOST_TEST(lab.ping("red", "blue") == Verdict::reachable, rate);
     teardown();
   }
@@ -150,7 +150,8 @@ BOOST_AUTO_TEST_CASE(loss_is_counted_over_many_probes) {
   BOOST_TEST(n <= 360u, n);
   if (!nslab::kernel_has_netem()) {
     // The fallback lives on the receiving side, in blue's nftables ruleset.
-    BOOST_TEST(has(nslab::run_in_node(lab.node("blue"), "nft list ruleset").output, "numgen random mod 1000000 < 200000"));
+    BOOST_TEST(
+        has(nslab::run_in_node(lab.node("blue"), "nft list ruleset").output, "numgen random mod 1000000 < 200000"));
     BOOST_TEST(!has(nslab::run_in_node(lab.node("red"), "nft list ruleset").output, "numgen"));
   } else {
     // With netem, loss is netem's, on the sending side.
@@ -162,9 +163,10 @@ BOOST_AUTO_TEST_CASE(loss_is_counted_over_many_probes) {
   // yet when build() returned (red's TX dropped counts it): see
   // tests/netns/test_link_ready.cpp.
   std::size_t control = answered(clean, 400);
-  BOOST_TEST(control == 400u,
-             control << " of 400 answered on the clean link; red:\n"
-                     << (control == 400 ? "" : nslab::run_in_node(clean.node("red"), "ip -s link show dev veth-red").output));
+  BOOST_TEST(
+      control == 400u,
+      control << " of 400 answered on the clean link; red:\n"
+              << (control == 400 ? "" : nslab::run_in_node(clean.node("red"), "ip -s link show dev veth-red").output));
 }
 
 BOOST_AUTO_TEST_CASE(mtu_by_a_too_large_packet_with_df) {
@@ -192,11 +194,12 @@ BOOST_AUTO_TEST_CASE(delay_without_netem_is_a_clear_skip) {
   // On the kernel lane's stock kernel netem must be there.
   BOOST_REQUIRE_MESSAGE(!std::getenv("NSLAB_KERNEL_LANE"), "the kernel lane's kernel has no netem");
   BOOST_CHECK_EXCEPTION(build(pair_with(im)), nslab::EnvironmentError, [](const nslab::EnvironmentError& e) {
-    return has(e.what(), "link \"red:veth-red\" <-> \"blue:veth-blue\": delay needs the kernel's netem qdisc "
-                         "(CONFIG_NET_SCH_NETEM), which this kernel lacks");
+    return has(e.what(),
+               "link \"red:veth-red\" <-> \"blue:veth-blue\": delay needs the kernel's netem qdisc "
+               "(CONFIG_NET_SCH_NETEM), which this kernel lacks");
   });
-  auto r = nslab::run_command(std::string(NSLAB_BINARY) + " check " + NSLAB_SCENARIOS +
-                              "/impairment/satellite-delay.yaml");
+  auto r =
+      nslab::run_command(std::string(NSLAB_BINARY) + " check " + NSLAB_SCENARIOS + "/impairment/satellite-delay.yaml");
   BOOST_TEST(r.status == 4, r.output);
   BOOST_TEST(has(r.output, "SKIP"), r.output);
   BOOST_TEST(has(r.output, "CONFIG_NET_SCH_NETEM"), r.output);

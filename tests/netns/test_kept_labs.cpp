@@ -85,7 +85,9 @@ Shell sh(const std::string& command) {
   return r;
 }
 
-std::string nslab_cmd(const std::string& args) { return std::string(NSLAB_BINARY) + " " + args; }
+std::string nslab_cmd(const std::string& args) {
+  return std::string(NSLAB_BINARY) + " " + args;
+}
 
 // Root of the machine's own user namespace (its inode is the kernel's fixed
 // PROC_USER_INIT_INO), not of a rootless one.
@@ -245,9 +247,10 @@ BOOST_AUTO_TEST_CASE(up_list_exec_down_round_trip) {
   BOOST_TEST(has(addr.out, "192.168.1.1/24"), addr.out);
   BOOST_TEST(sh(nslab_cmd(fmt::format("exec {} red -- sh -c 'exit 7'", id))).status == 7);
   // An interactive shell on a terminal (script(1) gives it a pty).
-  auto tty = sh(fmt::format("printf 'echo \"tty=$(tty | cut -c1-8) links=$(ip -o link | wc -l)\"; exit\\n' | "
-                            "SHELL=/bin/sh script -qec '{}' /dev/null | tr -d '\\r'",
-                            nslab_cmd("exec " + id + " blue")));
+  auto tty =
+      sh(fmt::format("printf 'echo \"tty=$(tty | cut -c1-8) links=$(ip -o link | wc -l)\"; exit\\n' | "
+                     "SHELL=/bin/sh script -qec '{}' /dev/null | tr -d '\\r'",
+                     nslab_cmd("exec " + id + " blue")));
   BOOST_TEST(has(tty.out, "tty=/dev/pts links=2"), tty.out);
   if (machine_root()) {
     // The machine's root gets the machine's /run/netns: ip netns works too.
@@ -277,9 +280,10 @@ BOOST_AUTO_TEST_CASE(rootless_up_list_exec_down_as_an_unprivileged_user,
   BOOST_REQUIRE(::mkdir("/run/user", 0755) == 0 && ::mkdir("/run/user/65534", 0700) == 0);
   BOOST_REQUIRE(::chown("/run/user/65534", 65534, 65534) == 0);
   auto as_nobody = [&](const std::string& args) {
-    return sh(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
-                          "XDG_RUNTIME_DIR=/run/user/65534 HOME=/tmp {}",
-                          nslab_cmd(args)));
+    return sh(
+        fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
+                    "XDG_RUNTIME_DIR=/run/user/65534 HOME=/tmp {}",
+                    nslab_cmd(args)));
   };
   auto up = as_nobody("up " + file + " 2>" + scratch + "/up.err");
   const std::string err = slurp(scratch + "/up.err");
@@ -320,7 +324,8 @@ nodes:
     run: [ {{ command: "touch {}; while [ ! -e {} ]; do sleep 0.01; done", exit: 0, timeout: 30s }} ]
   blue:
 links: [ [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ] ]
-)", building, go));
+)",
+                                             building, go));
   int out = ::memfd_create("nslab-test-out", MFD_CLOEXEC);
   pid_t up = spawn_shell("exec " + nslab_cmd("up " + file), out);
   BOOST_TEST_REQUIRE(wait_for_file(building, 10s), read_all(out));
@@ -350,8 +355,7 @@ BOOST_AUTO_TEST_CASE(down_removes_everything_after_ip_netns_add,
 
 // When something cannot be removed, `down` says so, exits 1 and keeps the
 // record; a later `down` finishes the job.
-BOOST_AUTO_TEST_CASE(down_says_what_stayed_and_can_try_again,
-                     *boost::unit_test::precondition(up_uses_our_run_netns)) {
+BOOST_AUTO_TEST_CASE(down_says_what_stayed_and_can_try_again, *boost::unit_test::precondition(up_uses_our_run_netns)) {
   std::string id = up(write("lab.yaml", kLab));
   // Someone else's mount over /run/netns hides the lab's namespace files.
   BOOST_REQUIRE(sh("mount --bind /run/netns /run/netns").status == 0);
@@ -419,8 +423,8 @@ BOOST_AUTO_TEST_CASE(down_signals_only_the_real_keeper) {
   std::istringstream fields(stat.substr(stat.rfind(')') + 2));
   std::string field;
   for (int i = 3; i <= 22; ++i) fields >> field;
-  std::ofstream(path, std::ios::trunc) << std::regex_replace(
-      original, std::regex("\nkeeper \\d+ \\d+"), fmt::format("\nkeeper {} {}", decoy, field));
+  std::ofstream(path, std::ios::trunc) << std::regex_replace(original, std::regex("\nkeeper \\d+ \\d+"),
+                                                             fmt::format("\nkeeper {} {}", decoy, field));
   auto down = sh(nslab_cmd("down " + id));
   BOOST_TEST(down.status == 1, down.out);
   BOOST_TEST(has(down.out, fmt::format("pid {} started when the keeper did but runs", decoy)), down.out);
@@ -455,9 +459,10 @@ BOOST_AUTO_TEST_CASE(another_users_down_is_refused,
                      *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
   std::string id = up(write("lab.yaml", kLab));
   const std::string root = state_root();
-  auto theirs = sh(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
-                               "NSLAB_STATE_DIR={} {} down {}",
-                               root, NSLAB_BINARY, id));
+  auto theirs =
+      sh(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
+                     "NSLAB_STATE_DIR={} {} down {}",
+                     root, NSLAB_BINARY, id));
   BOOST_TEST(theirs.status != 0, theirs.out);
   BOOST_TEST(!has(theirs.out, "removed"), theirs.out);
   BOOST_TEST(std::regex_search(sh(nslab_cmd("list")).out, std::regex(id + " +running")));
@@ -512,9 +517,10 @@ BOOST_AUTO_TEST_CASE(exec_refuses_a_namespace_file_up_did_not_make) {
   pid_t keeper = keeper_of(record(id));
   const std::string own_netns = sh("readlink /proc/self/ns/net").out;
   // In the keeper's mount namespace (where its /run/netns is).
-  auto swap = sh(fmt::format("nsenter -t {0} -m sh -c 'umount /run/netns/{1}-red && mount --bind /proc/{2}/ns/net "
-                             "/run/netns/{1}-red'",
-                             keeper, id, ::getpid()));
+  auto swap =
+      sh(fmt::format("nsenter -t {0} -m sh -c 'umount /run/netns/{1}-red && mount --bind /proc/{2}/ns/net "
+                     "/run/netns/{1}-red'",
+                     keeper, id, ::getpid()));
   BOOST_TEST_REQUIRE(swap.status == 0, swap.out);
   auto exec = sh(nslab_cmd(fmt::format("exec {} red -- readlink /proc/self/ns/net", id)));
   BOOST_TEST(exec.status != 0, exec.out);
@@ -543,8 +549,7 @@ BOOST_AUTO_TEST_CASE(down_after_the_keeper_was_killed) {
   auto down = sh(nslab_cmd("down " + id));
   BOOST_TEST(down.status == 0, down.out);
   BOOST_TEST(has(down.out, fmt::format("{}: the keeper (pid {}) has exited", id, keeper)), down.out);
-  if (machine_root())
-    BOOST_TEST(has(down.out, fmt::format("{0}: removed /run/netns/{0}-red", id)), down.out);
+  if (machine_root()) BOOST_TEST(has(down.out, fmt::format("{0}: removed /run/netns/{0}-red", id)), down.out);
   BOOST_TEST(has(down.out, fmt::format("{0}: removed the record of {0}", id)), down.out);
   BOOST_TEST(::access((state_root() + "/" + id).c_str(), F_OK) != 0);
   BOOST_TEST(nsfs_mounts_of(id).empty());
@@ -624,15 +629,17 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_machines_uids,
   const std::string root = scratch + "/theirs";
   BOOST_REQUIRE(::mkdir(root.c_str(), 0755) == 0 && ::chown(root.c_str(), 1234, 1234) == 0);
   auto as_nobody = [&](const std::string& args) {
-    return sh(fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
-                          "NSLAB_STATE_DIR={} HOME=/tmp {}",
-                          root, nslab_cmd(args)));
+    return sh(
+        fmt::format("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env "
+                    "NSLAB_STATE_DIR={} HOME=/tmp {}",
+                    root, nslab_cmd(args)));
   };
   auto up = as_nobody("up " + file);
   if (!has(up.out, "cannot create a user namespace")) {
     BOOST_TEST(up.status == 1, up.out);
-    BOOST_TEST(has(up.out, "is owned by a uid that this user namespace does not map (another user's), not by you "
-                           "(uid 65534)"),
+    BOOST_TEST(has(up.out,
+                   "is owned by a uid that this user namespace does not map (another user's), not by you "
+                   "(uid 65534)"),
                up.out);
     BOOST_TEST(!has(up.out, "uid 0"), up.out);
   }

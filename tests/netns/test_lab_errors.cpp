@@ -37,8 +37,7 @@ BOOST_AUTO_TEST_CASE(interface_name_too_long_fails_before_building) {
     build(std::move(t));
     BOOST_FAIL("built a lab with a 22-character interface name");
   } catch (const nslab::ConfigError& e) {
-    BOOST_TEST(has(e.what(), "interface name \"this-name-is-too-long\" is 21 characters long"),
-               e.what());
+    BOOST_TEST(has(e.what(), "interface name \"this-name-is-too-long\" is 21 characters long"), e.what());
   }
   BOOST_TEST(nslab::testing::new_namespaces(before, nslab::testing::take_census()).empty());
   BOOST_TEST(nslab::testing::count_open_fds() == fds);
@@ -73,8 +72,7 @@ BOOST_AUTO_TEST_CASE(existing_link_name_is_named_in_the_error) {
   nslab::VethEnd peer{"x1", "blue:x1", blue.netns().fd(), 0, false, 0, std::nullopt};
   BOOST_CHECK_EXCEPTION(nslab::NodeInternals::netlink(red).create_veth(local, peer), nslab::NetlinkError,
                         [](const nslab::NetlinkError& e) {
-                          return has(e.what(),
-                                     "cannot create veth \"red:veth-red\" <-> \"blue:x1\": File exists");
+                          return has(e.what(), "cannot create veth \"red:veth-red\" <-> \"blue:x1\": File exists");
                         });
 }
 
@@ -114,8 +112,7 @@ BOOST_AUTO_TEST_CASE(unknown_sysctl_names_node_and_key) {
 BOOST_AUTO_TEST_CASE(without_privilege_the_program_skips_with_exit_4_and_a_reason,
                      *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
   auto r = nslab::run_command(fmt::format(
-      "NSLAB_NO_REEXEC=1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {}",
-      self_exe()));
+      "NSLAB_NO_REEXEC=1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {}", self_exe()));
   BOOST_TEST(r.status == 4, r.output);
   BOOST_TEST(has(r.output, "SKIP: "), r.output);
   BOOST_TEST(has(r.output, "Operation not permitted"), r.output);

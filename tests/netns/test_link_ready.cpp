@@ -40,7 +40,9 @@ nslab::Topology lossy_pair() {
 
 BOOST_AUTO_TEST_CASE(the_first_burst_after_build_is_answered) {
   for (int i = 0; i < 100; ++i) {
-    { nslab::Lab gone(lossy_pair()); }  // its namespaces die in the background, now
+    {
+      nslab::Lab gone(lossy_pair());
+    }  // its namespaces die in the background, now
     nslab::Lab lab(nslab::seed::veth_pair());
     std::vector<nslab::Probe> probes(400, nslab::Probe{"red", "blue"});
     nslab::ProbeOptions once;  // single shot: nothing is resent
@@ -58,7 +60,9 @@ BOOST_AUTO_TEST_CASE(the_first_burst_after_build_is_answered) {
 
 BOOST_AUTO_TEST_CASE(a_connect_right_after_build_needs_no_syn_retransmission) {
   for (int i = 0; i < 100; ++i) {
-    { nslab::Lab gone(lossy_pair()); }
+    {
+      nslab::Lab gone(lossy_pair());
+    }
     nslab::Lab lab(nslab::seed::veth_pair());
     nslab::Fd listener = lab.node("blue").socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};

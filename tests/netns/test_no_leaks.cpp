@@ -71,8 +71,8 @@ void expect_nothing_left(const NetnsCensus& before, const std::string& links_bef
   // Namespaces are freed when their last reference goes; the census lists
   // every reference userspace can hold, so "not listed" means "gone".
   NetnsCensus after = take_census();
-  BOOST_TEST(new_namespaces(before, after).empty(),
-             new_namespaces(before, after).size() << " namespaces still referenced");
+  BOOST_TEST(new_namespaces(before, after).empty(), new_namespaces(before, after).size()
+                                                        << " namespaces still referenced");
   BOOST_TEST(after.nsfs_mounts == before.nsfs_mounts);
   BOOST_TEST(after.descendants.empty(), "a process of the lab is still alive");
   BOOST_TEST(nslab::run_command("ip -o link show").output == links_before);
@@ -190,7 +190,8 @@ nodes:
 links: [ [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ] ]
 expect:
   - {{ from: a, command: "sleep {} & touch {}; exec sleep {}", timeout: 60s }}
-)", tokens[0], tokens[1], tokens[2], started, tokens[3]);
+)",
+                                     tokens[0], tokens[1], tokens[2], started, tokens[3]);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);

@@ -41,8 +41,7 @@ BOOST_AUTO_TEST_CASE(same_names_in_two_processes) {
       int rc = 1;
       try {
         rc = build_and_check() | build_and_check();
-      } catch (...) {
-      }
+      } catch (...) {}
       ::_exit(rc);
     }
   }

@@ -86,8 +86,11 @@ BOOST_AUTO_TEST_CASE(a_payload_is_compared_byte_for_byte) {
   }
   // Servers that answer with other bytes: reachable, but the payload check fails.
   for (auto port : {7000, 7001}) {
-    Probe p{.from = "red", .to = "blue", .protocol = port == 7000 ? Protocol::tcp : Protocol::udp,
-            .port = static_cast<std::uint16_t>(port), .payload = "hello there"};
+    Probe p{.from = "red",
+            .to = "blue",
+            .protocol = port == 7000 ? Protocol::tcp : Protocol::udp,
+            .port = static_cast<std::uint16_t>(port),
+            .payload = "hello there"};
     auto r = lab.probe(p, quick());
     BOOST_TEST_CONTEXT(p.str()) {
       BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
@@ -114,18 +117,17 @@ expect:
   - {{ from: red, to: blue, tcp: 80, payload: "hello" }}
   - {{ from: red, to: blue, tcp: 7000, payload: "hello" }}
 )",
-                                                          [] {
-                                                            std::string py;
-                                                            for (char c : std::string(kWrongTcp))
-                                                              py += c == '\n' ? std::string("\\n") : std::string(1, c);
-                                                            return py;
-                                                          }()));
+                                                         [] {
+                                                           std::string py;
+                                                           for (char c : std::string(kWrongTcp))
+                                                             py += c == '\n' ? std::string("\\n") : std::string(1, c);
+                                                           return py;
+                                                         }()));
   auto r = nslab::run_command(fmt::format("{} check {} 2>&1", NSLAB_BINARY, file));
   BOOST_TEST(r.status == 1, r.output);
   BOOST_TEST(has(r.output, "ok   " + file + ":10:5"), r.output);
   BOOST_TEST(has(r.output, "FAIL " + file + ":11:5"), r.output);
-  BOOST_TEST(has(r.output, "the payload came back altered: sent 5 bytes, got 5; first difference at byte 0"),
-             r.output);
+  BOOST_TEST(has(r.output, "the payload came back altered: sent 5 bytes, got 5; first difference at byte 0"), r.output);
 }
 
 // Every TCP probe can hold up to eight descriptors at once (its connection
@@ -155,11 +157,13 @@ BOOST_AUTO_TEST_CASE(loss_survives_a_flush_ruleset_in_the_nodes_own_rules) {
   nslab::Topology t("flushloss");
   t.add_node("a");
   t.add_node("b").nftables_ruleset(
-      "flush ruleset\ntable inet mine {\n  chain input {\n    type filter hook input priority 0;\n    accept\n  }\n}\n");
+      "flush ruleset\ntable inet mine {\n  chain input {\n    type filter hook input priority 0;\n    accept\n  "
+      "}\n}\n");
   t.link("a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24").impair = nslab::Impairment{.loss_percent = 30.0};
   auto& lab = build(std::move(t));
   // 200 pings, each crossing twice: 51% lost on average, 3.5% standard deviation.
-  auto ping = nslab::run_in_node(lab.node("a"), "ping -n -q -c 200 -i 0.002 -W 1 10.0.0.2 | grep -o '[0-9.]*% packet loss'");
+  auto ping =
+      nslab::run_in_node(lab.node("a"), "ping -n -q -c 200 -i 0.002 -W 1 10.0.0.2 | grep -o '[0-9.]*% packet loss'");
   double lost = std::stod(ping.output);
   BOOST_TEST(lost > 33.0, ping.output);
   BOOST_TEST(lost < 69.0, ping.output);
@@ -191,9 +195,9 @@ BOOST_AUTO_TEST_CASE(a_udp_datagram_too_big_for_the_path_is_sent_again_in_fragme
   std::string big(3000, 'A');
   for (auto family : {nslab::Family::ipv6, nslab::Family::ipv4}) {
     BOOST_TEST_CONTEXT(nslab::to_string(family)) {
-      auto r = lab.probe(Probe{.from = "src", .to = "dst", .protocol = Protocol::udp, .port = 53, .family = family,
-                               .payload = big},
-                         quick());
+      auto r = lab.probe(
+          Probe{.from = "src", .to = "dst", .protocol = Protocol::udp, .port = 53, .family = family, .payload = big},
+          quick());
       BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
       BOOST_TEST(!r.payload_problem(), r.detail);
     }

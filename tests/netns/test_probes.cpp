@@ -16,7 +16,6 @@ using nslab::Verdict;
 
 namespace {
 
-
 // red, blue, green, pink on host's bridge (dual stack); external behind host.
 // blue serves tcp/80 and udp/53; green DROPs echo requests; pink REJECTs them;
 // host has an unreachable and a prohibit route.
@@ -146,8 +145,7 @@ BOOST_AUTO_TEST_CASE(udp_verdicts) {
 BOOST_AUTO_TEST_CASE(ipv6_verdicts) {
   auto& lab = build(verdict_lab());
   auto v6 = nslab::Family::ipv6;
-  auto probe = [&](const char* from, const char* to, Protocol proto = Protocol::icmp,
-                   std::uint16_t port = 0) {
+  auto probe = [&](const char* from, const char* to, Protocol proto = Protocol::icmp, std::uint16_t port = 0) {
     Probe p{from, to, proto, port, v6};
     p.want_served_by = proto == Protocol::tcp;
     return lab.probe(p, fast());

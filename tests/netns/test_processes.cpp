@@ -112,14 +112,16 @@ BOOST_AUTO_TEST_CASE(readiness_waits_and_reasons) {
   auto& idle = lab.start("blue", ProcessSpec{{"sleep", "30"}});
   BOOST_CHECK_EXCEPTION(nslab::wait_listening(lab.node("blue"), nslab::Protocol::tcp, 9090, 200ms, &idle),
                         nslab::TimeoutError, [](const nslab::TimeoutError& e) {
-                          return has(e.what(), "nothing listens on tcp/9090 in node \"blue\" after 200 ms "
-                                               "(blue: sleep 30 is still running)");
+                          return has(e.what(),
+                                     "nothing listens on tcp/9090 in node \"blue\" after 200 ms "
+                                     "(blue: sleep 30 is still running)");
                         });
   auto& failing = lab.start("red", ProcessSpec{{"sh", "-c", "echo cannot bind: address in use; exit 3"}});
   BOOST_CHECK_EXCEPTION(nslab::wait_listening(lab.node("red"), nslab::Protocol::udp, 53, 5s, &failing),
                         nslab::ProcessError, [](const nslab::ProcessError& e) {
-                          return has(e.what(), "red: sh -c echo cannot bind: address in use; exit 3 exited with "
-                                               "code 3; the end of its output:\ncannot bind: address in use");
+                          return has(e.what(),
+                                     "red: sh -c echo cannot bind: address in use; exit 3 exited with "
+                                     "code 3; the end of its output:\ncannot bind: address in use");
                         });
   BOOST_CHECK_THROW(nslab::wait_command(lab.node("red"), {"false"}, 100ms), nslab::TimeoutError);
   nslab::wait_command(lab.node("red"), {"ping", "-c1", "-W1", "192.168.1.2"}, 5s);
@@ -174,7 +176,9 @@ BOOST_AUTO_TEST_CASE(a_command_ends_with_its_shell_and_leaves_nothing_running) {
   auto scenario = nslab::parse_scenario(fmt::format(R"({}expect:
   - {{ from: red, command: "sleep {} & echo started", output: started, timeout: 20s }}
   - {{ from: red, command: "echo partial; sleep {} & exec sleep {}", timeout: 300ms }}
-)", kPair, a, b, c), "commands.yaml");
+)",
+                                                    kPair, a, b, c),
+                                        "commands.yaml");
   auto& lab = build(scenario.topology);
   auto t0 = std::chrono::steady_clock::now();
   auto outcome = nslab::run_expectations(lab, scenario);
@@ -201,7 +205,9 @@ nodes:
 links: [ [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ] ]
 expect:
   - {{ from: red, to: blue, icmp: reachable }}
-)", a), "dies.yaml");
+)",
+                                                    a),
+                                        "dies.yaml");
   auto& lab = build(scenario.topology);
   BOOST_REQUIRE_EQUAL(lab.processes().size(), 1u);
   auto& p = *lab.processes().front();
@@ -235,15 +241,20 @@ nodes:
 links: [ [ "red:eth0 10.0.0.1/24", "blue:eth0 10.0.0.2/24" ] ]
 expect:
   - {{ from: red, command: "touch {0}/stop; while pgrep -f 'about to fai[l]' > /dev/null; do sleep 0.01; done" }}
-)", dir, keep);
+)",
+                                     dir, keep);
   auto r = nslab::run_command(fmt::format("{} check {}", NSLAB_BINARY, file));
   nslab::run_command(fmt::format("rm -rf {}", dir));
   BOOST_TEST(r.status == 1, r.output);
   BOOST_TEST(has(r.output, fmt::format("FAIL {}:5:9: red: sh -c echo about to fail; while [ ! -e {}/stop ]; do "
                                        "sleep 0.01; done; exit 3 keeps running — exited with code 3; the end of "
-                                       "its output:\nabout to fail", file, dir)), r.output);
+                                       "its output:\nabout to fail",
+                                       file, dir)),
+             r.output);
   BOOST_TEST(has(r.output, fmt::format("  log of red: sh -c echo hello from red; exec sleep {} (running), the end:\n"
-                                       "    | hello from red\n", keep)), r.output);
+                                       "    | hello from red\n",
+                                       keep)),
+             r.output);
   BOOST_TEST(has(r.output, "(exited with code 3), the end:\n    | about to fail\n"), r.output);
 }
 
@@ -263,7 +274,8 @@ nodes:
     run: [ "sleep {0} & (setsid sleep {1} &); exec sleep {2}" ]
 expect:
   - {{ from: red, command: "for i in $(seq 500); do pgrep -fx 'sleep {0}' && pgrep -fx 'sleep {1}' && pgrep -fx 'sleep {2}' && exit 0; sleep 0.01; done; exit 1" }}
-)", a, b, c);
+)",
+                                     a, b, c);
   // The namespace's first process, sh, outlives nslab and looks for
   // survivors (pgrep reads the host's /proc) before the namespace ends.
   auto r = nslab::run_command(

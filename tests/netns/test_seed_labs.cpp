@@ -52,8 +52,7 @@ BOOST_AUTO_TEST_CASE(three_namespaces_on_bridge_v_net_0) {
   auto bridge = run_in_node(host, "ip -d -o link show type bridge");
   BOOST_TEST(has(bridge.output, "v-net-0"), bridge.output);
   auto ports = run_in_node(host, "ip -o link show master v-net-0");
-  for (const char* p : {"veth-red", "veth-blue", "veth-green"})
-    BOOST_TEST(has(ports.output, p), ports.output);
+  for (const char* p : {"veth-red", "veth-blue", "veth-green"}) BOOST_TEST(has(ports.output, p), ports.output);
   BOOST_TEST(has(ports.output, "state UP"), ports.output);
 
   const char* names[] = {"red", "blue", "green"};
@@ -62,8 +61,7 @@ BOOST_AUTO_TEST_CASE(three_namespaces_on_bridge_v_net_0) {
     BOOST_TEST(has(addr.output, fmt::format("inet 192.168.1.{}/24", i + 1)), addr.output);
     for (int j = 0; j < 3; ++j)
       if (i != j)
-        BOOST_TEST(real_ping(lab.node(names[i]), fmt::format("192.168.1.{}", j + 1)),
-                   names[i] << " -> " << names[j]);
+        BOOST_TEST(real_ping(lab.node(names[i]), fmt::format("192.168.1.{}", j + 1)), names[i] << " -> " << names[j]);
   }
   // No address on the bridge yet: the host has no way in.
   auto host_addr = run_in_node(host, "ip -o -4 addr show dev v-net-0");
@@ -75,8 +73,7 @@ BOOST_AUTO_TEST_CASE(host_reaches_all_three_through_the_bridge_address) {
   auto& host = lab.node("host");
   auto addr = run_in_node(host, "ip -o addr show dev v-net-0");
   BOOST_TEST(has(addr.output, "inet 192.168.1.254/24"), addr.output);
-  for (int i = 1; i <= 3; ++i)
-    BOOST_TEST(real_ping(host, fmt::format("192.168.1.{}", i)), "host -> 192.168.1." << i);
+  for (int i = 1; i <= 3; ++i) BOOST_TEST(real_ping(host, fmt::format("192.168.1.{}", i)), "host -> 192.168.1." << i);
   BOOST_TEST(real_ping(lab.node("green"), "192.168.1.254"));
 }
 

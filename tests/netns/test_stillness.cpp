@@ -184,9 +184,10 @@ BOOST_AUTO_TEST_CASE(an_ipv6_address_not_yet_in_use_keeps_probes_waiting) {
   auto& lab = build(pair_lab());
   // Detection takes about 100 ms; a's solicitation is ignored meanwhile,
   // and a asks again a second later.
-  auto add = nslab::run_in_node(lab.node("b"),
-                                "sysctl -qw net.ipv6.conf.eth0.accept_dad=1 net.ipv6.conf.eth0.router_solicitation_delay=0 "
-                                "net.ipv6.neigh.eth0.retrans_time_ms=100 && ip -6 addr add fd00:1::7/64 dev eth0");
+  auto add =
+      nslab::run_in_node(lab.node("b"),
+                         "sysctl -qw net.ipv6.conf.eth0.accept_dad=1 net.ipv6.conf.eth0.router_solicitation_delay=0 "
+                         "net.ipv6.neigh.eth0.retrans_time_ms=100 && ip -6 addr add fd00:1::7/64 dev eth0");
   BOOST_REQUIRE_MESSAGE(add.status == 0, add.output);
   auto r = lab.probe(Probe{.from = "a", .to = "fd00:1::7"}, kTwoSeconds);
   BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
@@ -220,13 +221,15 @@ BOOST_AUTO_TEST_CASE(a_rate_limited_lab_waits_out_the_timeout) {
 // timeout decides it.
 BOOST_AUTO_TEST_CASE(tcp_across_lossy_links_waits_when_its_attempts_are_too_few) {
   auto t = pair_lab(nslab::Impairment{.loss_percent = 30.0});
-  t.node("b").nftables_ruleset("table inet t {\n  chain in {\n    type filter hook input priority 0;\n    tcp dport 81 drop\n  }\n}\n");
+  t.node("b").nftables_ruleset(
+      "table inet t {\n  chain in {\n    type filter hook input priority 0;\n    tcp dport 81 drop\n  }\n}\n");
   auto& lab = build(std::move(t));
   auto r = lab.probe(Probe{.from = "a", .to = "b", .protocol = Protocol::tcp, .port = 81},
                      nslab::ProbeOptions{.timeout = 500ms});
   BOOST_TEST(r.verdict == Verdict::blocked);
-  BOOST_TEST(has(r.detail, "no answer within 500 ms (waited it out: the lab's lossy links call for 21 connection "
-                           "attempts, a TCP probe makes 4)"),
+  BOOST_TEST(has(r.detail,
+                 "no answer within 500 ms (waited it out: the lab's lossy links call for 21 connection "
+                 "attempts, a TCP probe makes 4)"),
              r.detail);
   auto icmp = lab.probe(Probe{.from = "a", .to = "10.0.0.99"}, kTwoSeconds);
   BOOST_TEST(has(icmp.detail, "no answer to 21 attempts"), icmp.detail);
@@ -237,9 +240,11 @@ BOOST_AUTO_TEST_CASE(tcp_across_lossy_links_waits_when_its_attempts_are_too_few)
 BOOST_AUTO_TEST_CASE(a_daemon_left_behind_keeps_probes_waiting) {
   auto t = pair_lab();
   t.node("b").nftables_ruleset(
-      "table inet t {\n  chain in {\n    type filter hook input priority 0;\n    icmp type echo-request drop\n  }\n}\n");
+      "table inet t {\n  chain in {\n    type filter hook input priority 0;\n    icmp type echo-request drop\n  "
+      "}\n}\n");
   auto& lab = build(std::move(t));
-  auto& p = lab.start("b", ProcessSpec{.argv = {"sh", "-c", "(sleep 0.3; nft flush ruleset) >/dev/null 2>&1 & exit 0"}});
+  auto& p =
+      lab.start("b", ProcessSpec{.argv = {"sh", "-c", "(sleep 0.3; nft flush ruleset) >/dev/null 2>&1 & exit 0"}});
   BOOST_TEST(p.wait(2000ms) == 0);
   auto r = lab.probe(Probe{.from = "a", .to = "b"}, kTwoSeconds);
   BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
@@ -292,9 +297,10 @@ BOOST_AUTO_TEST_CASE(user_code_inside_a_node_keeps_probes_waiting) {
 BOOST_AUTO_TEST_CASE(rules_loaded_at_run_time_are_read_back_from_the_kernel) {
   {
     auto& lab = build(pair_lab());
-    auto add = nslab::run_in_node(lab.node("b"),
-                                  "nft add table inet t && nft add chain inet t in '{ type filter hook input priority 0; }'"
-                                  " && nft add rule inet t in icmp type echo-request numgen inc mod 3 != 2 drop");
+    auto add =
+        nslab::run_in_node(lab.node("b"),
+                           "nft add table inet t && nft add chain inet t in '{ type filter hook input priority 0; }'"
+                           " && nft add rule inet t in icmp type echo-request numgen inc mod 3 != 2 drop");
     BOOST_REQUIRE_MESSAGE(add.status == 0, add.output);
     auto r = lab.probe(Probe{.from = "a", .to = "b"}, kTwoSeconds);
     BOOST_TEST(r.verdict == Verdict::reachable, r.detail);
@@ -336,8 +342,7 @@ BOOST_AUTO_TEST_CASE(the_first_packet_after_a_build_arrives) {
   std::vector<std::thread> hogs;
   for (int i = 0; i < 2; ++i)
     hogs.emplace_back([&] {
-      while (!stop) {
-      }
+      while (!stop) {}
     });
   nslab::ProbeOptions once{.timeout = 300ms, .retry_interval = 10s, .decide_when_still = false};
   int lost = 0;

@@ -42,7 +42,9 @@ struct Row {
 };
 
 const Expect kNone{};
-Expect ex(Verdict v, std::string client) { return Expect{v, std::move(client)}; }
+Expect ex(Verdict v, std::string client) {
+  return Expect{v, std::move(client)};
+}
 constexpr auto R = Verdict::reachable;
 constexpr auto X = Verdict::blocked;
 constexpr auto F = Verdict::refused;  // "refused"
@@ -132,12 +134,12 @@ std::vector<Row> ipv4_rows() {
       {"REJECT (icmp-port-unreachable)", "10.2.0.11", ex(F, "Connection refused"), ex(F, "Connection refused"),
        ex(F, "Destination Port Unreachable")},
       {"REJECT --reject-with tcp-reset", "10.2.0.19", ex(F, "Connection refused"), kNone, kNone},
-      {"REJECT icmp-net-unreachable", "10.2.0.12", ex(U, "Network is unreachable"),
-       ex(U, "Network is unreachable"), ex(U, "Destination Net Unreachable")},
+      {"REJECT icmp-net-unreachable", "10.2.0.12", ex(U, "Network is unreachable"), ex(U, "Network is unreachable"),
+       ex(U, "Destination Net Unreachable")},
       {"REJECT icmp-host-unreachable", "10.2.0.13", ex(U, "No route to host"), ex(U, "No route to host"),
        ex(U, "Destination Host Unreachable")},
-      {"REJECT icmp-proto-unreachable", "10.2.0.14", ex(F, "Protocol not available"),
-       ex(F, "Protocol not available"), ex(F, "Destination Protocol Unreachable")},
+      {"REJECT icmp-proto-unreachable", "10.2.0.14", ex(F, "Protocol not available"), ex(F, "Protocol not available"),
+       ex(F, "Destination Protocol Unreachable")},
       {"REJECT icmp-net-prohibited", "10.2.0.15", ex(U, "Network is unreachable"), ex(U, "Network is unreachable"),
        ex(U, "Destination Net Prohibited")},
       {"REJECT icmp-host-prohibited", "10.2.0.16", ex(U, "No route to host"), ex(U, "No route to host"),
@@ -149,8 +151,7 @@ std::vector<Row> ipv4_rows() {
        ex(U, "Destination Host Unreachable")},
       {"prohibit route at a router", "10.98.2.1", ex(U, "No route to host"), ex(U, "No route to host"),
        ex(U, "Packet filtered")},
-      {"blackhole route at a router", "10.98.3.1", ex(X, "imeout"), ex(X, "timed out"),
-       ex(X, "100% packet loss")},
+      {"blackhole route at a router", "10.98.3.1", ex(X, "imeout"), ex(X, "timed out"), ex(X, "100% packet loss")},
       {"no route at a router", "10.99.9.9", ex(U, "Network is unreachable"), ex(U, "Network is unreachable"),
        ex(U, "Destination Net Unreachable")},
       {"routing loop: TTL exceeded", "10.98.4.1", ex(U, "No route to host"), ex(U, "No route to host"),
@@ -187,12 +188,11 @@ std::vector<Row> ipv6_rows() {
       {"REJECT icmp6-reject-route", "fd02::16", ex(U, "Permission denied"), ex(U, "Permission denied"),
        ex(U, "Unknown code 6")},
       {"DROP on the way", "fd02::18", ex(X, "imeout"), ex(X, "timed out"), ex(X, "100% packet loss")},
-      {"unreachable route at a router", "fd98:1::1", ex(U, "Network is unreachable"),
-       ex(U, "Network is unreachable"), ex(U, "No route")},
+      {"unreachable route at a router", "fd98:1::1", ex(U, "Network is unreachable"), ex(U, "Network is unreachable"),
+       ex(U, "No route")},
       {"prohibit route at a router", "fd98:2::1", ex(U, "Permission denied"), ex(U, "Permission denied"),
        ex(U, "Administratively prohibited")},
-      {"blackhole route at a router", "fd98:3::1", ex(X, "imeout"), ex(X, "timed out"),
-       ex(X, "100% packet loss")},
+      {"blackhole route at a router", "fd98:3::1", ex(X, "imeout"), ex(X, "timed out"), ex(X, "100% packet loss")},
       {"routing loop: hop limit exceeded", "fd98:4::1", ex(U, "No route to host"), ex(U, "No route to host"),
        ex(U, "Time exceeded")},
       {"no route at the source", "2001:db8::1", ex(U, "Network is unreachable"), ex(U, "Network is unreachable"),
@@ -248,10 +248,8 @@ std::string client_command(Protocol p, const Row& row) {
     case Protocol::tcp:
       return fmt::format("curl -v -sS -o /dev/null --connect-timeout 2 http://{}:{}/ 2>&1; true",
                          v6 ? "[" + row.target + "]" : row.target, row.tcp_port);
-    case Protocol::udp:
-      return {};  // one client process for every row, below
-    case Protocol::icmp:
-      return fmt::format("ping {} -n -c1 -W1 {} 2>&1; true", v6 ? "-6" : "-4", row.target);
+    case Protocol::udp: return {};  // one client process for every row, below
+    case Protocol::icmp: return fmt::format("ping {} -n -c1 -W1 {} 2>&1; true", v6 ? "-6" : "-4", row.target);
   }
   return {};
 }
@@ -266,8 +264,10 @@ std::vector<std::string> run_clients(nslab::Lab& lab, const char* node, Protocol
   std::string udp_rows;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (!(rows[i].*slot).verdict) continue;
-    if (p == Protocol::udp) udp_rows += fmt::format(" {},{},{}", i, rows[i].target, rows[i].udp_port);
-    else script += fmt::format("( {} ) 2>&1 | sed 's/^/@{}@ /' &\n", client_command(p, rows[i]), i);
+    if (p == Protocol::udp)
+      udp_rows += fmt::format(" {},{},{}", i, rows[i].target, rows[i].udp_port);
+    else
+      script += fmt::format("( {} ) 2>&1 | sed 's/^/@{}@ /' &\n", client_command(p, rows[i]), i);
   }
   if (!udp_rows.empty()) script += fmt::format("python3 -c \"$UDP_CLIENT\"{} &\n", udp_rows);
   script += "wait\n";
@@ -353,7 +353,8 @@ BOOST_AUTO_TEST_CASE(route_errors_follow_a_reject_to_the_same_source) {
                       Probe{.from = "s_tcp", .to = "10.98.1.3"}},
                      options);
   };
-  for (const auto& r : probe_after_reject(false)) BOOST_TEST(r.verdict == Verdict::unreachable, r.probe.str() << ": " << r.detail);
+  for (const auto& r : probe_after_reject(false))
+    BOOST_TEST(r.verdict == Verdict::unreachable, r.probe.str() << ": " << r.detail);
   auto old = probe_after_reject(true);
   BOOST_TEST(std::count_if(old.begin(), old.end(), [](auto& r) { return r.verdict == Verdict::blocked; }) >= 1,
              "with icmp_ratelimit = 0 the route errors should be lost (the negative control)");

@@ -71,11 +71,9 @@ NetnsCensus take_census() {
     if (pid != self && !descends(pid)) continue;
     if (pid != self) c.descendants.insert(pid);
     std::string base = "/proc/" + std::to_string(pid);
-    for_each_entry(base + "/task", [&](const std::string& tid) {
-      note_link(base + "/task/" + tid + "/ns/net", c.namespaces);
-    });
-    for_each_entry(base + "/fd",
-                   [&](const std::string& fd) { note_link(base + "/fd/" + fd, c.namespaces); });
+    for_each_entry(base + "/task",
+                   [&](const std::string& tid) { note_link(base + "/task/" + tid + "/ns/net", c.namespaces); });
+    for_each_entry(base + "/fd", [&](const std::string& fd) { note_link(base + "/fd/" + fd, c.namespaces); });
   }
   std::ifstream mi("/proc/self/mountinfo");
   for (std::string line; std::getline(mi, line);)

@@ -32,5 +32,4 @@ int count_open_fds();
 // machine's real root, or setpriv is missing); empty when it can.
 std::optional<std::string> cannot_drop_privileges();
 
-
 }  // namespace nslab::testing

@@ -18,8 +18,7 @@ Topology bridge_three() {
   int i = 1;
   for (const char* ns : {"red", "blue", "green"}) {
     t.add_node(ns);
-    t.link(fmt::format("{0}:{0}-veth 192.168.1.{1}/24", ns, i++),
-           fmt::format("host:veth-{}@v-net-0", ns));
+    t.link(fmt::format("{0}:{0}-veth 192.168.1.{1}/24", ns, i++), fmt::format("host:veth-{}@v-net-0", ns));
   }
   return t;
 }
@@ -47,8 +46,7 @@ Topology bridge_n(int n) {
   for (int i = 1; i <= n; ++i) {
     auto name = fmt::format("n{}", i);
     t.add_node(name);
-    t.link(fmt::format("{}:eth0 10.0.{}.{}/16", name, i / 250, i % 250 + 1),
-           fmt::format("host:v{}@v-net-0", i));
+    t.link(fmt::format("{}:eth0 10.0.{}.{}/16", name, i / 250, i % 250 + 1), fmt::format("host:v{}@v-net-0", i));
   }
   return t;
 }

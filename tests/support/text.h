@@ -9,7 +9,9 @@
 
 namespace nslab::testing {
 
-inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+inline bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // A Boost.Test precondition: where this process cannot run a program as
 // another user, the test is reported as skipped, with the reason.

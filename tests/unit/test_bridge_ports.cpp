@@ -14,7 +14,8 @@ nslab::Topology star(int ports) {
   for (int i = 1; i <= ports; ++i) {
     t.add_node(fmt::format("n{}", i));
     nslab::Endpoint a = nslab::Endpoint::parse(fmt::format("n{}:eth0 10.0.{}.{}/16", i, i / 250, i % 250 + 1));
-    nslab::Endpoint b = nslab::Endpoint::parse(fmt::format("host:p{}@br", i), nslab::SourceLocation{"lab.yaml", i + 10, 7});
+    nslab::Endpoint b =
+        nslab::Endpoint::parse(fmt::format("host:p{}@br", i), nslab::SourceLocation{"lab.yaml", i + 10, 7});
     t.add_link(a, b);
   }
   return t;
@@ -22,7 +23,9 @@ nslab::Topology star(int ports) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(a_bridge_takes_1023_ports) { BOOST_TEST(star(1023).problems().empty()); }
+BOOST_AUTO_TEST_CASE(a_bridge_takes_1023_ports) {
+  BOOST_TEST(star(1023).problems().empty());
+}
 
 BOOST_AUTO_TEST_CASE(the_1024th_port_is_a_problem_at_its_position) {
   auto problems = star(1025).problems();

@@ -26,8 +26,8 @@ bool xml_chars_only(const std::string& s) {
     }
     static const char32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
     if (n > 1 && cp < min[n]) return false;
-    bool ok = cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
-              (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+    bool ok = cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+              (cp >= 0x10000 && cp <= 0x10ffff);
     if (!ok) return false;
     i += n;
   }
@@ -46,14 +46,14 @@ BOOST_AUTO_TEST_CASE(valid_utf8_is_kept) {
 
 BOOST_AUTO_TEST_CASE(invalid_utf8_becomes_visible_escapes) {
   BOOST_TEST(xml_escape("\xff\xfe") == "\\xFF\\xFE");
-  BOOST_TEST(xml_escape("cut \xe2\x82") == "cut \\xE2\\x82");          // a sequence cut short
+  BOOST_TEST(xml_escape("cut \xe2\x82") == "cut \\xE2\\x82");  // a sequence cut short
   BOOST_TEST(xml_escape("\xe2\x82 x") == "\\xE2\\x82 x");
-  BOOST_TEST(xml_escape("\xc0\xaf") == "\\xC0\\xAF");                  // overlong '/'
-  BOOST_TEST(xml_escape("\xe0\x80\xaf") == "\\xE0\\x80\\xAF");         // overlong, 3 bytes
-  BOOST_TEST(xml_escape("\xed\xa0\x80") == "\\xED\\xA0\\x80");         // a UTF-16 surrogate
-  BOOST_TEST(xml_escape("\xf4\x90\x80\x80") == "\\xF4\\x90\\x80\\x80"); // beyond U+10FFFF
-  BOOST_TEST(xml_escape("\xef\xbf\xbe") == "\\xEF\\xBF\\xBE");         // U+FFFE, not an XML character
-  BOOST_TEST(xml_escape("\x80") == "\\x80");                           // a lone continuation byte
+  BOOST_TEST(xml_escape("\xc0\xaf") == "\\xC0\\xAF");                    // overlong '/'
+  BOOST_TEST(xml_escape("\xe0\x80\xaf") == "\\xE0\\x80\\xAF");           // overlong, 3 bytes
+  BOOST_TEST(xml_escape("\xed\xa0\x80") == "\\xED\\xA0\\x80");           // a UTF-16 surrogate
+  BOOST_TEST(xml_escape("\xf4\x90\x80\x80") == "\\xF4\\x90\\x80\\x80");  // beyond U+10FFFF
+  BOOST_TEST(xml_escape("\xef\xbf\xbe") == "\\xEF\\xBF\\xBE");           // U+FFFE, not an XML character
+  BOOST_TEST(xml_escape("\x80") == "\\x80");                             // a lone continuation byte
 }
 
 BOOST_AUTO_TEST_CASE(forbidden_controls_become_visible_escapes) {

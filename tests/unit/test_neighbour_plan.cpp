@@ -13,7 +13,9 @@ using nslab::MacAddress;
 
 namespace {
 
-MacAddress mac(std::uint8_t n) { return MacAddress{0x02, 0, 0, 0, 0, n}; }
+MacAddress mac(std::uint8_t n) {
+  return MacAddress{0x02, 0, 0, 0, 0, n};
+}
 
 // host with bridge br (10.0.0.254/24) and nodes n1..nN on it.
 nslab::Topology star(int n) {
@@ -89,7 +91,8 @@ BOOST_AUTO_TEST_CASE(a_segment_over_the_limit_gets_forwarding_entries_only) {
   // At the limit exactly, the ARP entries are there: 5 x 4.
   std::size_t arp = 0;
   for (const auto& n : nslab::plan_static_neighbours(star(4), star_macs(4), 5))
-    arp += static_cast<std::size_t>(std::count_if(n.entries.begin(), n.entries.end(), [](auto& e) { return !e.second.fdb; }));
+    arp += static_cast<std::size_t>(
+        std::count_if(n.entries.begin(), n.entries.end(), [](auto& e) { return !e.second.fdb; }));
   BOOST_TEST(arp == 20u);
 }
 

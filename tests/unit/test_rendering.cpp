@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(matrix_report_text) {
              "      red blue\n"
              "red     -    =\n"
              "blue  X>R    -\n"
-             "  " + report.mismatches[0].probe.str() + ": expected blocked, observed refused (TCP RST from 10.0.0.1)\n");
+             "  " +
+                 report.mismatches[0].probe.str() + ": expected blocked, observed refused (TCP RST from 10.0.0.1)\n");
 }
 
 BOOST_AUTO_TEST_CASE(matrix_spec_names) {
@@ -104,27 +105,28 @@ BOOST_AUTO_TEST_CASE(dot_graph) {
   t.add_node("red");
   t.add_node("lonely");
   t.link("red:eth0 10.0.0.1/24", "host:veth-red@br0");
-  BOOST_TEST(to_dot(t) ==
-             "graph \"my \\\"lab\\\"\" {\n"
-             "  graph [rankdir=LR, fontname=\"Helvetica\", label=\"my \\\"lab\\\"\"];\n"
-             "  node [fontname=\"Helvetica\", fontsize=10];\n"
-             "  edge [fontname=\"Helvetica\", fontsize=9];\n"
-             "  subgraph cluster_0 {\n"
-             "    label=\"host\"; style=rounded; color=\"#555555\";\n"
-             "    \"host:br0\" [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"br0 (bridge)\\n10.0.0.254/24\"];\n"
-             "    \"host:veth-red\" [shape=ellipse, label=\"veth-red\"];\n"
-             "  }\n"
-             "  subgraph cluster_1 {\n"
-             "    label=\"red\"; style=rounded; color=\"#555555\";\n"
-             "    \"red:eth0\" [shape=ellipse, label=\"eth0\\n10.0.0.1/24\"];\n"
-             "  }\n"
-             "  subgraph cluster_2 {\n"
-             "    label=\"lonely\"; style=rounded; color=\"#555555\";\n"
-             "    \"lonely:lo\" [shape=point, label=\"\"];\n"
-             "  }\n"
-             "  \"red:eth0\" -- \"host:veth-red\" [label=\"veth\"];\n"
-             "  \"host:veth-red\" -- \"host:br0\" [style=dashed, label=\"port\"];\n"
-             "}\n");
+  BOOST_TEST(
+      to_dot(t) ==
+      "graph \"my \\\"lab\\\"\" {\n"
+      "  graph [rankdir=LR, fontname=\"Helvetica\", label=\"my \\\"lab\\\"\"];\n"
+      "  node [fontname=\"Helvetica\", fontsize=10];\n"
+      "  edge [fontname=\"Helvetica\", fontsize=9];\n"
+      "  subgraph cluster_0 {\n"
+      "    label=\"host\"; style=rounded; color=\"#555555\";\n"
+      "    \"host:br0\" [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"br0 (bridge)\\n10.0.0.254/24\"];\n"
+      "    \"host:veth-red\" [shape=ellipse, label=\"veth-red\"];\n"
+      "  }\n"
+      "  subgraph cluster_1 {\n"
+      "    label=\"red\"; style=rounded; color=\"#555555\";\n"
+      "    \"red:eth0\" [shape=ellipse, label=\"eth0\\n10.0.0.1/24\"];\n"
+      "  }\n"
+      "  subgraph cluster_2 {\n"
+      "    label=\"lonely\"; style=rounded; color=\"#555555\";\n"
+      "    \"lonely:lo\" [shape=point, label=\"\"];\n"
+      "  }\n"
+      "  \"red:eth0\" -- \"host:veth-red\" [label=\"veth\"];\n"
+      "  \"host:veth-red\" -- \"host:br0\" [style=dashed, label=\"port\"];\n"
+      "}\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

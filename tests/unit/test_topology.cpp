@@ -25,8 +25,8 @@ std::string first_problem(const Topology& t) {
 BOOST_AUTO_TEST_SUITE(topology)
 
 BOOST_AUTO_TEST_CASE(seed_labs_are_valid) {
-  for (const auto& t : {nslab::seed::veth_pair(), nslab::seed::bridge_three(),
-                        nslab::seed::host_access(), nslab::seed::routed_via_host()})
+  for (const auto& t : {nslab::seed::veth_pair(), nslab::seed::bridge_three(), nslab::seed::host_access(),
+                        nslab::seed::routed_via_host()})
     BOOST_TEST(t.problems().empty(), t.name() << ": " << first_problem(t));
 }
 
@@ -143,7 +143,8 @@ BOOST_AUTO_TEST_CASE(addresses_that_no_interface_can_have) {
     BOOST_TEST(!nslab::interface_address_problem(nslab::Prefix::from_string(ok)).has_value(), ok);
   Topology t = nslab::seed::veth_pair();
   t.links().at(0).a.addresses.push_back(nslab::Prefix::from_string("::1/128"));
-  BOOST_TEST(has(first_problem(t), "address ::1/128 on \"red:veth-red\" is the loopback address (::1)"), first_problem(t));
+  BOOST_TEST(has(first_problem(t), "address ::1/128 on \"red:veth-red\" is the loopback address (::1)"),
+             first_problem(t));
 }
 
 BOOST_AUTO_TEST_CASE(one_listener_per_port) {
@@ -158,7 +159,8 @@ BOOST_AUTO_TEST_CASE(one_listener_per_port) {
   r.argv = {"sleep", "9"};
   r.ready_port = {nslab::Protocol::udp, 53};
   u.node("red").run.push_back(r);
-  BOOST_TEST(has(first_problem(u), "a run program is ready on udp/53, the port of a built-in service"), first_problem(u));
+  BOOST_TEST(has(first_problem(u), "a run program is ready on udp/53, the port of a built-in service"),
+             first_problem(u));
 }
 
 // Built in C++, nothing passes through the scenario parsers: the same
@@ -185,9 +187,9 @@ BOOST_AUTO_TEST_CASE(iptables_lines_are_checked_before_building) {
 }
 
 BOOST_AUTO_TEST_CASE(machine_wide_sysctls) {
-  for (const char* bad : {"net.core.rmem_max", "net.core.netdev_max_backlog", "net.ipv4.tcp_mem",
-                          "net.ipv4.neigh.default.gc_thresh3", "net.netfilter.nf_conntrack_max", "net..x", "net.a/b",
-                          "net.ipv4.ip_forward."})
+  for (const char* bad :
+       {"net.core.rmem_max", "net.core.netdev_max_backlog", "net.ipv4.tcp_mem", "net.ipv4.neigh.default.gc_thresh3",
+        "net.netfilter.nf_conntrack_max", "net..x", "net.a/b", "net.ipv4.ip_forward."})
     BOOST_TEST(nslab::sysctl_key_problem(bad).has_value(), bad);
   for (const char* ok : {"net.ipv4.ip_forward", "net.core.somaxconn", "net.ipv4.conf.veth-red.forwarding",
                          "net.ipv4.neigh.eth0.gc_stale_time", "net.netfilter.nf_conntrack_tcp_loose",
@@ -211,7 +213,7 @@ BOOST_AUTO_TEST_CASE(routes_in_ip_route_words) {
   using nslab::RouteSpec;
   using nslab::RouteType;
   auto r = RouteSpec::parse("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5");
-    BOOST_TEST(r.metric == 5);
+  BOOST_TEST(r.metric == 5);
   BOOST_TEST((RouteSpec::parse("unreachable 198.51.100.0/24").type == RouteType::unreachable));
   BOOST_TEST((RouteSpec::parse("blackhole\t10.97.0.0/24").type == RouteType::blackhole));
   BOOST_TEST(!RouteSpec::parse("default").to.has_value());

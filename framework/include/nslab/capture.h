@@ -32,7 +32,7 @@ class Capture {
   Capture& operator=(Capture&&) noexcept;
   ~Capture();
 
-  const std::string& label() const noexcept;   // "external:eth0"
+  const std::string& label() const noexcept;  // "external:eth0"
   const std::string& filter() const noexcept;
 
   // Stops capturing, after reading what the kernel still holds. Idempotent.

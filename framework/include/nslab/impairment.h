@@ -47,5 +47,4 @@ struct Impairment {
   std::string str() const;  // "rate 10mbit, loss 1%"
 };
 
-
 }  // namespace nslab

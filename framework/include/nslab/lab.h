@@ -76,10 +76,8 @@ class Lab {
   // probes a lab; concurrent callers wait their turn, since the probes of a
   // node share its raw socket.
   Verdict ping(std::string_view from, std::string_view to, const ProbeOptions& options = {});
-  ProbeResult tcp(std::string_view from, std::string_view to, std::uint16_t port,
-                  const ProbeOptions& options = {});
-  ProbeResult udp(std::string_view from, std::string_view to, std::uint16_t port,
-                  const ProbeOptions& options = {});
+  ProbeResult tcp(std::string_view from, std::string_view to, std::uint16_t port, const ProbeOptions& options = {});
+  ProbeResult udp(std::string_view from, std::string_view to, std::uint16_t port, const ProbeOptions& options = {});
   ProbeResult probe(const Probe& probe, const ProbeOptions& options = {});
   std::vector<ProbeResult> probe(const std::vector<Probe>& probes, const ProbeOptions& options = {});
   // Every ordered pair of the matrix's nodes, probed at once, and the
@@ -129,9 +127,9 @@ class Lab {
   std::uint32_t mac_counter_ = 0;
   std::mutex probe_mutex_;
   std::vector<std::unique_ptr<Node>> nodes_;
-  std::vector<Node*> node_list_;        // nodes_, for nodes()
-  std::vector<Process*> process_list_;  // processes_, for processes()
-  std::unique_ptr<ServiceHost> services_;  // destroyed before the nodes: it uses their sockets
+  std::vector<Node*> node_list_;                     // nodes_, for nodes()
+  std::vector<Process*> process_list_;               // processes_, for processes()
+  std::unique_ptr<ServiceHost> services_;            // destroyed before the nodes: it uses their sockets
   std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
   // The `run:` programs among processes_ that must keep running.
   std::vector<std::pair<Process*, SourceLocation>> lasting_;

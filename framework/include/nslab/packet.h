@@ -26,7 +26,7 @@ struct Packet {
   std::optional<IpAddress> src, dst;
   std::optional<std::uint8_t> protocol;  // IPPROTO_*
   std::optional<std::uint16_t> sport, dport;
-  std::optional<std::uint8_t> tcp_flags;   // TH_SYN, TH_ACK, ...
+  std::optional<std::uint8_t> tcp_flags;  // TH_SYN, TH_ACK, ...
   std::optional<std::uint8_t> icmp_type, icmp_code;
 
   std::string str() const;  // "203.0.113.1 > 203.0.113.2 icmp type 8 code 0"

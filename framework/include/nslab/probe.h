@@ -25,10 +25,10 @@ struct Probe {
   std::string from;  // node name
   std::string to;    // "node", "node:interface" or an address
   Protocol protocol = Protocol::icmp;
-  std::uint16_t port = 0;         // tcp/udp
-  std::optional<Family> family;   // default: IPv4 where the target has it
-  std::string payload;            // tcp/udp only: sent, and expected echoed back
-  bool want_served_by = false;    // tcp: wait for the service's greeting
+  std::uint16_t port = 0;        // tcp/udp
+  std::optional<Family> family;  // default: IPv4 where the target has it
+  std::string payload;           // tcp/udp only: sent, and expected echoed back
+  bool want_served_by = false;   // tcp: wait for the service's greeting
 
   std::string str() const;  // "red -> blue icmp", "external -> host:eth0 tcp/8080"
 };
@@ -43,7 +43,7 @@ struct ProbeResult {
   // to the payload's length), or empty when nothing came back.
   std::optional<std::string> echo;
   std::chrono::microseconds rtt{0};
-  std::string detail;     // the evidence: "echo reply from 192.168.1.2", ...
+  std::string detail;  // the evidence: "echo reply from 192.168.1.2", ...
 
   // Empty when the probe sent no payload or got it back unchanged; else what
   // came back instead. A payload that is not echoed intact fails its

@@ -42,9 +42,9 @@ struct ProcessResult {
 struct ProcessSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // added to the caller's environment
-  std::string working_dir;                  // empty: the caller's
-  std::string hostname;                     // non-empty: a UTS namespace with it
-  bool pid_namespace = false;               // a PID namespace with its own /proc
+  std::string working_dir;                 // empty: the caller's
+  std::string hostname;                    // non-empty: a UTS namespace with it
+  bool pid_namespace = false;              // a PID namespace with its own /proc
 };
 
 class Process {
@@ -54,7 +54,7 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  int pid() const noexcept;  // the program's, as this process sees it
+  int pid() const noexcept;                   // the program's, as this process sees it
   const std::string& label() const noexcept;  // "red: python3 -m http.server 80"
   bool running();
   std::optional<int> exit_code();  // once it has exited (128+N for signal N)
@@ -63,7 +63,7 @@ class Process {
   // SIGTERM to the program's process group, then after `grace` (or once it
   // has exited) SIGKILL to everything it started; returns its exit code.
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
-  std::string log() const;                      // stdout and stderr so far
+  std::string log() const;  // stdout and stderr so far
   std::string log_tail(std::size_t lines = 15) const;
   // Throws ProcessError with the exit code and the log's tail if it exited.
   void require_running();
@@ -76,10 +76,10 @@ class Process {
 // Waits until something inside the node listens on the port (TCP: a socket
 // in LISTEN; UDP: a bound socket), or `watch` exits, or the timeout passes;
 // the error says which.
-void wait_listening(const Node& node, Protocol protocol, std::uint16_t port,
-                    std::chrono::milliseconds timeout, Process* watch = nullptr);
+void wait_listening(const Node& node, Protocol protocol, std::uint16_t port, std::chrono::milliseconds timeout,
+                    Process* watch = nullptr);
 // Runs the command inside the node until it exits 0 (every 20 ms).
-void wait_command(const Node& node, const std::vector<std::string>& argv,
-                  std::chrono::milliseconds timeout, Process* watch = nullptr);
+void wait_command(const Node& node, const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                  Process* watch = nullptr);
 
 }  // namespace nslab

@@ -11,7 +11,7 @@
 namespace nslab {
 
 struct ExpectationOutcome {
-  std::string title;    // "red -> blue icmp: reachable"
+  std::string title;  // "red -> blue icmp: reachable"
   bool passed = false;
   std::string summary;  // what was observed, with the evidence
   std::string details;  // the truth tables of a matrix

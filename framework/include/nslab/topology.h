@@ -96,7 +96,7 @@ struct RunSpec {
 
 // One sysctl a node sets, with where it was written (for error locations).
 struct SysctlSpec {
-  std::string key;    // "net.ipv4.ip_forward"
+  std::string key;  // "net.ipv4.ip_forward"
   std::string value;
   SourceLocation where;
 };
@@ -114,9 +114,9 @@ struct NodeSpec {
   std::vector<RouteSpec> routes;
   std::vector<SysctlSpec> sysctls;  // in order given
   std::vector<ServiceSpec> services;
-  RulesSpec iptables;   // lines as typed after `iptables`
-  RulesSpec ip6tables;  // lines as typed after `ip6tables`
-  RulesSpec nftables;   // an nft ruleset (nft -f syntax)
+  RulesSpec iptables;          // lines as typed after `iptables`
+  RulesSpec ip6tables;         // lines as typed after `ip6tables`
+  RulesSpec nftables;          // an nft ruleset (nft -f syntax)
   std::string hostname;        // non-empty: its processes get a UTS namespace with it
   bool pid_namespace = false;  // its processes get a PID namespace of their own
   std::vector<RunSpec> run;

@@ -18,8 +18,7 @@ std::string SourceLocation::str() const {
 }
 
 ConfigError::ConfigError(const std::string& message, SourceLocation where)
-    : Error(where.known() || !where.file.empty() ? fmt::format("{}: {}", where.str(), message)
-                                                 : message),
+    : Error(where.known() || !where.file.empty() ? fmt::format("{}: {}", where.str(), message) : message),
       message_(message),
       where_(std::move(where)) {}
 

@@ -12,9 +12,12 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') out += std::string("\\") + c;
-    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\\\x{:02x}", u);
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += std::string("\\") + c;
+    else if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\\\x{:02x}", u);
+    else
+      out += c;
   }
   return out;
 }
@@ -29,9 +32,10 @@ std::string addresses(const std::vector<Prefix>& list) {
 }  // namespace
 
 std::string to_dot(const Topology& t) {
-  std::string out = fmt::format("graph \"{}\" {{\n  graph [rankdir=LR, fontname=\"Helvetica\", label=\"{}\"];\n"
-                                "  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
-                                escape(t.name()), escape(t.name()));
+  std::string out = fmt::format(
+      "graph \"{}\" {{\n  graph [rankdir=LR, fontname=\"Helvetica\", label=\"{}\"];\n"
+      "  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
+      escape(t.name()), escape(t.name()));
   int cluster = 0;
   for (const auto& n : t.nodes()) {
     out += fmt::format("  subgraph cluster_{} {{\n    label=\"{}\"; style=rounded; color=\"#555555\";\n", cluster++,

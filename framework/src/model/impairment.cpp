@@ -12,17 +12,28 @@ std::optional<Rate> Rate::parse(std::string_view text) {
   if (ec != std::errc{} || !std::isfinite(value) || value <= 0) return std::nullopt;
   std::string_view unit(p, static_cast<std::size_t>(text.data() + text.size() - p));
   double factor;
-  if (unit == "bit") factor = 1;
-  else if (unit == "kbit") factor = 1e3;
-  else if (unit == "mbit") factor = 1e6;
-  else if (unit == "gbit") factor = 1e9;
-  else if (unit == "tbit") factor = 1e12;
-  else if (unit == "bps") factor = 8;
-  else if (unit == "kbps") factor = 8e3;
-  else if (unit == "mbps") factor = 8e6;
-  else if (unit == "gbps") factor = 8e9;
-  else if (unit == "tbps") factor = 8e12;
-  else return std::nullopt;
+  if (unit == "bit")
+    factor = 1;
+  else if (unit == "kbit")
+    factor = 1e3;
+  else if (unit == "mbit")
+    factor = 1e6;
+  else if (unit == "gbit")
+    factor = 1e9;
+  else if (unit == "tbit")
+    factor = 1e12;
+  else if (unit == "bps")
+    factor = 8;
+  else if (unit == "kbps")
+    factor = 8e3;
+  else if (unit == "mbps")
+    factor = 8e6;
+  else if (unit == "gbps")
+    factor = 8e9;
+  else if (unit == "tbps")
+    factor = 8e12;
+  else
+    return std::nullopt;
   double bits = value * factor;
   if (!(bits >= static_cast<double>(kMinBitsPerSecond)) || !(bits <= static_cast<double>(kMaxBitsPerSecond)))
     return std::nullopt;
@@ -42,8 +53,7 @@ std::optional<double> parse_percent(std::string_view text) {
   text.remove_suffix(1);
   double v = -1;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || p != text.data() + text.size() || !std::isfinite(v) || v < 0 || v > 100)
-    return std::nullopt;
+  if (ec != std::errc{} || p != text.data() + text.size() || !std::isfinite(v) || v < 0 || v > 100) return std::nullopt;
   // Below one in a million (the nftables fallback's resolution) is no loss
   // anyone could measure, and most likely a typo.
   if (v > 0 && v < kMinLossPercent) return std::nullopt;

@@ -10,8 +10,12 @@
 
 namespace nslab {
 
-int to_af(Family f) noexcept { return f == Family::ipv4 ? AF_INET : AF_INET6; }
-std::string_view to_string(Family f) noexcept { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
+int to_af(Family f) noexcept {
+  return f == Family::ipv4 ? AF_INET : AF_INET6;
+}
+std::string_view to_string(Family f) noexcept {
+  return f == Family::ipv4 ? "ipv4" : "ipv6";
+}
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
@@ -72,9 +76,8 @@ std::optional<Prefix> Prefix::parse(std::string_view text) {
 Prefix Prefix::from_string(std::string_view text) {
   auto p = parse(text);
   if (!p) {
-    throw ConfigError(fmt::format(
-        "invalid prefix \"{}\" (expected ADDRESS/LENGTH, e.g. 192.168.1.1/24 or fd00::1/64)",
-        text));
+    throw ConfigError(
+        fmt::format("invalid prefix \"{}\" (expected ADDRESS/LENGTH, e.g. 192.168.1.1/24 or fd00::1/64)", text));
   }
   return *p;
 }
@@ -95,7 +98,9 @@ bool Prefix::contains(const IpAddress& a) const noexcept {
   return Prefix(a, length_).network().address() == network().address();
 }
 
-std::string Prefix::str() const { return fmt::format("{}/{}", address_.str(), length_); }
+std::string Prefix::str() const {
+  return fmt::format("{}/{}", address_.str(), length_);
+}
 
 std::optional<std::string> interface_address_problem(const Prefix& p) {
   const IpAddress& a = p.address();

@@ -235,13 +235,11 @@ IptablesRules parse_iptables(std::string_view text, const SourceLocation& where)
       }
       rest.push_back(std::move(w[i]));
     }
-    if (rest.empty())
-      throw ConfigError(fmt::format("iptables line \"{}\" has no rule", line), line_of(where, index));
+    if (rest.empty()) throw ConfigError(fmt::format("iptables line \"{}\" has no rule", line), line_of(where, index));
     const std::string& op = rest[0].text;
     if (op == "-P" || op == "--policy") {
       if (rest.size() != 3)
-        throw ConfigError(fmt::format("iptables line \"{}\": -P takes CHAIN POLICY", line),
-                          line_of(where, index));
+        throw ConfigError(fmt::format("iptables line \"{}\": -P takes CHAIN POLICY", line), line_of(where, index));
       if (auto why = chain_problem(rest[1].text))
         throw ConfigError(fmt::format("iptables line \"{}\": {}", line, *why), word_at(rest[1]));
       if (!is_builtin(table, rest[1].text)) {
@@ -254,9 +252,9 @@ IptablesRules parse_iptables(std::string_view text, const SourceLocation& where)
                           word_at(rest[1]));
       }
       if (rest[2].text != "ACCEPT" && rest[2].text != "DROP")
-        throw ConfigError(fmt::format("iptables line \"{}\": a policy is ACCEPT or DROP, not \"{}\"", line,
-                                      rest[2].text),
-                          word_at(rest[2]));
+        throw ConfigError(
+            fmt::format("iptables line \"{}\": a policy is ACCEPT or DROP, not \"{}\"", line, rest[2].text),
+            word_at(rest[2]));
       p.chains[table].push_back(fmt::format(":{} {} [0:0]", rest[1].text, rest[2].text));
     } else if (op == "-N" || op == "--new-chain") {
       if (rest.size() != 2)

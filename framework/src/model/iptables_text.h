@@ -18,8 +18,8 @@ namespace nslab {
 
 struct IptablesRules {
   std::map<std::string, std::vector<std::pair<int, std::string>>> rules;  // table -> (line index, rule)
-  std::map<std::string, std::vector<std::string>> chains;  // table -> ":CHAIN POLICY [0:0]"
-  std::vector<std::string> tables;                         // in order of first use
+  std::map<std::string, std::vector<std::string>> chains;                 // table -> ":CHAIN POLICY [0:0]"
+  std::vector<std::string> tables;                                        // in order of first use
   std::string restore_input() const;  // iptables-restore's input, every table committed
 };
 

@@ -43,32 +43,28 @@ std::string render_grid(const std::string& title, const std::vector<std::string>
 }  // namespace
 
 std::string TruthTable::render(const std::string& title) const {
-  return render_grid(title, nodes_, [&](const std::string& f, const std::string& t) {
-    return std::string(1, symbol(at(f, t)));
-  });
+  return render_grid(title, nodes_,
+                     [&](const std::string& f, const std::string& t) { return std::string(1, symbol(at(f, t))); });
 }
 
 std::string MatrixReport::difference() const {
-  return render_grid(
-      fmt::format("difference ({}): expected>observed where they differ", spec.str()),
-      expected.nodes(), [&](const std::string& f, const std::string& t) {
-        Verdict e = expected.at(f, t), o = observed.at(f, t);
-        return e == o ? std::string("=") : fmt::format("{}>{}", symbol(e), symbol(o));
-      });
+  return render_grid(fmt::format("difference ({}): expected>observed where they differ", spec.str()), expected.nodes(),
+                     [&](const std::string& f, const std::string& t) {
+                       Verdict e = expected.at(f, t), o = observed.at(f, t);
+                       return e == o ? std::string("=") : fmt::format("{}>{}", symbol(e), symbol(o));
+                     });
 }
 
 std::string MatrixReport::text() const {
-  std::string out = fmt::format("{} matrix over {} nodes: {} of {} cells as expected ({:.0f} ms)\n",
-                                spec.str(), spec.nodes.size(), results.size() - mismatches.size(),
-                                results.size(), elapsed_ms);
+  std::string out = fmt::format("{} matrix over {} nodes: {} of {} cells as expected ({:.0f} ms)\n", spec.str(),
+                                spec.nodes.size(), results.size() - mismatches.size(), results.size(), elapsed_ms);
   out += "legend: . reachable   X blocked   R refused   U unreachable\n";
   out += expected.render(fmt::format("expected ({})", spec.str()));
   out += observed.render(fmt::format("observed ({})", spec.str()));
   out += difference();
   for (const auto& m : mismatches)
     out += fmt::format("  {}: expected {}, observed {} ({})\n", m.probe.str(),
-                       to_string(expected.at(m.probe.from, m.probe.to)), to_string(m.verdict),
-                       m.detail);
+                       to_string(expected.at(m.probe.from, m.probe.to)), to_string(m.verdict), m.detail);
   return out;
 }
 
@@ -82,8 +78,7 @@ TruthTable expected_table(const MatrixSpec& spec) {
       return std::find(spec.nodes.begin(), spec.nodes.end(), n) != spec.nodes.end();
     };
     if (!known(e.from) || !known(e.to))
-      throw ConfigError(fmt::format("matrix exception {} -> {} names a node outside the matrix",
-                                    e.from, e.to),
+      throw ConfigError(fmt::format("matrix exception {} -> {} names a node outside the matrix", e.from, e.to),
                         e.where.known() ? e.where : spec.where);
     t.set(e.from, e.to, e.verdict);
   }
@@ -111,6 +106,5 @@ MatrixReport matrix_report(const MatrixSpec& spec, std::vector<ProbeResult> resu
   }
   return r;
 }
-
 
 }  // namespace nslab

@@ -74,7 +74,6 @@ constexpr std::string_view kMachineWide[] = {
 // namespace.
 constexpr std::string_view kMachineWidePrefixes[] = {"net.ipv4.neigh.default.", "net.ipv6.neigh.default."};
 
-
 }  // namespace
 
 std::optional<std::string> interface_name_problem(std::string_view name) {
@@ -87,30 +86,27 @@ std::optional<std::string> interface_name_problem(std::string_view name) {
   std::string printable;
   for (char c : name) printable += shown(c);
   if (name.size() > kMaxInterfaceName)
-    return fmt::format("interface name \"{}\" is {} characters long; Linux allows at most {}",
-                       printable, name.size(), kMaxInterfaceName);
+    return fmt::format("interface name \"{}\" is {} characters long; Linux allows at most {}", printable, name.size(),
+                       kMaxInterfaceName);
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok)
-      return fmt::format("interface name \"{}\" contains '{}'; interface and bridge names may hold only "
-                         "letters, digits, '-' and '_'",
-                         printable, shown(c));
+      return fmt::format(
+          "interface name \"{}\" contains '{}'; interface and bridge names may hold only "
+          "letters, digits, '-' and '_'",
+          printable, shown(c));
   }
   if (name[0] == '-')
-    return fmt::format("interface name \"{}\" starts with '-'; it must start with a letter, digit or '_'",
-                       printable);
+    return fmt::format("interface name \"{}\" starts with '-'; it must start with a letter, digit or '_'", printable);
   if (name == "all" || name == "default")
-    return fmt::format("interface name \"{}\" is reserved by Linux (net.ipv4.conf.{} is not an interface)",
-                       name, name);
+    return fmt::format("interface name \"{}\" is reserved by Linux (net.ipv4.conf.{} is not an interface)", name, name);
   return std::nullopt;
 }
 
 std::optional<std::string> sysctl_key_problem(std::string_view key) {
   const std::string shown = printable(key);
   if (key.substr(0, 4) != "net.")
-    return fmt::format(
-        "sysctl \"{}\" is not per network namespace; a lab may only set net.* keys", shown);
+    return fmt::format("sysctl \"{}\" is not per network namespace; a lab may only set net.* keys", shown);
   // Parts are names (interfaces follow interface_name_problem's rule).
   bool ok = key.back() != '.';
   for (std::size_t i = 0; i < key.size() && ok; ++i) {
@@ -122,9 +118,10 @@ std::optional<std::string> sysctl_key_problem(std::string_view key) {
     return fmt::format("sysctl \"{}\" is not a valid key (parts of letters, digits, '-' and '_', joined by '.')",
                        shown);
   auto global = [&] {
-    return fmt::format("sysctl \"{}\" is machine-wide, not per network namespace (a lab's namespaces lack it "
-                       "or show it read-only)",
-                       key);
+    return fmt::format(
+        "sysctl \"{}\" is machine-wide, not per network namespace (a lab's namespaces lack it "
+        "or show it read-only)",
+        key);
   };
   if (key.substr(0, 9) == "net.core.") {
     auto leaf = key.substr(9);
@@ -146,10 +143,8 @@ std::optional<std::string> node_name_problem(std::string_view name) {
   const std::string shown = printable(name);
   if (name.size() > 32) return fmt::format("node name \"{}\" is longer than 32 characters", shown);
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
-    if (!ok)
-      return fmt::format("node name \"{}\" may hold only letters, digits, '-' and '_'", shown);
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return fmt::format("node name \"{}\" may hold only letters, digits, '-' and '_'", shown);
   }
   if (name[0] == '-') return fmt::format("node name \"{}\" must start with a letter, digit or '_'", shown);
   return std::nullopt;

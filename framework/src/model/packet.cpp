@@ -90,8 +90,10 @@ std::optional<std::string> bpf_filter_problem(const std::string& filter) {
   bpf_program prog{};
   int rc = pcap_compile(dead, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN);
   std::optional<std::string> why;
-  if (rc != 0) why = fmt::format("capture filter \"{}\" is invalid: {}", filter, pcap_geterr(dead));
-  else pcap_freecode(&prog);
+  if (rc != 0)
+    why = fmt::format("capture filter \"{}\" is invalid: {}", filter, pcap_geterr(dead));
+  else
+    pcap_freecode(&prog);
   pcap_close(dead);
   return why;
 }

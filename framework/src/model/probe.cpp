@@ -26,9 +26,10 @@ std::optional<std::string> ProbeResult::payload_problem() const {
     }
     return out;
   };
-  return fmt::format("the payload came back altered: sent {} bytes, got {}; first difference at byte {} "
-                     "(sent \"{}\", got \"{}\")",
-                     sent.size(), echo->size(), at, excerpt(sent, at), excerpt(*echo, at));
+  return fmt::format(
+      "the payload came back altered: sent {} bytes, got {}; first difference at byte {} "
+      "(sent \"{}\", got \"{}\")",
+      sent.size(), echo->size(), at, excerpt(sent, at), excerpt(*echo, at));
 }
 
 }  // namespace nslab

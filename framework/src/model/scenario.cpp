@@ -71,8 +71,10 @@ std::vector<std::string> Loader::command(const YAML::Node& n, std::string_view w
   }
   for (const auto& w : r_.list(n, what))
     if (auto v = r_.scalar(w, "a command word")) {
-      if (v->find('\0') != std::string::npos) r_.error(w, "a command word cannot hold a NUL character");
-      else argv.push_back(*v);
+      if (v->find('\0') != std::string::npos)
+        r_.error(w, "a command word cannot hold a NUL character");
+      else
+        argv.push_back(*v);
     }
   return argv;
 }

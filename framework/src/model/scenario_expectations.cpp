@@ -34,7 +34,9 @@ std::string CommandExpectation::str() const {
 namespace detail {
 
 namespace {
-std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+std::string family_name(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
 }  // namespace
 
 void Loader::expectation(const YAML::Node& item) {
@@ -79,10 +81,11 @@ void Loader::probe_expectation(const YAML::Node& item) {
   if (auto s = item["seen_from"]) {
     auto v = r_.scalar(s, "seen_from").value_or("");
     e.seen_from = IpAddress::parse(v);
-    if (!e.seen_from) r_.error(s, fmt::format("seen_from \"{}\" is not an IP address", v));
-    else if (const auto* b = e.seen_from->data();
-             !e.seen_from->is_v4() && std::all_of(b, b + 10, [](auto x) { return x == 0; }) && b[10] == 0xff &&
-             b[11] == 0xff)
+    if (!e.seen_from)
+      r_.error(s, fmt::format("seen_from \"{}\" is not an IP address", v));
+    else if (const auto* b = e.seen_from->data(); !e.seen_from->is_v4() && std::all_of(b, b + 10, [](auto x) {
+               return x == 0;
+             }) && b[10] == 0xff && b[11] == 0xff)
       r_.error(s, fmt::format("seen_from \"{}\" is an IPv4-mapped address; a service sees an IPv4 client as "
                               "its IPv4 address",
                               v));
@@ -187,8 +190,10 @@ void Loader::capture(const YAML::Node& c) {
   e.count = CountSpec{CountSpec::Op::ge, 1};
   if (auto n = c["count"]) {
     auto v = r_.scalar(n, "count").value_or("");
-    if (auto cs = CountSpec::parse(v)) e.count = *cs;
-    else r_.error(n, fmt::format("count \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", v));
+    if (auto cs = CountSpec::parse(v))
+      e.count = *cs;
+    else
+      r_.error(n, fmt::format("count \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", v));
   }
   for (const auto& [key, slot] : {std::pair{"src", &e.src}, std::pair{"dst", &e.dst}})
     if (auto a = c[key]) {
@@ -205,8 +210,10 @@ void Loader::matrix(const YAML::Node& m) {
   spec.where = r_.at(m);
   if (auto p = m["protocol"]) {
     auto v = r_.scalar(p, "protocol").value_or("");
-    if (auto proto = parse_protocol(v)) spec.protocol = *proto;
-    else r_.error(p, fmt::format("protocol \"{}\" is not icmp, tcp or udp", v));
+    if (auto proto = parse_protocol(v))
+      spec.protocol = *proto;
+    else
+      r_.error(p, fmt::format("protocol \"{}\" is not icmp, tcp or udp", v));
   }
   if (auto p = m["port"])
     if (auto v = r_.integer(p, "port", 1, 65535)) spec.port = static_cast<std::uint16_t>(*v);

@@ -100,10 +100,14 @@ Impairment Loader::impairment(const YAML::Node& im) {
         *slot = std::chrono::duration_cast<std::chrono::microseconds>(*ms);
   if (auto d = im["direction"]) {
     auto v = r_.scalar(d, "direction").value_or("");
-    if (v == "both") out.direction = Impairment::Direction::both;
-    else if (v == "forward") out.direction = Impairment::Direction::a_to_b;
-    else if (v == "reverse") out.direction = Impairment::Direction::b_to_a;
-    else r_.error(d, fmt::format("direction \"{}\" is not both, forward (first endpoint to second) or reverse", v));
+    if (v == "both")
+      out.direction = Impairment::Direction::both;
+    else if (v == "forward")
+      out.direction = Impairment::Direction::a_to_b;
+    else if (v == "reverse")
+      out.direction = Impairment::Direction::b_to_a;
+    else
+      r_.error(d, fmt::format("direction \"{}\" is not both, forward (first endpoint to second) or reverse", v));
   }
   return out;
 }

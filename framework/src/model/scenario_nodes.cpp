@@ -40,8 +40,9 @@ void Loader::nodes(const YAML::Node& ns) {
 void Loader::node(NodeSpec& n, const YAML::Node& body) {
   if (body.IsNull()) return;
   std::string ctx = fmt::format("node \"{}\"", n.name);
-  if (!r_.keys(body, {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run",
-                      "hostname", "pid_namespace"},
+  if (!r_.keys(body,
+               {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run", "hostname",
+                "pid_namespace"},
                ctx))
     return;
   if (auto h = body["hostname"]) hostname(n, h);
@@ -78,12 +79,14 @@ void Loader::sysctls(NodeSpec& n, const YAML::Node& s) {
     auto k = r_.scalar(it->first, "a sysctl name");
     auto v = r_.scalar(it->second, "a sysctl value");
     if (!k || !v) continue;
-    if (auto why = sysctl_key_problem(*k)) r_.error(it->first, *why);
+    if (auto why = sysctl_key_problem(*k))
+      r_.error(it->first, *why);
     else if (v->empty() || std::any_of(v->begin(), v->end(), [](char c) {
                return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
              }))
       r_.error(it->second, fmt::format("sysctl \"{}\": the value must be one line of text, not \"{}\"", *k, *v));
-    else n.sysctls.push_back(SysctlSpec{*k, *v, r_.at(it->first)});
+    else
+      n.sysctls.push_back(SysctlSpec{*k, *v, r_.at(it->first)});
   }
 }
 
@@ -146,7 +149,8 @@ void Loader::environment(RunSpec& r, const YAML::Node& e) {
                                       *name));
     else if (value->find('\0') != std::string::npos)
       r_.error(it->second, fmt::format("environment variable \"{}\" cannot hold a NUL character", *name));
-    else r.env[*name] = *value;
+    else
+      r.env[*name] = *value;
   }
 }
 
@@ -204,8 +208,10 @@ void Loader::route(NodeSpec& n, const YAML::Node& item) {
         if (auto v = r_.integer(m, "metric", 0, INT_MAX)) r.metric = static_cast<int>(*v);
       if (auto t = item["type"]) {
         auto v = r_.scalar(t, "type").value_or("");
-        if (auto type = parse_route_type(v)) r.type = *type;
-        else r_.error(t, fmt::format("route type \"{}\" is not unicast, blackhole, unreachable or prohibit", v));
+        if (auto type = parse_route_type(v))
+          r.type = *type;
+        else
+          r_.error(t, fmt::format("route type \"{}\" is not unicast, blackhole, unreachable or prohibit", v));
       }
     } else {
       r_.error(item, "a route is \"DEST via GATEWAY\" or a mapping {to, via, dev}");

@@ -41,16 +41,13 @@ int route_metric(std::string_view text) {
 Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
   auto words = split_ws(text);
   if (words.empty())
-    throw ConfigError("an endpoint cannot be empty (expected \"node:interface [ADDRESS/LEN]\")",
-                      where);
+    throw ConfigError("an endpoint cannot be empty (expected \"node:interface [ADDRESS/LEN]\")", where);
   Endpoint e;
   e.where = where;
   std::string_view head = words[0];
   auto colon = head.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == head.size())
-    throw ConfigError(fmt::format("endpoint \"{}\" must be written node:interface, e.g. red:eth0",
-                                  head),
-                      where);
+    throw ConfigError(fmt::format("endpoint \"{}\" must be written node:interface, e.g. red:eth0", head), where);
   e.node = std::string(head.substr(0, colon));
   std::string_view iface = head.substr(colon + 1);
   if (auto at = iface.find('@'); at != std::string_view::npos) {
@@ -61,11 +58,10 @@ Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
   for (std::size_t i = 1; i < words.size(); ++i) {
     auto p = Prefix::parse(words[i]);
     if (!p) {
-      throw ConfigError(
-          fmt::format("endpoint \"{}\": \"{}\" is not an address with a prefix length "
-                      "(e.g. 192.168.1.1/24)",
-                      head, words[i]),
-          where);
+      throw ConfigError(fmt::format("endpoint \"{}\": \"{}\" is not an address with a prefix length "
+                                    "(e.g. 192.168.1.1/24)",
+                                    head, words[i]),
+                        where);
     }
     e.addresses.push_back(*p);
   }
@@ -98,9 +94,7 @@ RouteSpec RouteSpec::make(std::string_view to, std::string_view via, std::string
     auto p = Prefix::parse(to);
     if (!p) {
       auto a = IpAddress::parse(to);
-      if (!a)
-        throw ConfigError(fmt::format(
-            "route destination \"{}\" is not \"default\", an address or a prefix", to));
+      if (!a) throw ConfigError(fmt::format("route destination \"{}\" is not \"default\", an address or a prefix", to));
       p = Prefix(*a, a->is_v4() ? 32 : 128);
     }
     r.to = p->network();
@@ -131,10 +125,14 @@ RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
       if (std::find(seen.begin(), seen.end(), w[i]) != seen.end())
         throw ConfigError(fmt::format("route word \"{}\" is given twice", w[i]));
       seen.push_back(w[i]);
-      if (w[i] == "via") via = w[i + 1];
-      else if (w[i] == "dev") dev = w[i + 1];
-      else if (w[i] == "metric") metric = route_metric(w[i + 1]);
-      else throw ConfigError(fmt::format("unknown route word \"{}\" (via, dev, metric)", w[i]));
+      if (w[i] == "via")
+        via = w[i + 1];
+      else if (w[i] == "dev")
+        dev = w[i + 1];
+      else if (w[i] == "metric")
+        metric = route_metric(w[i + 1]);
+      else
+        throw ConfigError(fmt::format("unknown route word \"{}\" (via, dev, metric)", w[i]));
     }
     RouteSpec r = make(to, via, dev);
     r.metric = metric;
@@ -197,8 +195,7 @@ NodeSpec& Topology::add_node(std::string node_name, SourceLocation where) {
   if (auto why = node_name_problem(node_name)) throw ConfigError(*why, where);
   if (find_node(node_name)) {
     const auto& first = *find_node(node_name);
-    std::string also = first.where.known() ? fmt::format(" (first defined at {})", first.where.str())
-                                           : std::string();
+    std::string also = first.where.known() ? fmt::format(" (first defined at {})", first.where.str()) : std::string();
     throw ConfigError(fmt::format("duplicate node \"{}\"{}", node_name, also), where);
   }
   NodeSpec n;

@@ -29,7 +29,9 @@ class Problems {
   std::vector<ConfigError> out_;
 };
 
-SourceLocation or_else(const SourceLocation& a, const SourceLocation& b) { return a.known() ? a : b; }
+SourceLocation or_else(const SourceLocation& a, const SourceLocation& b) {
+  return a.known() ? a : b;
+}
 
 // " (first at line 3, column 17)" for a known location, else nothing.
 std::string at_line(const SourceLocation& w, std::string_view before, std::string_view after) {
@@ -84,8 +86,7 @@ void interface_problems(const Topology& t, Problems& problem) {
       else if (!mine.emplace(b.name, where).second)
         problem(fmt::format("duplicate interface \"{}:{}\"", n.name, b.name), where);
       if (b.mtu != 0 && (b.mtu < 68 || b.mtu > 65535))
-        problem(fmt::format("bridge \"{}:{}\": MTU {} is outside 68..65535", n.name, printable(b.name), b.mtu),
-                where);
+        problem(fmt::format("bridge \"{}:{}\": MTU {} is outside 68..65535", n.name, printable(b.name), b.mtu), where);
     }
     for (const auto& s : n.sysctls)
       if (auto why = sysctl_key_problem(s.key))
@@ -100,9 +101,9 @@ void interface_problems(const Topology& t, Problems& problem) {
       auto found = by_name.find(e->node);
       const NodeSpec* n = found == by_name.end() ? nullptr : found->second;
       if (!n) {
-        problem(fmt::format("link endpoint \"{}\" names unknown node \"{}\"", printable(e->label()),
-                            printable(e->node)),
-                where);
+        problem(
+            fmt::format("link endpoint \"{}\" names unknown node \"{}\"", printable(e->label()), printable(e->node)),
+            where);
         continue;
       }
       if (auto why = interface_name_problem(e->interface)) {
@@ -122,12 +123,11 @@ void interface_problems(const Topology& t, Problems& problem) {
                             e->label(), e->node, e->bridge, kMaxBridgePorts),
                 where);
       if (e->mtu != 0 && (e->mtu < 68 || e->mtu > 65535))
-        problem(fmt::format("link endpoint \"{}\": MTU {} is outside 68..65535", e->label(), e->mtu),
-                where);
+        problem(fmt::format("link endpoint \"{}\": MTU {} is outside 68..65535", e->label(), e->mtu), where);
       for (const auto& p : e->addresses)
         if (!p.address().is_v4() && e->mtu != 0 && e->mtu < 1280) {
-          problem(fmt::format("link endpoint \"{}\": IPv6 address {} needs an MTU of at least 1280, not {}",
-                              e->label(), p.str(), e->mtu),
+          problem(fmt::format("link endpoint \"{}\": IPv6 address {} needs an MTU of at least 1280, not {}", e->label(),
+                              p.str(), e->mtu),
                   where);
           break;
         }
@@ -141,8 +141,8 @@ void impairment_problems(const Topology& t, Problems& problem) {
     const Impairment& im = l.impair;
     std::string link = fmt::format("link \"{}\" <-> \"{}\"", printable(l.a.label()), printable(l.b.label()));
     auto where = or_else(l.where, l.a.where);
-    if (im.rate && (im.rate->bits_per_second < Rate::kMinBitsPerSecond ||
-                    im.rate->bits_per_second > Rate::kMaxBitsPerSecond))
+    if (im.rate &&
+        (im.rate->bits_per_second < Rate::kMinBitsPerSecond || im.rate->bits_per_second > Rate::kMaxBitsPerSecond))
       problem(fmt::format("{}: rate {} bit/s is outside 8bit..10tbit", link, im.rate->bits_per_second), where);
     if (im.loss_percent && !(*im.loss_percent >= 0 && *im.loss_percent <= 100))
       problem(fmt::format("{}: loss {}% is outside 0%..100%", link, *im.loss_percent), where);
@@ -158,8 +158,8 @@ void bridge_mtu_problems(const Topology& t, Problems& problem) {
     for (const auto& b : n.bridges)
       for (const auto& p : b.addresses)
         if (!p.address().is_v4() && b.mtu != 0 && b.mtu < 1280) {
-          problem(fmt::format("bridge \"{}:{}\": IPv6 address {} needs an MTU of at least 1280, not {}", n.name,
-                              b.name, p.str(), b.mtu),
+          problem(fmt::format("bridge \"{}:{}\": IPv6 address {} needs an MTU of at least 1280, not {}", n.name, b.name,
+                              p.str(), b.mtu),
                   or_else(b.where, n.where));
           break;
         }
@@ -189,22 +189,21 @@ void address_problems(const Topology& t, Problems& problem) {
         }
         if (p.address().is_v4() && p.length() <= 30) {
           if (p.network().address() == p.address()) {
-            problem(fmt::format("address {} on \"{}\" is the network address of its subnet", p.str(),
-                                printable(label)),
+            problem(fmt::format("address {} on \"{}\" is the network address of its subnet", p.str(), printable(label)),
                     where);
             continue;
           }
           if (is_broadcast(p)) {
-            problem(fmt::format("address {} on \"{}\" is the broadcast address of its subnet", p.str(),
-                                printable(label)),
-                    where);
+            problem(
+                fmt::format("address {} on \"{}\" is the broadcast address of its subnet", p.str(), printable(label)),
+                where);
             continue;
           }
         }
         auto [it, fresh] = on_node.emplace(std::pair{n.name, p.address()}, label);
         if (!fresh) {
-          problem(fmt::format("address {} on \"{}\" is already in use on \"{}\"", p.address().str(),
-                              printable(label), printable(it->second)),
+          problem(fmt::format("address {} on \"{}\" is already in use on \"{}\"", p.address().str(), printable(label),
+                              printable(it->second)),
                   where);
           continue;
         }
@@ -291,8 +290,7 @@ void route_problems(const Topology& t, Problems& problem) {
                 where);
       if (r.via) {
         if (r.to && r.to->family() != r.via->family()) {
-          problem(fmt::format("route \"{}\" on node \"{}\" mixes IPv4 and IPv6", r.str(), n.name),
-                  where);
+          problem(fmt::format("route \"{}\" on node \"{}\" mixes IPv4 and IPv6", r.str(), n.name), where);
           continue;
         }
         Prefix host(*r.via, r.via->is_v4() ? 32 : 128);
@@ -315,8 +313,8 @@ void route_problems(const Topology& t, Problems& problem) {
                               r.str(), n.name, r.via->str()),
                   where);
         else if (own)
-          problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is an address of \"{}\" itself", r.str(),
-                              n.name, r.via->str(), n.name),
+          problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is an address of \"{}\" itself", r.str(), n.name,
+                              r.via->str(), n.name),
                   where);
         else if (!connected)
           problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is not on any subnet "
@@ -324,8 +322,7 @@ void route_problems(const Topology& t, Problems& problem) {
                               r.str(), n.name, r.via->str(), n.name),
                   where);
       } else if (r.type == RouteType::unicast && r.dev.empty()) {
-        problem(fmt::format("route \"{}\" on node \"{}\" needs a gateway (via) or a device (dev)",
-                            r.str(), n.name),
+        problem(fmt::format("route \"{}\" on node \"{}\" needs a gateway (via) or a device (dev)", r.str(), n.name),
                 where);
       }
     }

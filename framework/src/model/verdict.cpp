@@ -30,6 +30,8 @@ std::optional<Verdict> parse_verdict(std::string_view t) {
   return std::nullopt;
 }
 
-std::ostream& operator<<(std::ostream& os, Verdict v) { return os << to_string(v); }
+std::ostream& operator<<(std::ostream& os, Verdict v) {
+  return os << to_string(v);
+}
 
 }  // namespace nslab

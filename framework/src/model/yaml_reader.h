@@ -79,8 +79,7 @@ class Reader {
     for (auto it = map.begin(); it != map.end(); ++it) {
       std::string k = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
       if (auto [pos, fresh] = seen.emplace(k, at(it->first)); !fresh) {
-        error(it->first, fmt::format("duplicate key \"{}\" in {} (first at line {})", k, context,
-                                     pos->second.line));
+        error(it->first, fmt::format("duplicate key \"{}\" in {} (first at line {})", k, context, pos->second.line));
         continue;
       }
       if (std::find(allowed.begin(), allowed.end(), k) != allowed.end()) continue;

@@ -28,7 +28,6 @@ namespace {
 
 constexpr int kSnapLength = 2048;
 
-
 Packet decode(const pcap_pkthdr& h, const std::uint8_t* data) {
   Packet p;
   p.time = std::chrono::system_clock::time_point(std::chrono::seconds(h.ts.tv_sec) +
@@ -86,8 +85,7 @@ Packet decode(const pcap_pkthdr& h, const std::uint8_t* data) {
         p.icmp_code = l4[1];
       }
       break;
-    default:
-      break;
+    default: break;
   }
   return p;
 }
@@ -166,8 +164,12 @@ Capture::Capture(Capture&&) noexcept = default;
 Capture& Capture::operator=(Capture&&) noexcept = default;
 Capture::~Capture() = default;
 
-const std::string& Capture::label() const noexcept { return impl_->label; }
-const std::string& Capture::filter() const noexcept { return impl_->filter; }
+const std::string& Capture::label() const noexcept {
+  return impl_->label;
+}
+const std::string& Capture::filter() const noexcept {
+  return impl_->filter;
+}
 
 void Capture::stop() {
   impl_->drain();

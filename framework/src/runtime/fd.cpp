@@ -20,9 +20,10 @@ std::optional<std::string> descriptor_exhaustion(int err) {
   if (err == EMFILE) {
     rlimit lim{};
     ::getrlimit(RLIMIT_NOFILE, &lim);
-    return fmt::format("too many open files (limit {}; a lab holds one or two per node, "
-                       "see `ulimit -n`)",
-                       lim.rlim_cur);
+    return fmt::format(
+        "too many open files (limit {}; a lab holds one or two per node, "
+        "see `ulimit -n`)",
+        lim.rlim_cur);
   }
   if (err == ENFILE) return std::string("the machine's table of open files is full (fs.file-max)");
   return std::nullopt;

@@ -255,32 +255,32 @@ bool one_of(std::string_view word, const std::array<std::string_view, N>& list) 
 // own flow. Not: time, day, hour, cpu, random; ct expiration, count, helper,
 // event.
 constexpr std::array<std::string_view, 34> kMetaKeys = {
-    "length",  "protocol", "nfproto",  "l4proto",  "priority", "mark",     "iif",      "iifname", "iiftype",
-    "oif",     "oifname",  "oiftype",  "skuid",    "skgid",    "nftrace",  "rtclassid", "ibrname", "obrname",
-    "ibriport", "obriport", "ibrvproto", "ibrpvid", "pkttype",  "iifgroup", "oifgroup", "iifkind", "oifkind",
-    "sdif",    "sdifname", "broute",   "secpath",  "cgroup",   "secmark",  "ipsec"};
+    "length",   "protocol", "nfproto",   "l4proto", "priority", "mark",     "iif",       "iifname", "iiftype",
+    "oif",      "oifname",  "oiftype",   "skuid",   "skgid",    "nftrace",  "rtclassid", "ibrname", "obrname",
+    "ibriport", "obriport", "ibrvproto", "ibrpvid", "pkttype",  "iifgroup", "oifgroup",  "iifkind", "oifkind",
+    "sdif",     "sdifname", "broute",    "secpath", "cgroup",   "secmark",  "ipsec"};
 constexpr std::array<std::string_view, 19> kCtKeys = {
-    "state",   "direction", "status",   "mark",     "label",   "zone",     "l3proto",  "protocol", "saddr",  "daddr",
-    "proto-src", "proto-dst", "ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr", "bytes",  "packets",  "avgpkt"};
+    "state",     "direction", "status",   "mark",     "label",     "zone",      "l3proto", "protocol", "saddr", "daddr",
+    "proto-src", "proto-dst", "ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr", "bytes",   "packets",  "avgpkt"};
 // Expressions read from the packet or from fixed data.
 constexpr std::array<std::string_view, 28> kExpressions = {
-    "payload",   "exthdr", "tcp option", "ip option", "sctp chunk", "dccp option", "fib",    "rt",     "socket",   "jhash",
-    "symhash",   "prefix", "range",      "concat",    "set",        "map",         "|",      "&",      "^",        "<<",
-    ">>",        "elem",   "accept",     "drop",      "continue",   "return",      "jump",   "goto"};
+    "payload", "exthdr", "tcp option", "ip option", "sctp chunk", "dccp option", "fib",  "rt",  "socket", "jhash",
+    "symhash", "prefix", "range",      "concat",    "set",        "map",         "|",    "&",   "^",      "<<",
+    ">>",      "elem",   "accept",     "drop",      "continue",   "return",      "jump", "goto"};
 // Statements whose effect is a pure function of the packet.
 constexpr std::array<std::string_view, 22> kStatements = {
-    "match",  "accept", "drop",     "continue", "return",   "jump",   "goto", "counter", "log",  "mangle", "reject",
-    "snat",   "dnat",   "masquerade", "redirect", "notrack", "dup",   "fwd",  "tproxy",  "vmap", "xt",     "meta"};
+    "match", "accept", "drop",       "continue", "return",  "jump", "goto", "counter", "log",  "mangle", "reject",
+    "snat",  "dnat",   "masquerade", "redirect", "notrack", "dup",  "fwd",  "tproxy",  "vmap", "xt",     "meta"};
 // iptables-nft compat extensions that match on the packet or act on it
 // alone (the others, such as limit, statistic, recent, hashlimit,
 // connlimit, time, quota, conntrack with --ctexpire, set, CT, depend on
 // time, chance or ageing state).
 constexpr std::array<std::string_view, 44> kXt = {
-    "comment", "addrtype", "multiport", "iprange", "mac",     "pkttype", "mark",   "connmark", "state",  "icmp",
-    "icmp6",   "tcp",      "udp",       "sctp",    "physdev", "length",  "ttl",    "hl",       "dscp",   "tos",
-    "ecn",     "devgroup", "ipv6header", "frag",   "hbh",     "rt",      "ah",     "esp",      "REJECT", "LOG",
-    "NFLOG",   "MASQUERADE", "SNAT",    "DNAT",    "REDIRECT", "NETMAP", "MARK",   "CONNMARK", "TCPMSS", "DSCP",
-    "TOS",     "TTL",      "HL",        "NOTRACK"};
+    "comment", "addrtype", "multiport", "iprange",  "mac",        "pkttype", "mark",   "connmark", "state",
+    "icmp",    "icmp6",    "tcp",       "udp",      "sctp",       "physdev", "length", "ttl",      "hl",
+    "dscp",    "tos",      "ecn",       "devgroup", "ipv6header", "frag",    "hbh",    "rt",       "ah",
+    "esp",     "REJECT",   "LOG",       "NFLOG",    "MASQUERADE", "SNAT",    "DNAT",   "REDIRECT", "NETMAP",
+    "MARK",    "CONNMARK", "TCPMSS",    "DSCP",     "TOS",        "TTL",     "HL",     "NOTRACK"};
 
 struct RulesetScan {
   const std::set<std::string>& xt_allowed;

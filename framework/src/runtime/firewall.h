@@ -18,8 +18,7 @@ namespace nslab {
 class Node;
 
 // `where` is the location of the first line of `lines`; errors name the line.
-void apply_iptables(const Node& node, std::string_view lines, Family family,
-                    const SourceLocation& where = {});
+void apply_iptables(const Node& node, std::string_view lines, Family family, const SourceLocation& where = {});
 void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where = {});
 
 // The nftables ruleset of the calling thread's namespace as the kernel holds

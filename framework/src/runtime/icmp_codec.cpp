@@ -66,8 +66,8 @@ std::optional<IcmpMessage> parse_icmp(Family family, const std::uint8_t* p, std:
   bool error = family == Family::ipv4
                    ? (m.type == ICMP_DEST_UNREACH || m.type == ICMP_TIME_EXCEEDED || m.type == ICMP_PARAMETERPROB ||
                       m.type == ICMP_SOURCE_QUENCH || m.type == ICMP_REDIRECT)
-                   : (m.type == ICMP6_DST_UNREACH || m.type == ICMP6_PACKET_TOO_BIG ||
-                      m.type == ICMP6_TIME_EXCEEDED || m.type == ICMP6_PARAM_PROB);
+                   : (m.type == ICMP6_DST_UNREACH || m.type == ICMP6_PACKET_TOO_BIG || m.type == ICMP6_TIME_EXCEEDED ||
+                      m.type == ICMP6_PARAM_PROB);
   if (!error) return std::nullopt;
   // An error quotes the packet that caused it: its IP header, then our echo.
   const std::uint8_t* inner = p + 8;

@@ -15,8 +15,7 @@
 
 namespace nslab {
 
-Lab::Lab(Topology topology, LabOptions options)
-    : topology_(std::move(topology)), options_(options) {
+Lab::Lab(Topology topology, LabOptions options) : topology_(std::move(topology)), options_(options) {
   topology_.validate();
   reserve_lab_descriptors(topology_.nodes().size());
   build();
@@ -121,10 +120,9 @@ IpAddress Lab::resolve(std::string_view target, std::optional<Family> family) co
   }
   const Node* n = find_node(node_name);
   if (!n)
-    throw ConfigError(fmt::format("probe target \"{}\": no node \"{}\" in lab \"{}\"", target,
-                                  node_name, topology_.name()));
-  std::vector<Family> order = family ? std::vector{*family}
-                                     : std::vector{Family::ipv4, Family::ipv6};
+    throw ConfigError(
+        fmt::format("probe target \"{}\": no node \"{}\" in lab \"{}\"", target, node_name, topology_.name()));
+  std::vector<Family> order = family ? std::vector{*family} : std::vector{Family::ipv4, Family::ipv6};
   for (Family f : order) {
     auto a = iface.empty() ? n->primary_address(f) : n->interface_address(iface, f);
     if (a) return *a;
@@ -161,15 +159,13 @@ Verdict Lab::ping(std::string_view from, std::string_view to, const ProbeOptions
   return probe(Probe{std::string(from), std::string(to)}, options).verdict;
 }
 
-ProbeResult Lab::tcp(std::string_view from, std::string_view to, std::uint16_t port,
-                     const ProbeOptions& options) {
+ProbeResult Lab::tcp(std::string_view from, std::string_view to, std::uint16_t port, const ProbeOptions& options) {
   Probe p{std::string(from), std::string(to), Protocol::tcp, port};
   p.want_served_by = true;
   return probe(p, options);
 }
 
-ProbeResult Lab::udp(std::string_view from, std::string_view to, std::uint16_t port,
-                     const ProbeOptions& options) {
+ProbeResult Lab::udp(std::string_view from, std::string_view to, std::uint16_t port, const ProbeOptions& options) {
   return probe(Probe{std::string(from), std::string(to), Protocol::udp, port}, options);
 }
 

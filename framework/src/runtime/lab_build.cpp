@@ -102,7 +102,9 @@ constexpr std::size_t kWatchFrom = 8;
 
 }  // namespace
 
-Netlink& netlink_of(Node& n) { return t_budget ? t_budget->use(n) : NodeInternals::netlink(n); }
+Netlink& netlink_of(Node& n) {
+  return t_budget ? t_budget->use(n) : NodeInternals::netlink(n);
+}
 
 void Lab::build() {
   auto t0 = Clock::now();
@@ -173,8 +175,10 @@ void Lab::create_namespaces() {
       // ICMPv6 has no separate route-error bucket; the mask (kernels >= 5.15)
       // exempts every type from the machine-wide limiter as well.
       if (!w.has_icmp6_ratemask) w.has_icmp6_ratemask = w.sysctl.exists("net.ipv6.icmp.ratemask");
-      if (*w.has_icmp6_ratemask) w.sysctl.write("net.ipv6.icmp.ratemask", "");
-      else w.sysctl.write("net.ipv6.icmp.ratelimit", "0");
+      if (*w.has_icmp6_ratemask)
+        w.sysctl.write("net.ipv6.icmp.ratemask", "");
+      else
+        w.sysctl.write("net.ipv6.icmp.ratelimit", "0");
       // Lab addresses are unique by validation; DAD would only delay them.
       w.sysctl.write("net.ipv6.conf.all.accept_dad", "0");
       w.sysctl.write("net.ipv6.conf.default.accept_dad", "0");
@@ -222,8 +226,12 @@ void Lab::create_namespaces() {
 // Locally administered, unique within the lab: 02:6e:73 ("ns") and a counter.
 MacAddress Lab::next_mac() {
   std::uint32_t n = ++mac_counter_;
-  return MacAddress{0x02, 0x6e, 0x73, static_cast<std::uint8_t>(n >> 16),
-                    static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
+  return MacAddress{0x02,
+                    0x6e,
+                    0x73,
+                    static_cast<std::uint8_t>(n >> 16),
+                    static_cast<std::uint8_t>(n >> 8),
+                    static_cast<std::uint8_t>(n)};
 }
 
 void Lab::create_links() {
@@ -388,8 +396,10 @@ void Lab::wait_links_up() {
     bool dumped_only = true;
     std::vector<pollfd> fds;
     for (const auto& [n, ifs] : want) {
-      if (auto w = watches.find(n); w != watches.end()) fds.push_back({w->second.fd(), POLLIN, 0});
-      else dumped_only = false;
+      if (auto w = watches.find(n); w != watches.end())
+        fds.push_back({w->second.fd(), POLLIN, 0});
+      else
+        dumped_only = false;
     }
     // Only watched nodes left: sleep until news (or 100 ms, to check the deadline).
     auto wait = dumped_only ? std::chrono::microseconds{100000} : pause;

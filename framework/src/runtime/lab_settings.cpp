@@ -20,9 +20,10 @@ void Lab::apply_impairments() {
     bool netem = (im.loss_percent || im.needs_netem()) && kernel_has_netem();
     if (im.needs_netem() && !netem) {
       std::string what = im.delay ? "delay" : "jitter";
-      std::string msg = fmt::format("{}: {} needs the kernel's netem qdisc (CONFIG_NET_SCH_NETEM), which this "
-                                    "kernel lacks; rate and loss work without it",
-                                    link, what);
+      std::string msg = fmt::format(
+          "{}: {} needs the kernel's netem qdisc (CONFIG_NET_SCH_NETEM), which this "
+          "kernel lacks; rate and loss work without it",
+          link, what);
       if (l.where.known()) msg = l.where.str() + ": " + msg;
       throw EnvironmentError(msg);
     }
@@ -34,10 +35,10 @@ void Lab::apply_impairments() {
       int index = netlink_of(sender).link(from->interface).index;
       if (netem) {
         netlink_of(sender).add_netem(index, im.delay.value_or(std::chrono::microseconds(0)),
-                                   im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
-                                   from->label());
-        if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle,
-                                                     from->label());
+                                     im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
+                                     from->label());
+        if (im.rate)
+          netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle, from->label());
         continue;
       }
       if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
@@ -52,8 +53,7 @@ void Lab::apply_firewalls() {
     const Node& n = node(spec.name);
     if (!spec.nftables.empty()) apply_nftables(n, spec.nftables.text, spec.nftables.where);
     if (!spec.iptables.empty()) apply_iptables(n, spec.iptables.text, Family::ipv4, spec.iptables.where);
-    if (!spec.ip6tables.empty())
-      apply_iptables(n, spec.ip6tables.text, Family::ipv6, spec.ip6tables.where);
+    if (!spec.ip6tables.empty()) apply_iptables(n, spec.ip6tables.text, Family::ipv6, spec.ip6tables.where);
   }
 }
 

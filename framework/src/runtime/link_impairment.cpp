@@ -43,7 +43,9 @@ bool kernel_has_netem() {
   return has;
 }
 
-std::string loss_table_name(std::string_view interface) { return "nslab_loss_" + std::string(interface); }
+std::string loss_table_name(std::string_view interface) {
+  return "nslab_loss_" + std::string(interface);
+}
 
 void apply_loss_without_netem(const Node& receiver, const std::string& interface, double percent,
                               const LinkSpec& link) {
@@ -54,9 +56,8 @@ void apply_loss_without_netem(const Node& receiver, const std::string& interface
     throw ConfigError(fmt::format("link \"{}\" <-> \"{}\": {}", link.a.label(), link.b.label(), *why), link.where);
   std::string chain = fmt::format("type filter hook ingress device \"{}\" priority -500;", interface);
   // 100% is every packet: numgen's range has no value that reaches it.
-  std::string rule = percent >= 100
-                         ? std::string("counter drop")
-                         : fmt::format("{} {} counter drop", kLossRule, std::lround(percent * 10000.0));
+  std::string rule = percent >= 100 ? std::string("counter drop")
+                                    : fmt::format("{} {} counter drop", kLossRule, std::lround(percent * 10000.0));
   apply_nftables(receiver, fmt::format("table netdev {} {{\n  chain ingress {{\n    {}\n    {}\n  }}\n}}\n",
                                        loss_table_name(interface), chain, rule));
 }
@@ -68,8 +69,10 @@ std::vector<std::string> loss_tables_of(const Lab& lab, std::string_view node) {
     if (!im.loss_percent || *im.loss_percent <= 0) continue;
     // Asked only for a lossy link: the answer costs a scratch namespace once.
     if (kernel_has_netem()) return {};
-    if (im.direction != Impairment::Direction::b_to_a && l.b.node == node) out.push_back(loss_table_name(l.b.interface));
-    if (im.direction != Impairment::Direction::a_to_b && l.a.node == node) out.push_back(loss_table_name(l.a.interface));
+    if (im.direction != Impairment::Direction::b_to_a && l.b.node == node)
+      out.push_back(loss_table_name(l.b.interface));
+    if (im.direction != Impairment::Direction::a_to_b && l.a.node == node)
+      out.push_back(loss_table_name(l.a.interface));
   }
   return out;
 }
@@ -92,9 +95,10 @@ void verify_impairments(const Lab& lab) {
       return std::string();
     });
     if (!missing.empty())
-      throw Error(fmt::format("node \"{}\": nslab's loss table \"{} (removed or changed after the build, e.g. by a "
-                              "`flush ruleset`): the link's loss would not apply",
-                              n->name(), missing));
+      throw Error(
+          fmt::format("node \"{}\": nslab's loss table \"{} (removed or changed after the build, e.g. by a "
+                      "`flush ruleset`): the link's loss would not apply",
+                      n->name(), missing));
   }
 }
 

@@ -24,8 +24,7 @@ bool kernel_has_netem();
 
 // Without netem: drops `percent` of the packets arriving on `interface` of
 // `receiver`, at random, in a netdev table of its own (see loss_table_name).
-void apply_loss_without_netem(const Node& receiver, const std::string& interface, double percent,
-                              const LinkSpec& link);
+void apply_loss_without_netem(const Node& receiver, const std::string& interface, double percent, const LinkSpec& link);
 std::string loss_table_name(std::string_view interface);
 // The loss tables nslab made in a node (none where the kernel has netem).
 std::vector<std::string> loss_tables_of(const Lab& lab, std::string_view node);

@@ -186,7 +186,9 @@ void Netlink::close() {
   impl_->sock = nullptr;
 }
 
-bool Netlink::is_open() const noexcept { return impl_->sock != nullptr; }
+bool Netlink::is_open() const noexcept {
+  return impl_->sock != nullptr;
+}
 
 std::optional<LinkInfo> Netlink::find_link(std::string_view name) const {
   if (interface_name_problem(name)) return std::nullopt;
@@ -200,8 +202,7 @@ std::optional<LinkInfo> Netlink::find_link(std::string_view name) const {
   LinkInfo info;
   int err = impl_->transact(m.get(), &info);
   if (err == ENODEV) return std::nullopt;
-  if (err != 0)
-    throw NetlinkError(fmt::format("cannot look up link \"{}:{}\"", impl_->owner, name), err);
+  if (err != 0) throw NetlinkError(fmt::format("cannot look up link \"{}:{}\"", impl_->owner, name), err);
   if (info.index == 0) return std::nullopt;
   return info;
 }
@@ -259,8 +260,7 @@ void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
   impl_->must(m.get(), fmt::format("cannot create veth \"{}\" <-> \"{}\"", local.label, peer.label));
 }
 
-int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label,
-                           std::optional<MacAddress> mac) {
+int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label, std::optional<MacAddress> mac) {
   if (auto why = interface_name_problem(name))
     throw ConfigError(fmt::format("cannot create bridge \"{}\": {}", label, *why));
   Msg m = new_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
@@ -300,8 +300,8 @@ void Netlink::configure(std::string_view name, int master, bool up, std::string_
   Msg m = setlink_msg(0, up ? IFF_UP : 0, IFF_UP);
   put_str(m.get(), IFLA_IFNAME, name);
   if (master > 0) put_u32(m.get(), IFLA_MASTER, static_cast<std::uint32_t>(master));
-  impl_->must(m.get(), fmt::format("cannot {}set \"{}\" {}", master > 0 ? "enslave and " : "",
-                                   label, up ? "up" : "down"));
+  impl_->must(m.get(),
+              fmt::format("cannot {}set \"{}\" {}", master > 0 ? "enslave and " : "", label, up ? "up" : "down"));
 }
 
 void Netlink::add_address(int index, const Prefix& prefix, std::string_view label) {
@@ -333,8 +333,7 @@ void Netlink::add_route(const RouteRequest& r) {
     case RouteType::unreachable: rtm.rtm_type = RTN_UNREACHABLE; break;
     case RouteType::prohibit: rtm.rtm_type = RTN_PROHIBIT; break;
   }
-  rtm.rtm_scope = (r.type == RouteType::unicast && !r.gateway && r.oif) ? RT_SCOPE_LINK
-                                                                        : RT_SCOPE_UNIVERSE;
+  rtm.rtm_scope = (r.type == RouteType::unicast && !r.gateway && r.oif) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   append(m.get(), rtm);
   if (r.destination) {
     auto net = r.destination->network().address();

@@ -26,7 +26,7 @@ inline constexpr std::uint32_t kNetemChildHandle = (1u << 16) | 1u;
 struct LinkInfo {
   int index = 0;
   std::string name;
-  std::string kind;   // "veth", "bridge", "" for lo
+  std::string kind;      // "veth", "bridge", "" for lo
   bool oper_up = false;  // IF_OPER_UP, as the link watcher last set it
   bool carrier = false;  // IFF_LOWER_UP
   // The root qdisc; "noop" until the link's queueing is set up.
@@ -54,7 +54,7 @@ struct VethEnd {
   int netns_fd = -1;
   int master = 0;  // bridge ifindex in that end's namespace; 0 for none
   bool up = true;
-  int mtu = 0;     // 0: kernel default
+  int mtu = 0;                    // 0: kernel default
   std::optional<MacAddress> mac;  // empty: random
 };
 
@@ -84,8 +84,8 @@ struct RouteRequest {
 struct TrafficSnapshot {
   std::uint64_t packets = 0;
   std::vector<std::pair<int, IpAddress>> resolving;  // ifindex, address
-  std::uint64_t queued = 0;  // packets held by qdiscs (a rate limit, a delay)
-  std::uint64_t shaper_drops = 0;  // packets a rate limit (tbf, htb) dropped: its queue was full
+  std::uint64_t queued = 0;                          // packets held by qdiscs (a rate limit, a delay)
+  std::uint64_t shaper_drops = 0;                    // packets a rate limit (tbf, htb) dropped: its queue was full
   bool operator==(const TrafficSnapshot&) const = default;
 };
 
@@ -138,8 +138,8 @@ class Netlink {
   // (or under `parent`, a tc handle), with a queue of about 50 ms.
   void add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent, std::string_view label);
   // A netem root qdisc (handle 1:) with delay, jitter and loss.
-  void add_netem(int index, std::chrono::microseconds delay, std::chrono::microseconds jitter,
-                 double loss_percent, std::string_view label);
+  void add_netem(int index, std::chrono::microseconds delay, std::chrono::microseconds jitter, double loss_percent,
+                 std::string_view label);
   // True when a netem qdisc can be created on `index` (a capability check;
   // the qdisc stays, so ask in a scratch namespace).
   bool can_add_netem(int index);

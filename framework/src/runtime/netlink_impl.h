@@ -35,14 +35,15 @@ inline Msg new_msg(int type, int flags) {
 
 template <typename T>
 void append(nl_msg* m, const T& header) {
-  if (nlmsg_append(m, const_cast<T*>(&header), sizeof header, NLMSG_ALIGNTO) < 0)
-    throw std::bad_alloc();
+  if (nlmsg_append(m, const_cast<T*>(&header), sizeof header, NLMSG_ALIGNTO) < 0) throw std::bad_alloc();
 }
 
 inline void put(nl_msg* m, int type, const void* data, std::size_t len) {
   if (nla_put(m, type, static_cast<int>(len), data) < 0) throw std::bad_alloc();
 }
-inline void put_u32(nl_msg* m, int type, std::uint32_t v) { put(m, type, &v, sizeof v); }
+inline void put_u32(nl_msg* m, int type, std::uint32_t v) {
+  put(m, type, &v, sizeof v);
+}
 inline void put_str(nl_msg* m, int type, std::string_view s) {
   std::string z(s);
   put(m, type, z.c_str(), z.size() + 1);

@@ -69,7 +69,8 @@ void Netlink::add_neighbours(const std::vector<Neighbour>& entries) {
         &ctx);
     // Several requests are in flight, so answers may not match the last
     // sequence number sent.
-    nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, [](nl_msg*, void*) -> int { return NL_OK; }, nullptr);
+    nl_cb_set(
+        cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, [](nl_msg*, void*) -> int { return NL_OK; }, nullptr);
     while (ctx.acks < last - first) {
       if (nl_recvmsgs(sock, cb) < 0 && ctx.acks < last - first && !ctx.err) {
         ctx.err = EIO;
@@ -77,8 +78,7 @@ void Netlink::add_neighbours(const std::vector<Neighbour>& entries) {
       }
     }
     nl_cb_put(cb);
-    if (ctx.err)
-      throw NetlinkError(fmt::format("cannot add neighbour entries in \"{}\"", impl_->owner), ctx.err);
+    if (ctx.err) throw NetlinkError(fmt::format("cannot add neighbour entries in \"{}\"", impl_->owner), ctx.err);
   }
 }
 

@@ -34,7 +34,8 @@ TrafficSnapshot Netlink::traffic(bool qdiscs) const {
       nlattr* tb[TCA_MAX + 1] = {};
       if (nlmsg_parse(h, sizeof(tcmsg), tb, TCA_MAX, nullptr) < 0 || !tb[TCA_STATS]) return;
       tc_stats st{};
-      std::memcpy(&st, nla_data(tb[TCA_STATS]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[TCA_STATS]))));
+      std::memcpy(&st, nla_data(tb[TCA_STATS]),
+                  std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[TCA_STATS]))));
       t.packets += st.packets + st.drops;
       t.queued += st.qlen;
       if (tb[TCA_KIND]) {
@@ -54,7 +55,8 @@ TrafficSnapshot Netlink::traffic(bool qdiscs) const {
       nlattr* tb[IFLA_MAX + 1] = {};
       if (nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0 || !tb[IFLA_STATS64]) return;
       rtnl_link_stats64 st{};
-      std::memcpy(&st, nla_data(tb[IFLA_STATS64]), std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[IFLA_STATS64]))));
+      std::memcpy(&st, nla_data(tb[IFLA_STATS64]),
+                  std::min<std::size_t>(sizeof st, static_cast<std::size_t>(nla_len(tb[IFLA_STATS64]))));
       t.packets += st.rx_packets + st.tx_packets + st.rx_dropped + st.tx_dropped;
     });
     if (err != 0) throw NetlinkError(fmt::format("cannot read the link counters of \"{}\"", impl_->owner), err);
@@ -98,8 +100,7 @@ Qdisc new_qdisc(int index, std::uint32_t parent, std::uint32_t handle, const cha
 
 // Built by hand rather than with libnl's tbf API, whose rates are int bytes
 // per second (at most ~17.2 Gbit/s) and which cannot send TCA_TBF_BURST.
-void Netlink::add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent,
-                             std::string_view label) {
+void Netlink::add_rate_limit(int index, std::uint64_t bits_per_second, std::uint32_t parent, std::string_view label) {
   // tbf drops every frame longer than its burst, so the burst holds two of
   // the link's largest frames (MTU plus the Ethernet header) and at least
   // 10 ms at the rate; the queue holds 50 ms more.

@@ -28,9 +28,13 @@ Netns Netns::open(const std::string& path) {
   return Netns(std::move(fd), st.st_ino);
 }
 
-std::string Netns::path() const { return fmt::format("/proc/{}/fd/{}", ::getpid(), fd_.get()); }
+std::string Netns::path() const {
+  return fmt::format("/proc/{}/fd/{}", ::getpid(), fd_.get());
+}
 
-Netns Netns::of_current_thread() { return open("/proc/thread-self/ns/net"); }
+Netns Netns::of_current_thread() {
+  return open("/proc/thread-self/ns/net");
+}
 
 void Netns::enter_this_thread() const {
   if (::setns(fd_.get(), CLONE_NEWNET) != 0) {
@@ -50,9 +54,7 @@ Netns Netns::unshare_this_thread() {
       throw EnvironmentError(
           "cannot create a network namespace (unshare CLONE_NEWNET): Operation not permitted; "
           "nslab needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root or under `unshare -Urn`");
-    if (err == EINVAL)
-      throw EnvironmentError(
-          "cannot create a network namespace: the kernel lacks CONFIG_NET_NS");
+    if (err == EINVAL) throw EnvironmentError("cannot create a network namespace: the kernel lacks CONFIG_NET_NS");
     throw SystemError("cannot create a network namespace (unshare CLONE_NEWNET)", err);
   }
   return of_current_thread();

@@ -38,5 +38,4 @@ std::optional<IpAddress> Node::interface_address(std::string_view iface, Family 
   return std::nullopt;
 }
 
-
 }  // namespace nslab

@@ -13,9 +13,7 @@ struct NodeInternals {
   static const Netlink& netlink(const Node& n) noexcept { return *n.netlink_; }
   // The node's raw ICMP socket for the family; -1 until made (by a thread
   // inside the node, see the probe engine).
-  static int icmp_socket(const Node& n, Family f) noexcept {
-    return (f == Family::ipv4 ? n.icmp4_ : n.icmp6_).get();
-  }
+  static int icmp_socket(const Node& n, Family f) noexcept { return (f == Family::ipv4 ? n.icmp4_ : n.icmp6_).get(); }
   static void set_icmp_socket(Node& n, Family f, Fd fd) { (f == Family::ipv4 ? n.icmp4_ : n.icmp6_) = std::move(fd); }
   static void record_interface(Node& n, Node::Interface i) { n.interfaces_.push_back(std::move(i)); }
 };

@@ -37,8 +37,7 @@ long descriptor_budget() {
   return std::max(soft - open - kReservedDescriptors, 1L);
 }
 
-Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options)
-    : lab_(lab), options_(options) {
+Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options) : lab_(lab), options_(options) {
   tasks_.resize(probes.size());
   for (std::size_t i = 0; i < probes.size(); ++i) {
     Task& t = tasks_[i];
@@ -76,8 +75,10 @@ std::vector<ProbeResult> Engine::run() {
     add(fd, EPOLLIN, kRawTag | static_cast<std::uint64_t>(fd));
   }
   for (std::size_t i = 0; i < tasks_.size(); ++i) {
-    if (tasks_[i].result.probe.protocol == Protocol::icmp) start(i);
-    else queue_.push_back(i);
+    if (tasks_[i].result.probe.protocol == Protocol::icmp)
+      start(i);
+    else
+      queue_.push_back(i);
   }
   admit();
   loop();
@@ -126,7 +127,8 @@ void Engine::admit() {
         later.push_back(i);
         continue;
       }
-      if (failed[k]) throw SystemError(fmt::format("cannot open a socket for probe {}", tasks_[i].result.probe.str()), failed[k]);
+      if (failed[k])
+        throw SystemError(fmt::format("cannot open a socket for probe {}", tasks_[i].result.probe.str()), failed[k]);
       held_ += cost(tasks_[i]);
       start(i);
     }
@@ -191,7 +193,8 @@ void Engine::plan_attempts(Task& t) const {
   }
   auto n = still_->attempts_needed(out, back);
   if (!n) {
-    t.wait_reason = fmt::format("the lab's lossy links lose all of {} attempts too often", detail::Stillness::kMaxAttempts);
+    t.wait_reason =
+        fmt::format("the lab's lossy links lose all of {} attempts too often", detail::Stillness::kMaxAttempts);
     return;
   }
   t.needed = std::max(2, *n);
@@ -225,8 +228,7 @@ void Engine::look_for_stillness(Clock::time_point now) {
       decidable = decidable || t.needed;
     }
   if (!decidable) return;
-  while (poll_once(0) == kEventsPerPoll) {
-  }
+  while (poll_once(0) == kEventsPerPoll) {}
   if (!still_->look(deadline)) {
     if (const auto& why = still_->blocker()) {
       still_reason_ = *why;
@@ -235,8 +237,7 @@ void Engine::look_for_stillness(Clock::time_point now) {
     return;
   }
   // Everything delivered before the last look is in our sockets now.
-  while (poll_once(0) > 0) {
-  }
+  while (poll_once(0) > 0) {}
   // A program started meanwhile (by another thread) may still answer.
   if (std::string why; still_->someone_inside(why)) {
     still_reason_ = why;
@@ -263,9 +264,12 @@ void Engine::look_for_stillness(Clock::time_point now) {
   for (auto i : again) {
     Task& t = tasks_[i];
     t.next_retry = Clock::now() + options_.retry_interval;
-    if (t.result.probe.protocol == Protocol::icmp) send_echo(t);
-    else if (t.result.probe.protocol == Protocol::udp) send_udp(t);
-    else reconnect.push_back(i);
+    if (t.result.probe.protocol == Protocol::icmp)
+      send_echo(t);
+    else if (t.result.probe.protocol == Protocol::udp)
+      send_udp(t);
+    else
+      reconnect.push_back(i);
   }
   if (!reconnect.empty()) retry_connects(reconnect);
 }
@@ -298,8 +302,7 @@ Clock::time_point Engine::timers(Clock::time_point now) {
   // Answers that arrived before the deadline count, even when this thread
   // was not scheduled to read them in time (a loaded machine).
   if (due)
-    while (poll_once(0) == kEventsPerPoll) {
-    }
+    while (poll_once(0) == kEventsPerPoll) {}
   Clock::time_point next = Clock::time_point::max();
   std::vector<std::size_t> reconnect;
   for (std::size_t i = 0; i < tasks_.size(); ++i) {
@@ -310,8 +313,7 @@ Clock::time_point Engine::timers(Clock::time_point now) {
       continue;
     }
     if (t.refused_by_own_rules && t.grace_until <= now) {
-      finish(t, Verdict::blocked,
-             fmt::format("send: {} ({})", std::strerror(EPERM), detail::local_cause(EPERM)));
+      finish(t, Verdict::blocked, fmt::format("send: {} ({})", std::strerror(EPERM), detail::local_cause(EPERM)));
       continue;
     }
     if (t.connected && t.grace_until <= now) {
@@ -321,9 +323,12 @@ Clock::time_point Engine::timers(Clock::time_point now) {
       continue;
     }
     if (!t.connected && !t.refused_by_own_rules && t.next_retry <= now) {
-      if (t.result.probe.protocol == Protocol::icmp) send_echo(t);
-      else if (t.result.probe.protocol == Protocol::udp) send_udp(t);
-      else if (t.spare.size() < kMaxSpareConnects) reconnect.push_back(i);
+      if (t.result.probe.protocol == Protocol::icmp)
+        send_echo(t);
+      else if (t.result.probe.protocol == Protocol::udp)
+        send_udp(t);
+      else if (t.spare.size() < kMaxSpareConnects)
+        reconnect.push_back(i);
       t.next_retry = now + options_.retry_interval;
     }
     if (t.done) continue;

@@ -61,7 +61,7 @@ struct Task {
   std::vector<Fd> spare;  // tcp: further connection attempts in flight
   int icmp_fd = -1;       // icmp: the source node's shared raw socket
   std::uint32_t echo = 0;
-  int attempts = 0;  // requests sent and connections tried
+  int attempts = 0;           // requests sent and connections tried
   std::optional<int> needed;  // attempts before stillness decides it; empty: only the timeout does
   std::string wait_reason;    // why stillness cannot decide it, when that is the probe's own
   int too_big = 0;            // udp: "packet too big" / "fragmentation needed" answers, each resent
@@ -69,10 +69,10 @@ struct Task {
   bool started = false;
   bool done = false;
   bool refused_by_own_rules = false;  // icmp/udp: send failed with EPERM
-  bool connected = false;         // tcp
-  bool greeting_decided = false;  // tcp/udp: a greeting was read, or there is none
-  std::size_t sent = 0;           // tcp: payload bytes sent so far
-  std::string inbox;              // tcp: what came back, after the greeting
+  bool connected = false;             // tcp
+  bool greeting_decided = false;      // tcp/udp: a greeting was read, or there is none
+  std::size_t sent = 0;               // tcp: payload bytes sent so far
+  std::string inbox;                  // tcp: what came back, after the greeting
   Clock::time_point start, deadline, next_retry;
   Clock::time_point grace_until = Clock::time_point::max();  // tcp: how long to wait once connected
 };

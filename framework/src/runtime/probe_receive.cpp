@@ -266,9 +266,12 @@ void Engine::complete_stream(Task& t, bool eof) {
     }
     return;
   }
-  if (t.greeting_decided && !t.result.served_by.empty()) finish(t, Verdict::reachable, who);
-  else if (t.greeting_decided) finish(t, Verdict::reachable, "connected; no greeting (not an nslab service)");
-  else if (eof) finish(t, Verdict::reachable, "connected; closed by the server without a greeting");
+  if (t.greeting_decided && !t.result.served_by.empty())
+    finish(t, Verdict::reachable, who);
+  else if (t.greeting_decided)
+    finish(t, Verdict::reachable, "connected; no greeting (not an nslab service)");
+  else if (eof)
+    finish(t, Verdict::reachable, "connected; closed by the server without a greeting");
 }
 
 void Engine::drain_raw(int fd, Family family, bool dispatch) {

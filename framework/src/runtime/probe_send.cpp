@@ -77,8 +77,8 @@ Fd Engine::raw_socket(Family f, const Node& n) {
   if (f == Family::ipv4) {
     Fd fd = sys::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP, what);
     icmp_filter filt{};
-    filt.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) |
-                  (1u << ICMP_PARAMETERPROB));
+    filt.data =
+        ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) | (1u << ICMP_PARAMETERPROB));
     sys::set_option(fd.get(), SOL_RAW, ICMP_FILTER, filt, what);
     sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, buf, what);
     return fd;

@@ -42,12 +42,20 @@ Process::Process(const Node& node, ProcessSpec spec) {
 
 Process::~Process() = default;
 
-int Process::pid() const noexcept { return impl_->program.pid(); }
-const std::string& Process::label() const noexcept { return impl_->label; }
+int Process::pid() const noexcept {
+  return impl_->program.pid();
+}
+const std::string& Process::label() const noexcept {
+  return impl_->label;
+}
 
-bool Process::running() { return !impl_->program.exit_code(); }
+bool Process::running() {
+  return !impl_->program.exit_code();
+}
 
-std::optional<int> Process::exit_code() { return impl_->program.exit_code(); }
+std::optional<int> Process::exit_code() {
+  return impl_->program.exit_code();
+}
 
 int Process::wait(std::chrono::milliseconds timeout) {
   if (auto code = impl_->program.wait_for(timeout)) return *code;
@@ -61,7 +69,9 @@ int Process::stop(std::chrono::milliseconds grace) {
   return impl_->program.exit_code().value_or(128 + 9);
 }
 
-std::string Process::log() const { return impl_->program.output(); }
+std::string Process::log() const {
+  return impl_->program.output();
+}
 
 std::string Process::log_tail(std::size_t lines) const {
   std::string all = log();
@@ -83,9 +93,9 @@ void Process::require_running() {
   auto code = exit_code();
   if (!code) return;
   std::string tail = log_tail();
-  throw ProcessError(fmt::format("{} exited with code {}{}", impl_->label, *code,
-                                 tail.empty() ? std::string(" and printed nothing")
-                                              : "; the end of its output:\n" + tail));
+  throw ProcessError(
+      fmt::format("{} exited with code {}{}", impl_->label, *code,
+                  tail.empty() ? std::string(" and printed nothing") : "; the end of its output:\n" + tail));
 }
 
 namespace {
@@ -120,8 +130,8 @@ void wait_listening(const Node& node, Protocol protocol, std::uint16_t port, std
     if (node.run([&] { return listening_here(protocol, port); })) return;
     if (watch) watch->require_running();
     if (Clock::now() >= deadline)
-      throw TimeoutError(fmt::format("nothing listens on {}/{} in node \"{}\" after {} ms{}", to_string(protocol),
-                                     port, node.name(), timeout.count(),
+      throw TimeoutError(fmt::format("nothing listens on {}/{} in node \"{}\" after {} ms{}", to_string(protocol), port,
+                                     node.name(), timeout.count(),
                                      watch ? fmt::format(" ({} is still running)", watch->label()) : ""));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -137,10 +147,9 @@ void wait_command(const Node& node, const std::vector<std::string>& argv, std::c
     if (last.ok()) return;
     if (watch) watch->require_running();
     if (Clock::now() >= deadline)
-      throw TimeoutError(fmt::format("\"{}\" in node \"{}\" did not succeed within {} ms (last {}: {})",
-                                     join(argv), node.name(), timeout.count(),
-                                     last.timed_out ? std::string("run timed out") : fmt::format("exit {}", last.status),
-                                     last.output));
+      throw TimeoutError(fmt::format(
+          "\"{}\" in node \"{}\" did not succeed within {} ms (last {}: {})", join(argv), node.name(), timeout.count(),
+          last.timed_out ? std::string("run timed out") : fmt::format("exit {}", last.status), last.output));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

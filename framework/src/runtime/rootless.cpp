@@ -41,14 +41,17 @@ std::string userns_disabled_reason(int err) {
   else if (knob("/proc/sys/user/max_user_namespaces") == "0")
     why += "; user.max_user_namespaces is 0 (sysctl user.max_user_namespaces=15000 allows them)";
   else if (knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
-    why += "; AppArmor restricts unprivileged user namespaces (sysctl "
-           "kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for nslab)";
+    why +=
+        "; AppArmor restricts unprivileged user namespaces (sysctl "
+        "kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for nslab)";
   else if (err == EINVAL)
     why += "; the process has more than one thread, or the kernel lacks CONFIG_USER_NS";
   return why + ". Run as root, or where user namespaces are allowed";
 }
 
-void write_map(const char* path, const std::string& text) { sys::write_file(path, text); }
+void write_map(const char* path, const std::string& text) {
+  sys::write_file(path, text);
+}
 
 // In a mount namespace of this process's own: mounts a tmpfs on /run, and
 // binds the directory that holds kept_lab_root() (the caller's

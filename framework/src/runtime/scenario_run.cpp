@@ -33,8 +33,8 @@ std::string path_component(std::string_view name) {
   std::string out;
   for (char ch : name.substr(0, 64)) {
     auto u = static_cast<unsigned char>(ch);
-    bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' ||
-                 u == '_' || u == '.';
+    bool plain =
+        (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' || u == '_' || u == '.';
     out += ch == ':' ? '-' : plain ? ch : '_';
   }
   for (char& ch : out) {
@@ -109,8 +109,8 @@ std::string artifact_dir(const std::string& root, const Scenario& scenario) {
   throw Error(fmt::format("no free artifact directory for scenario \"{}\" under {}", scenario.name, root));
 }
 
-ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const CaptureExpectation& c,
-                               std::size_t index, const ArtifactOptions& artifacts) {
+ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const CaptureExpectation& c, std::size_t index,
+                               const ArtifactOptions& artifacts) {
   ExpectationOutcome o;
   o.title = c.str();
   o.where = c.where;
@@ -135,8 +135,8 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
     }
   }
   o.passed = c.count.holds(n) && wrong.empty() && cap.dropped() == 0;
-  o.summary = fmt::format("{} matching packet{} (probe: {}, {})", n, n == 1 ? "" : "s",
-                          to_string(probe.verdict), probe.detail);
+  o.summary =
+      fmt::format("{} matching packet{} (probe: {}, {})", n, n == 1 ? "" : "s", to_string(probe.verdict), probe.detail);
   if (!wrong.empty()) o.summary += fmt::format("; a packet does not have the expected fields: {}", wrong);
   if (cap.dropped()) o.summary += fmt::format("; the kernel dropped {} packets", cap.dropped());
   for (std::size_t i = 0; i < packets.size() && i < 8; ++i) o.details += "    " + packets[i].str() + "\n";
@@ -202,8 +202,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       // the background is killed then, and everything at the timeout.
       auto r = run_in_netns(lab.node(c->from).netns(), {"sh", "-c", c->command}, {}, c->timeout);
       o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
-      o.passed = !r.timed_out && r.status == c->exit &&
-                 (!c->output || r.output.find(*c->output) != std::string::npos);
+      o.passed = !r.timed_out && r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
       std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
       while (!out.empty() && out.back() == '\n') out.pop_back();
       for (std::size_t k = 0; (k = out.find('\n', k)) != std::string::npos;) out.replace(k, 1, " | ");
@@ -233,8 +232,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     std::string tail = dead.process->log_tail();
     while (!tail.empty() && tail.back() == '\n') tail.pop_back();
     o.summary = fmt::format("exited with code {}{}", dead.code,
-                            tail.empty() ? std::string(" and printed nothing")
-                                         : "; the end of its output:\n" + tail);
+                            tail.empty() ? std::string(" and printed nothing") : "; the end of its output:\n" + tail);
     out.expectations.push_back(std::move(o));
   }
   return out;

@@ -30,8 +30,10 @@ std::string greeting(const std::string& node, const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = "?";
   if (peer.ss_family == AF_INET6) {
     const auto& a = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a)) inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
-    else inet_ntop(AF_INET6, &a, text, sizeof text);
+    if (IN6_IS_ADDR_V4MAPPED(&a))
+      inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text);
+    else
+      inet_ntop(AF_INET6, &a, text, sizeof text);
   } else if (peer.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text, sizeof text);
   }
@@ -87,8 +89,7 @@ std::vector<unsigned long> ServiceHost::socket_inodes() const {
 
 void ServiceHost::add(const Node& node, Protocol protocol, std::uint16_t port) {
   if (protocol == Protocol::icmp)
-    throw ConfigError(fmt::format("node \"{}\": icmp is answered by the kernel, not a service",
-                                  node.name()));
+    throw ConfigError(fmt::format("node \"{}\": icmp is answered by the kernel, not a service", node.name()));
   std::string what = fmt::format("{}/{} service on \"{}\"", to_string(protocol), port, node.name());
   int type = protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
   Fd fd = node.socket(AF_INET6, type | SOCK_NONBLOCK, 0);
@@ -217,8 +218,7 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
       try {
         std::uint32_t watched = conn.events;
         watch(std::move(conn), watched);
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
     }
   }
   Conn* conn = nullptr;
@@ -245,8 +245,10 @@ void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
       conn.pending.append(buf, static_cast<std::size_t>(r));
       continue;
     }
-    if (r == 0) eof = true;
-    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_it = true;
+    if (r == 0)
+      eof = true;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      close_it = true;
     break;
   }
   while (!close_it && !conn.pending.empty()) {
@@ -261,8 +263,10 @@ void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
   if (eof && conn.pending.empty()) close_it = true;
   bool has_pending = !close_it && !conn.pending.empty();
   if (had_pending != has_pending) {
-    if (has_pending) ++pending_;
-    else --pending_;
+    if (has_pending)
+      ++pending_;
+    else
+      --pending_;
   }
   if (close_it) {
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);

@@ -45,7 +45,7 @@ class ServiceHost {
     std::string node;
     bool listening = false;
     Protocol protocol = Protocol::tcp;
-    std::string pending;      // echoed bytes the peer has not taken yet
+    std::string pending;       // echoed bytes the peer has not taken yet
     std::uint32_t events = 0;  // what epoll watches for it
   };
   // Reading from a connection pauses while this much waits to be echoed.
@@ -55,7 +55,7 @@ class ServiceHost {
   void watch(Conn conn, std::uint32_t events);
   void handle(int fd, std::uint32_t events);
 
-  std::atomic<bool> handling_{false};  // the reactor is handling events
+  std::atomic<bool> handling_{false};    // the reactor is handling events
   std::atomic<std::size_t> pending_{0};  // connections with echo bytes not yet sent
   Fd epoll_;
   Fd wake_;  // eventfd that stops the loop

@@ -108,8 +108,7 @@ bool Stillness::special(const IpAddress& a) const {
   return false;
 }
 
-bool Stillness::dead_end(std::size_t node, const std::pair<int, IpAddress>& entry,
-                         Clock::time_point deadline) const {
+bool Stillness::dead_end(std::size_t node, const std::pair<int, IpAddress>& entry, Clock::time_point deadline) const {
   // Nobody can answer for an address no node has (without proxy ARP/NDP,
   // AnyIP routes or anycast), so the resolution can only fail: after
   // neighbour_failure_ from its start, which is after the baseline when it

@@ -93,12 +93,12 @@ class Stillness {
   std::optional<std::string> blocker_;
   std::vector<std::set<std::pair<int, IpAddress>>> baseline_;  // per node: resolving at the start
   std::vector<std::uint64_t> shaper_drops_;                    // per node: rate-limit drops at the start
-  std::set<IpAddress> owned_;         // addresses some node answers for (its own, anycast, local routes)
-  std::vector<Prefix> prefixes_;      // every prefix on every interface: network, broadcast, anycast
-  bool dead_ends_ = true;             // no proxy ARP/NDP, AnyIP route or user-space resolver anywhere
+  std::set<IpAddress> owned_;     // addresses some node answers for (its own, anycast, local routes)
+  std::vector<Prefix> prefixes_;  // every prefix on every interface: network, broadcast, anycast
+  bool dead_ends_ = true;         // no proxy ARP/NDP, AnyIP route or user-space resolver anywhere
   std::chrono::milliseconds neighbour_failure_{3000};  // the soonest an unanswered resolution fails
-  std::vector<bool> qdiscs_;          // per node: it shapes a link (rate, delay, loss)
-  double delivered_ = 1;              // the chance a packet crosses every lossy link
+  std::vector<bool> qdiscs_;                           // per node: it shapes a link (rate, delay, loss)
+  double delivered_ = 1;                               // the chance a packet crosses every lossy link
   int min_mtu_ = 1500;
   std::optional<Look> last_;
 };

@@ -85,7 +85,7 @@ struct NodeCensus {
   bool proxies = false;                // proxy ARP/NDP, proxy entries, user-space resolution
   long failure_ms = 3000;              // the soonest an unanswered resolution fails here
   bool legacy_iptables = false;
-  std::string ruleset;                 // JSON
+  std::string ruleset;  // JSON
   std::string ruleset_error;
 };
 
@@ -97,8 +97,7 @@ void read_sockets(NodeCensus& c) {
     while (std::getline(in, line)) {
       std::istringstream l(line);
       std::string col;
-      for (int i = 0; i < 10 && l >> col; ++i) {
-      }
+      for (int i = 0; i < 10 && l >> col; ++i) {}
       unsigned long inode = std::strtoul(col.c_str(), nullptr, 10);
       if (inode != 0) c.sockets.push_back(inode);
     }
@@ -320,9 +319,10 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
         return fmt::format("node \"{}\" holds a socket that is not nslab's (Node::socket, or one made in Node::run)",
                            name);
     if (!c.pending.empty())
-      return fmt::format("node \"{}\": IPv6 address {} is not in use yet (the kernel's address configuration "
-                         "work is behind)",
-                         name, c.pending.front().str());
+      return fmt::format(
+          "node \"{}\": IPv6 address {} is not in use yet (the kernel's address configuration "
+          "work is behind)",
+          name, c.pending.front().str());
     if (c.legacy_iptables)
       return fmt::format("node \"{}\" has legacy iptables tables, whose rules nslab cannot read", name);
     if (!c.ruleset_error.empty()) return fmt::format("node \"{}\": {}", name, c.ruleset_error);

@@ -70,8 +70,12 @@ Lifeline& lifeline() {
   return l;
 }
 
-void lifeline_prepare() { lifeline().m.lock(); }
-void lifeline_parent() { lifeline().m.unlock(); }
+void lifeline_prepare() {
+  lifeline().m.lock();
+}
+void lifeline_parent() {
+  lifeline().m.unlock();
+}
 void lifeline_child() {
   Lifeline& l = lifeline();
   if (l.r >= 0) ::close(l.r);
@@ -247,8 +251,12 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
   return *this;
 }
 
-const std::string& Subprocess::label() const noexcept { return state_->label; }
-pid_t Subprocess::pid() const noexcept { return state_->pid; }
+const std::string& Subprocess::label() const noexcept {
+  return state_->label;
+}
+pid_t Subprocess::pid() const noexcept {
+  return state_->pid;
+}
 
 std::optional<int> Subprocess::exit_code() {
   State& s = *state_;

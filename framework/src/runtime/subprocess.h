@@ -84,13 +84,11 @@ class Subprocess {
   std::unique_ptr<State> state_;
 };
 
-
 // Runs argv inside ns with `input` on its standard input, and waits for it
 // to exit or for the timeout (none: no limit). Then kills whatever it left
 // running in the background. Throws EnvironmentError when the program is not
 // installed.
-ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv,
-                           const std::string& input = {},
+ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv, const std::string& input = {},
                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // The same in the caller's own namespace (for tools like Graphviz's dot).

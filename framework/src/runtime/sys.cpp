@@ -12,7 +12,9 @@
 
 namespace nslab::sys {
 
-bool errno_is_eintr() noexcept { return errno == EINTR; }
+bool errno_is_eintr() noexcept {
+  return errno == EINTR;
+}
 
 Fd open(const std::string& path, int flags, mode_t mode) {
   int fd = retry([&] { return ::open(path.c_str(), flags | O_CLOEXEC, mode); });
@@ -58,8 +60,7 @@ void set_option(int fd, int level, int name, const void* value, unsigned size, s
 
 void set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-    throw SystemError("cannot set O_NONBLOCK", errno);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw SystemError("cannot set O_NONBLOCK", errno);
 }
 
 unsigned long raise_fd_limit() noexcept {

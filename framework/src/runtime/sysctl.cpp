@@ -26,7 +26,9 @@ std::string relative_path(std::string_view key) {
   return p;
 }
 
-std::string path_of(std::string_view key) { return "/proc/sys/" + relative_path(key); }
+std::string path_of(std::string_view key) {
+  return "/proc/sys/" + relative_path(key);
+}
 
 void write_value(int fd, std::string_view key, std::string_view value, const std::string& path) {
   try {
@@ -65,7 +67,9 @@ Fd mount_procfs() {
 
 }  // namespace
 
-bool sysctl_exists_here(std::string_view key) { return ::access(path_of(key).c_str(), F_OK) == 0; }
+bool sysctl_exists_here(std::string_view key) {
+  return ::access(path_of(key).c_str(), F_OK) == 0;
+}
 
 void write_sysctl_here(std::string_view key, std::string_view value) {
   std::string path = path_of(key);
@@ -90,7 +94,9 @@ int SysctlWriter::root() {
   return proc_.get();
 }
 
-bool SysctlWriter::private_procfs() { return root() >= 0; }
+bool SysctlWriter::private_procfs() {
+  return root() >= 0;
+}
 
 bool SysctlWriter::exists(std::string_view key) {
   int r = root();

@@ -68,34 +68,29 @@ std::optional<Verdict> verdict_of_network_errno(int err) noexcept {
       return Verdict::refused;
     case ENETUNREACH:
     case EHOSTUNREACH:
-    case EACCES:        // ICMPv6 administratively prohibited, policy, reject route
+    case EACCES:  // ICMPv6 administratively prohibited, policy, reject route
     case EHOSTDOWN:
     case ENONET:
-    case EOPNOTSUPP:    // source route failed
-    case EMSGSIZE:      // too big for the path, and not to be fragmented
-    case EPROTO:        // parameter problem
+    case EOPNOTSUPP:  // source route failed
+    case EMSGSIZE:    // too big for the path, and not to be fragmented
+    case EPROTO:      // parameter problem
       return Verdict::unreachable;
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 
 std::optional<Verdict> verdict_of_local_errno(int err) noexcept {
   switch (err) {
     case ECONNREFUSED:  // a reset from a local peer, or the source's own REJECT
-    case ECONNRESET:
-      return Verdict::refused;
+    case ECONNRESET: return Verdict::refused;
     case ENETUNREACH:   // no route at the source
     case EHOSTUNREACH:  // an unreachable route at the source, or no neighbour
     case EACCES:        // a prohibit route at the source
-    case ENETDOWN:
-      return Verdict::unreachable;
-    case EINVAL:        // a blackhole route (or rule) at the source: silence
-    case EPERM:         // the source's own OUTPUT rules dropped it: silence
-    case ETIMEDOUT:
-      return Verdict::blocked;
-    default:
-      return verdict_of_network_errno(err);
+    case ENETDOWN: return Verdict::unreachable;
+    case EINVAL:  // a blackhole route (or rule) at the source: silence
+    case EPERM:   // the source's own OUTPUT rules dropped it: silence
+    case ETIMEDOUT: return Verdict::blocked;
+    default: return verdict_of_network_errno(err);
   }
 }
 
@@ -112,13 +107,22 @@ std::string_view local_cause(int err) noexcept {
 std::string icmp_name(Family family, int type, int code) {
   if (family == Family::ipv4) {
     if (type == ICMP_DEST_UNREACH) {
-      static constexpr const char* names[] = {
-          "net unreachable",        "host unreachable",         "protocol unreachable",
-          "port unreachable",       "fragmentation needed",     "source route failed",
-          "net unknown",            "host unknown",             "source host isolated",
-          "net prohibited",         "host prohibited",          "net unreachable for TOS",
-          "host unreachable for TOS", "administratively prohibited", "host precedence violation",
-          "precedence cutoff"};
+      static constexpr const char* names[] = {"net unreachable",
+                                              "host unreachable",
+                                              "protocol unreachable",
+                                              "port unreachable",
+                                              "fragmentation needed",
+                                              "source route failed",
+                                              "net unknown",
+                                              "host unknown",
+                                              "source host isolated",
+                                              "net prohibited",
+                                              "host prohibited",
+                                              "net unreachable for TOS",
+                                              "host unreachable for TOS",
+                                              "administratively prohibited",
+                                              "host precedence violation",
+                                              "precedence cutoff"};
       if (code >= 0 && code < 16) return fmt::format("ICMP {}", names[code]);
     }
     if (type == ICMP_TIME_EXCEEDED) return "ICMP time exceeded";
@@ -126,13 +130,9 @@ std::string icmp_name(Family family, int type, int code) {
     return fmt::format("ICMP type {} code {}", type, code);
   }
   if (type == ICMP6_DST_UNREACH) {
-    static constexpr const char* names[] = {"no route",
-                                            "administratively prohibited",
-                                            "beyond scope",
-                                            "address unreachable",
-                                            "port unreachable",
-                                            "source address failed policy",
-                                            "reject route"};
+    static constexpr const char* names[] = {
+        "no route",         "administratively prohibited",  "beyond scope", "address unreachable",
+        "port unreachable", "source address failed policy", "reject route"};
     if (code >= 0 && code < 7) return fmt::format("ICMPv6 {}", names[code]);
   }
   if (type == ICMP6_PACKET_TOO_BIG) return "ICMPv6 packet too big";
