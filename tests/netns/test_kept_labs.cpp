@@ -275,7 +275,8 @@ BOOST_AUTO_TEST_CASE(up_list_exec_down_round_trip) {
 // records in the user's $XDG_RUNTIME_DIR (under /run, which the sandbox's
 // private /run would hide) and exec joins the keeper's namespaces.
 BOOST_AUTO_TEST_CASE(rootless_up_list_exec_down_as_an_unprivileged_user,
-                     *boost::unit_test::precondition(nslab::testing::can_drop_privileges)) {
+                     *boost::unit_test::precondition(nslab::testing::can_drop_privileges) *
+                         boost::unit_test::precondition(nslab::testing::not_in_a_chroot)) {
   auto file = write("lab.yaml", kLab);
   BOOST_REQUIRE(::mkdir("/run/user", 0755) == 0 && ::mkdir("/run/user/65534", 0700) == 0);
   BOOST_REQUIRE(::chown("/run/user/65534", 65534, 65534) == 0);
@@ -479,7 +480,7 @@ BOOST_AUTO_TEST_CASE(another_users_down_is_refused,
 // record a pid that down would understand, and says so; with a /proc of its
 // own, it records its namespace, and down from outside refuses to signal a
 // pid that means another process here.
-BOOST_AUTO_TEST_CASE(up_inside_a_pid_namespace) {
+BOOST_AUTO_TEST_CASE(up_inside_a_pid_namespace, *boost::unit_test::precondition(nslab::testing::not_in_a_chroot)) {
   auto file = write("lab.yaml", kLab);
   auto refused = sh("unshare -pf " + nslab_cmd("up " + file));
   BOOST_TEST(refused.status == 1, refused.out);
@@ -512,7 +513,8 @@ BOOST_AUTO_TEST_CASE(up_inside_a_pid_namespace) {
 
 // exec enters only the namespace up made: a namespace file swapped for this
 // test's own namespace is refused, and down leaves it alone.
-BOOST_AUTO_TEST_CASE(exec_refuses_a_namespace_file_up_did_not_make) {
+BOOST_AUTO_TEST_CASE(exec_refuses_a_namespace_file_up_did_not_make,
+                     *boost::unit_test::precondition(nslab::testing::not_in_a_chroot)) {
   std::string id = up(write("lab.yaml", kLab));
   pid_t keeper = keeper_of(record(id));
   const std::string own_netns = sh("readlink /proc/self/ns/net").out;

@@ -307,7 +307,20 @@ void check_rows(nslab::Lab& lab, const std::vector<Row>& rows) {
   options.timeout = 700ms;
   auto results = lab.probe(probes, options);
   std::map<Protocol, std::vector<std::string>> clients;
-  for (const auto& c : columns) clients[c.protocol] = run_clients(lab, c.witness, c.protocol, rows, c.slot);
+  for (const auto& c : columns) {
+    auto& out = clients[c.protocol];
+    out = run_clients(lab, c.witness, c.protocol, rows, c.slot);
+    // A client that printed nothing (all run at once, on a loaded machine)
+    // runs again alone: the witness must have spoken before it is compared.
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!(rows[i].*c.slot).verdict || !out[i].empty()) continue;
+      std::vector<Row> alone = rows;
+      for (std::size_t j = 0; j < alone.size(); ++j)
+        if (j != i) (alone[j].*c.slot).verdict.reset();
+      out[i] = run_clients(lab, c.witness, c.protocol, alone, c.slot)[i];
+      BOOST_TEST_MESSAGE(rows[i].cause << ": the " << nslab::to_string(c.protocol) << " client ran again alone");
+    }
+  }
   for (std::size_t k = 0; k < results.size(); ++k) {
     const auto& [row, column] = asked[k];
     const Expect& want = row->*(column->slot);

@@ -3,6 +3,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include <string>
 
 #include "leak_scan.h"
@@ -20,6 +22,22 @@ inline boost::test_tools::assertion_result can_drop_privileges(boost::unit_test:
   if (auto why = cannot_drop_privileges()) {
     r = false;
     r.message() << *why;
+  }
+  return r;
+}
+
+// A Boost.Test precondition: false in a chroot (the root is not the
+// machine's, as /proc/1/root shows). There a new mount namespace or a
+// nsenter into one sees the machine's root, and the kernel refuses a user
+// namespace to a chrooted process, so tests of those are skipped, saying why.
+inline boost::test_tools::assertion_result not_in_a_chroot(boost::unit_test::test_unit_id) {
+  struct stat root {
+  }, init_root{};
+  boost::test_tools::assertion_result r(true);
+  if (::stat("/", &root) == 0 && ::stat("/proc/1/root/", &init_root) == 0 &&
+      (root.st_dev != init_root.st_dev || root.st_ino != init_root.st_ino)) {
+    r = false;
+    r.message() << "this process runs in a chroot: mount and user namespaces made here do not see this root";
   }
   return r;
 }
