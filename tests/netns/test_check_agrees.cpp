@@ -12,26 +12,13 @@
 #include <vector>
 
 #include "nslab/witness.h"
+#include "scratch.h"
 #include "text.h"
 
 using nslab::testing::has;
+using nslab::testing::Scratch;
 
 namespace {
-
-// A scratch directory for scenario files written by a test, removed after.
-struct Scratch {
-  std::string dir;
-  Scratch() {
-    char tmpl[] = "/tmp/nslab-agree-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~Scratch() { nslab::run_command("rm -rf " + dir); }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string path = dir + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-};
 
 nslab::ProcessResult nslab_cmd(const std::string& args) {
   return nslab::run_command(std::string(NSLAB_BINARY) + " " + args + " 2>&1");
@@ -49,7 +36,7 @@ struct Case {
 BOOST_AUTO_TEST_SUITE(validate_and_check_agree)
 
 BOOST_AUTO_TEST_CASE(what_validate_refuses_check_refuses_with_the_same_position) {
-  Scratch s;
+  Scratch s("nslab-agree");
   const std::vector<Case> cases = {
       {"if-vt.yaml", kNodes + "links:\n  - [ \"a:eth0\\v 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n",
        ":5:7:", "interface name \"eth0\\x0b\" contains '\\x0b'"},
@@ -107,7 +94,7 @@ BOOST_AUTO_TEST_CASE(what_validate_refuses_check_refuses_with_the_same_position)
 }
 
 BOOST_AUTO_TEST_CASE(what_only_the_build_can_refuse_is_reported_at_its_own_position) {
-  Scratch s;
+  Scratch s("nslab-agree");
   const std::vector<Case> cases = {
       {"no-such-sysctl.yaml",
        "nodes:\n  a:\n    sysctl:\n      net.ipv4.ip_forward: 1\n      net.ipv4.no_such_knob: 1\n  b:\n" + kLink,

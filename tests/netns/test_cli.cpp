@@ -11,26 +11,13 @@
 
 #include "leak_scan.h"
 #include "nslab/witness.h"
+#include "scratch.h"
 #include "text.h"
 
 using nslab::testing::has;
+using nslab::testing::Scratch;
 
 namespace {
-
-// A scratch directory for scenario files written by a test, removed after.
-struct Scratch {
-  std::string dir;
-  Scratch() {
-    char tmpl[] = "/tmp/nslab-cli-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~Scratch() { nslab::run_command("rm -rf " + dir); }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string path = dir + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-};
 
 nslab::ProcessResult nslab_cmd(const std::string& args) {
   return nslab::run_command(std::string(NSLAB_BINARY) + " " + args);
@@ -57,7 +44,7 @@ BOOST_AUTO_TEST_CASE(check_passes_every_seed_scenario) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_expectation_exits_1_with_tables_and_junit) {
-  Scratch s;
+  Scratch s("nslab-cli");
   auto file = s.write("wrong.yaml", kFailing);
   auto junit = s.dir + "/results.xml";
   auto r = nslab_cmd(fmt::format("check --junit {} {}", junit, file));
@@ -76,7 +63,7 @@ BOOST_AUTO_TEST_CASE(a_failed_expectation_exits_1_with_tables_and_junit) {
 }
 
 BOOST_AUTO_TEST_CASE(an_invalid_scenario_exits_2_and_names_the_place) {
-  Scratch s;
+  Scratch s("nslab-cli");
   auto file = s.write("bad.yaml", "nodes:\n  red:\n    routs: []\n");
   auto r = nslab_cmd("check " + file);
   BOOST_TEST(r.status == 2, r.output);
@@ -89,7 +76,7 @@ BOOST_AUTO_TEST_CASE(an_invalid_scenario_exits_2_and_names_the_place) {
 }
 
 BOOST_AUTO_TEST_CASE(a_rule_that_fails_to_load_exits_2_with_the_tools_message) {
-  Scratch s;
+  Scratch s("nslab-cli");
   auto file = s.write("rule.yaml", R"(nodes:
   red:
     iptables: |
@@ -150,7 +137,7 @@ BOOST_AUTO_TEST_CASE(graph_writes_dot_and_svg) {
   BOOST_TEST(has(r.output, "v-net-0 (bridge)\\n192.168.1.254/24"), r.output);
   BOOST_TEST(has(r.output, "\"red:red-veth\" -- \"host:veth-red\""), r.output);
   if (nslab::run_command("command -v dot").ok()) {
-    Scratch s;
+    Scratch s("nslab-cli");
     auto svg = s.dir + "/lab.svg";
     auto g = nslab_cmd(fmt::format("graph {}/seed/04-host-access.yaml -o {}", NSLAB_SCENARIOS, svg));
     BOOST_TEST(g.status == 0, g.output);

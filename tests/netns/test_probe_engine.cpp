@@ -12,6 +12,7 @@
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
 #include "seed_topologies.h"
+#include "scratch.h"
 #include "text.h"
 
 using nslab::Probe;
@@ -19,6 +20,7 @@ using nslab::ProcessSpec;
 using nslab::Protocol;
 using nslab::Verdict;
 using nslab::testing::has;
+using nslab::testing::Scratch;
 using namespace std::chrono_literals;
 
 namespace {
@@ -42,20 +44,6 @@ nslab::ProbeOptions quick() {
   o.timeout = 1500ms;
   return o;
 }
-
-struct Scratch {
-  std::string dir;
-  Scratch() {
-    char tmpl[] = "/tmp/nslab-engine-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~Scratch() { nslab::run_command("rm -rf " + dir); }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string path = dir + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-};
 
 }  // namespace
 
@@ -104,7 +92,7 @@ BOOST_AUTO_TEST_CASE(a_payload_is_compared_byte_for_byte) {
 // The same through `nslab check`: an altered payload fails the expectation
 // (exit 1) and says what came back.
 BOOST_AUTO_TEST_CASE(an_altered_payload_fails_its_expectation) {
-  Scratch s;
+  Scratch s("nslab-engine");
   std::string file = s.write("payload.yaml", fmt::format(R"(name: payload
 nodes:
   red:
@@ -134,7 +122,7 @@ expect:
 // attempts and the service's accepted ends). Under a low limit the engine
 // queues probes instead of failing with "Too many open files".
 BOOST_AUTO_TEST_CASE(a_tcp_matrix_completes_under_a_low_descriptor_limit) {
-  Scratch s;
+  Scratch s("nslab-engine");
   std::string yaml = "name: many\nnodes:\n  host:\n    bridges: { br0: }\n";
   std::string links, names;
   for (int i = 1; i <= 30; ++i) {

@@ -96,41 +96,12 @@ nl_sock* Netlink::Impl::socket() {
   return sock;
 }
 
-int Netlink::Impl::transact(nl_msg* m, LinkInfo* reply, std::vector<LinkInfo>* dump) {
-  nl_sock* sock = socket();
-  int rc = nl_send_auto(sock, m);
-  if (rc < 0) return EIO;
-  struct Ctx {
-    int err = 0;
-    LinkInfo* reply;
-    std::vector<LinkInfo>* dump;
-  } ctx{0, reply, dump};
-  nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
-  if (!cb) throw std::bad_alloc();
-  nl_cb_err(
-      cb, NL_CB_CUSTOM,
-      [](sockaddr_nl*, nlmsgerr* e, void* arg) -> int {
-        static_cast<Ctx*>(arg)->err = -e->error;
-        return NL_STOP;
-      },
-      &ctx);
-  nl_cb_set(
-      cb, NL_CB_VALID, NL_CB_CUSTOM,
-      [](nl_msg* msg, void* arg) -> int {
-        auto* c = static_cast<Ctx*>(arg);
-        nlmsghdr* h = nlmsg_hdr(msg);
-        if (h->nlmsg_type == RTM_NEWLINK) {
-          if (c->reply) *c->reply = parse_link(h);
-          if (c->dump) c->dump->push_back(parse_link(h));
-        }
-        return NL_OK;
-      },
-      &ctx);
-  rc = nl_recvmsgs(sock, cb);
-  nl_cb_put(cb);
-  if (ctx.err != 0) return ctx.err;
-  if (rc < 0) return EIO;
-  return 0;
+int Netlink::Impl::transact(nl_msg* m, LinkInfo* reply, std::vector<LinkInfo>* dump_out) {
+  return dump(m, [&](nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWLINK) return;
+    if (reply) *reply = parse_link(h);
+    if (dump_out) dump_out->push_back(parse_link(h));
+  });
 }
 
 int Netlink::Impl::dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn) {

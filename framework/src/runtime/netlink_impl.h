@@ -71,7 +71,7 @@ struct Netlink::Impl {
 
   // Sends m and reads its answer: an ack, one link, or a dump of links.
   // Returns 0 or the kernel's errno (libnl's own codes would lose it).
-  int transact(nl_msg* m, LinkInfo* reply = nullptr, std::vector<LinkInfo>* dump = nullptr);
+  int transact(nl_msg* m, LinkInfo* reply = nullptr, std::vector<LinkInfo>* dump_out = nullptr);
   // Sends a dump request and hands every answer to fn. Returns 0 or errno.
   int dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn);
   void must(nl_msg* m, const std::string& what);
