@@ -77,7 +77,8 @@ void print_program_logs(Lab& lab, Output& o) {
   for (const auto& p : lab.processes()) {
     auto code = p->exit_code();
     std::string tail = p->log_tail();
-    o.out("  log of {} ({}){}\n", p->label(), code ? "exited with code " + std::to_string(*code) : "running",
+    o.out("  log of {} ({}){}\n", p->label(),
+          code ? "exited with code " + std::to_string(*code) + p->exit_note(*code) : "running",
           tail.empty() ? ": nothing" : ", the end:");
     std::size_t start = 0;
     while (start < tail.size()) {

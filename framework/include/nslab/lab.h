@@ -26,6 +26,10 @@
 #include "nslab/process.h"
 #include "nslab/topology.h"
 
+namespace nslab::detail {
+class LabCgroups;
+}
+
 namespace nslab {
 
 class ServiceHost;  // the built-in services (not part of the API)
@@ -130,6 +134,7 @@ class Lab {
   std::vector<Node*> node_list_;                     // nodes_, for nodes()
   std::vector<Process*> process_list_;               // processes_, for processes()
   std::unique_ptr<ServiceHost> services_;            // destroyed before the nodes: it uses their sockets
+  std::unique_ptr<detail::LabCgroups> cgroups_;      // the nodes' limits; destroyed after processes_
   std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
   // The `run:` programs among processes_ that must keep running.
   std::vector<std::pair<Process*, SourceLocation>> lasting_;

@@ -13,6 +13,10 @@
 #include "nslab/netns.h"
 #include "nslab/values.h"
 
+namespace nslab::detail {
+class NodeCgroup;
+}
+
 namespace nslab {
 
 class Netlink;  // the framework's own netlink socket (not part of the API)
@@ -59,7 +63,8 @@ class Node {
   std::string name_;
   Netns ns_;
   std::unique_ptr<Netlink> netlink_;
-  Fd icmp4_, icmp6_;  // raw ICMP sockets for probes, made on first use
+  Fd icmp4_, icmp6_;                                  // raw ICMP sockets for probes, made on first use
+  std::shared_ptr<const detail::NodeCgroup> cgroup_;  // its limits' cgroup; null without limits
   std::vector<Interface> interfaces_;
 };
 

@@ -65,6 +65,10 @@ class Process {
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
   std::string log() const;  // stdout and stderr so far
   std::string log_tail(std::size_t lines = 15) const;
+  // Why an exit with this code happened, when the lab knows more than the
+  // code says: " (killed by the kernel's OOM killer: node \"x\" has
+  // limits.memory 64MiB)"; empty otherwise.
+  std::string exit_note(int code) const;
   // Throws ProcessError with the exit code and the log's tail if it exited.
   void require_running();
 

@@ -14,6 +14,7 @@
 #include "nslab/error.h"
 #include "nslab/impairment.h"
 #include "nslab/ip_address.h"
+#include "nslab/limits.h"
 #include "nslab/names.h"
 #include "nslab/values.h"
 
@@ -119,6 +120,7 @@ struct NodeSpec {
   RulesSpec nftables;          // an nft ruleset (nft -f syntax)
   std::string hostname;        // non-empty: its processes get a UTS namespace with it
   bool pid_namespace = false;  // its processes get a PID namespace of their own
+  Limits limits;               // for all its programs together (one cgroup per node)
   std::vector<RunSpec> run;
   SourceLocation where;
 

@@ -4,6 +4,7 @@
 // Internal to src/model; its parts follow the file's sections:
 //   scenario.cpp               the top level, options, values several sections share
 //   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
+//   scenario_limits.cpp        a node's resource limits
 //   scenario_links.cpp         links: endpoints and impairments
 //   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
 #pragma once
@@ -51,6 +52,9 @@ class Loader {
   void bridges(NodeSpec& n, const YAML::Node& b);
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
+
+  // scenario_limits.cpp
+  void limits(NodeSpec& n, const YAML::Node& body);
 
   // scenario_links.cpp
   void link(const YAML::Node& item);

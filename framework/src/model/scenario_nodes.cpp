@@ -42,12 +42,13 @@ void Loader::node(NodeSpec& n, const YAML::Node& body) {
   std::string ctx = fmt::format("node \"{}\"", n.name);
   if (!r_.keys(body,
                {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run", "hostname",
-                "pid_namespace"},
+                "pid_namespace", "limits"},
                ctx))
     return;
   if (auto h = body["hostname"]) hostname(n, h);
   if (auto p = body["pid_namespace"])
     if (auto b = r_.boolean(p, "pid_namespace")) n.pid_namespace = *b;
+  if (auto l = body["limits"]) limits(n, l);
   if (auto rs = body["run"])
     for (const auto& item : r_.list(rs, "run")) run(n, item);
   if (auto b = body["bridges"]) bridges(n, b);

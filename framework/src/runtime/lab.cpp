@@ -2,10 +2,12 @@
 // in lab_build.cpp.
 #include "nslab/lab.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
 #include <utility>
 
+#include "cgroup.h"
 #include "fd_limit.h"
 #include "netlink.h"
 #include "node_internals.h"
@@ -24,6 +26,7 @@ Lab::Lab(Topology topology, LabOptions options) : topology_(std::move(topology))
 Lab::~Lab() {
   lasting_.clear();
   processes_.clear();
+  cgroups_.reset();
   services_.reset();
   nodes_.clear();
 }
@@ -44,6 +47,11 @@ Process& Lab::start(std::string_view node_name, ProcessSpec spec) {
 }
 
 void Lab::start_processes() {
+  if (std::any_of(topology_.nodes().begin(), topology_.nodes().end(),
+                  [](const NodeSpec& n) { return !n.limits.empty(); })) {
+    cgroups_ = std::make_unique<detail::LabCgroups>(topology_);
+    for (auto& n : nodes_) NodeInternals::set_cgroup(*n, cgroups_->node(n->name()));
+  }
   for (const auto& spec : topology_.nodes()) {
     for (const auto& r : spec.run) {
       auto located = [&](const std::string& msg) { return r.where.known() ? r.where.str() + ": " + msg : msg; };
@@ -54,8 +62,8 @@ void Lab::start_processes() {
         if (r.expect_exit) {
           int code = p->wait(r.timeout);
           if (code != *r.expect_exit)
-            throw ProcessError(fmt::format("{} exited with code {}, not {}; the end of its output:\n{}", p->label(),
-                                           code, *r.expect_exit, p->log_tail()));
+            throw ProcessError(fmt::format("{} exited with code {}{}, not {}; the end of its output:\n{}", p->label(),
+                                           code, p->exit_note(code), *r.expect_exit, p->log_tail()));
           continue;
         }
         if (r.ready_port) wait_listening(n, r.ready_port->first, r.ready_port->second, r.timeout, p);

@@ -16,6 +16,9 @@ struct NodeInternals {
   static int icmp_socket(const Node& n, Family f) noexcept { return (f == Family::ipv4 ? n.icmp4_ : n.icmp6_).get(); }
   static void set_icmp_socket(Node& n, Family f, Fd fd) { (f == Family::ipv4 ? n.icmp4_ : n.icmp6_) = std::move(fd); }
   static void record_interface(Node& n, Node::Interface i) { n.interfaces_.push_back(std::move(i)); }
+  // The cgroup of the node's limits (cgroup.h); null without limits.
+  static const std::shared_ptr<const detail::NodeCgroup>& cgroup(const Node& n) noexcept { return n.cgroup_; }
+  static void set_cgroup(Node& n, std::shared_ptr<const detail::NodeCgroup> c) { n.cgroup_ = std::move(c); }
 };
 
 }  // namespace nslab

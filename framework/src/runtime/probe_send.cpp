@@ -59,7 +59,8 @@ Fd Engine::stream_socket(const Task& t, const Node& n) {
   if (type == SOCK_DGRAM) {
     // As a UDP client does by default: a datagram larger than the path
     // MTU is fragmented once the kernel has learned that MTU.
-    int want = t.family == Family::ipv4 ? IP_PMTUDISC_WANT : IPV6_PMTUDISC_WANT;
+    static_assert(IP_PMTUDISC_WANT == IPV6_PMTUDISC_WANT);  // one value for both families
+    int want = IP_PMTUDISC_WANT;
     int zero = 0;
     if (t.family == Family::ipv4) {
       sys::set_option(fd.get(), SOL_IP, IP_MTU_DISCOVER, want, "IP_MTU_DISCOVER on a probe socket");

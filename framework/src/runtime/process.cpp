@@ -5,6 +5,8 @@
 #include <sstream>
 #include <thread>
 
+#include "cgroup.h"
+#include "node_internals.h"
 #include "nslab/node.h"
 #include "subprocess.h"
 
@@ -25,19 +27,22 @@ std::string join(const std::vector<std::string>& argv) {
 struct Process::Impl {
   std::string label;
   Subprocess program;
+  std::shared_ptr<const detail::NodeCgroup> cgroup;  // the node's limits, if any
 };
 
 Process::Process(const Node& node, ProcessSpec spec) {
   if (spec.argv.empty()) throw ConfigError(fmt::format("node \"{}\": a process needs a command", node.name()));
   std::string label = fmt::format("{}: {}", node.name(), join(spec.argv));
+  const auto& cgroup = NodeInternals::cgroup(node);
   Subprocess program(SubprocessSpec{.argv = std::move(spec.argv),
                                     .env = std::move(spec.env),
                                     .working_dir = std::move(spec.working_dir),
                                     .netns_fd = node.netns().fd(),
                                     .hostname = std::move(spec.hostname),
                                     .pid_namespace = spec.pid_namespace,
-                                    .label = label});
-  impl_ = std::make_unique<Impl>(Impl{std::move(label), std::move(program)});
+                                    .label = label,
+                                    .cgroups = cgroup ? cgroup->procs() : std::vector<int>{}});
+  impl_ = std::make_unique<Impl>(Impl{std::move(label), std::move(program), cgroup});
 }
 
 Process::~Process() = default;
@@ -89,12 +94,16 @@ std::string Process::log_tail(std::size_t lines) const {
   return all.substr(start);
 }
 
+std::string Process::exit_note(int code) const {
+  return impl_->cgroup ? impl_->cgroup->exit_note(code) : std::string();
+}
+
 void Process::require_running() {
   auto code = exit_code();
   if (!code) return;
   std::string tail = log_tail();
   throw ProcessError(
-      fmt::format("{} exited with code {}{}", impl_->label, *code,
+      fmt::format("{} exited with code {}{}{}", impl_->label, *code, exit_note(*code),
                   tail.empty() ? std::string(" and printed nothing") : "; the end of its output:\n" + tail));
 }
 

@@ -200,7 +200,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       auto t1 = std::chrono::steady_clock::now();
       // The command ends when its shell does: whatever it left running in
       // the background is killed then, and everything at the timeout.
-      auto r = run_in_netns(lab.node(c->from).netns(), {"sh", "-c", c->command}, {}, c->timeout);
+      auto r = run_in_node(lab.node(c->from), {"sh", "-c", c->command}, c->timeout);
       o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
       o.passed = !r.timed_out && r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
       std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
@@ -231,7 +231,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     o.where = dead.where;
     std::string tail = dead.process->log_tail();
     while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-    o.summary = fmt::format("exited with code {}{}", dead.code,
+    o.summary = fmt::format("exited with code {}{}{}", dead.code, dead.process->exit_note(dead.code),
                             tail.empty() ? std::string(" and printed nothing") : "; the end of its output:\n" + tail);
     out.expectations.push_back(std::move(o));
   }

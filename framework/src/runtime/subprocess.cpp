@@ -23,6 +23,8 @@
 
 #include "nslab/error.h"
 #include "nslab/netns.h"
+#include "cgroup.h"
+#include "node_internals.h"
 #include "supervisor.h"
 #include "sys.h"
 
@@ -165,11 +167,16 @@ struct Subprocess::State {
 };
 
 Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) {
-  if (spec.argv.empty()) throw ConfigError("a program needs a command");
+  const bool guardian = spec.argv.empty() && !spec.remove_dirs.empty();
+  if (spec.argv.empty() && !guardian) throw ConfigError("a program needs a command");
+  if (spec.cgroups.size() > static_cast<std::size_t>(supervisor::kMaxCgroups))
+    throw ConfigError("a program joins at most 4 cgroups");
   State& s = *state_;
-  s.label = spec.label.empty() ? join(spec.argv) : spec.label;
-  std::string exe = find_program(spec.argv[0]);
-  if (exe.empty())
+  s.label = !spec.label.empty() ? spec.label
+            : guardian          ? "the guardian of " + spec.remove_dirs.front()
+                                : join(spec.argv);
+  std::string exe = guardian ? "" : find_program(spec.argv[0]);
+  if (!guardian && exe.empty())
     throw EnvironmentError(fmt::format("{}: \"{}\" is not installed (not found in PATH)", s.label, spec.argv[0]));
 
   s.output = Fd(::memfd_create("nslab-output", MFD_CLOEXEC));
@@ -201,8 +208,14 @@ Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) 
   s.status = Fd(status[0]);
   Fd status_w(status[1]);
 
+  std::vector<const char*> remove_dirs;
+  for (const auto& d : spec.remove_dirs) remove_dirs.push_back(d.c_str());
+  remove_dirs.push_back(nullptr);
+
   Plan plan;
-  plan.exe = exe.c_str();
+  plan.exe = guardian ? nullptr : exe.c_str();
+  plan.remove_dirs = remove_dirs.data();
+  for (std::size_t i = 0; i < spec.cgroups.size(); ++i) plan.cgroup_fds[i] = spec.cgroups[i];
   plan.argv = argv.data();
   plan.envp = envp.data();
   plan.cwd = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
@@ -320,8 +333,8 @@ std::string Subprocess::output() const {
 namespace {
 
 ProcessResult run(int netns_fd, const std::vector<std::string>& argv, const std::string& input,
-                  std::optional<std::chrono::milliseconds> timeout) {
-  Subprocess p(SubprocessSpec{.argv = argv, .netns_fd = netns_fd, .input = input});
+                  std::optional<std::chrono::milliseconds> timeout, std::vector<int> cgroups = {}) {
+  Subprocess p(SubprocessSpec{.argv = argv, .netns_fd = netns_fd, .input = input, .cgroups = std::move(cgroups)});
   std::optional<int> code = p.wait_for(timeout.value_or(std::chrono::hours(24 * 365)));
   p.kill_tree();
   ProcessResult r;
@@ -336,6 +349,12 @@ ProcessResult run(int netns_fd, const std::vector<std::string>& argv, const std:
 ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv, const std::string& input,
                            std::optional<std::chrono::milliseconds> timeout) {
   return run(ns.fd(), argv, input, timeout);
+}
+
+ProcessResult run_in_node(const Node& node, const std::vector<std::string>& argv,
+                          std::optional<std::chrono::milliseconds> timeout) {
+  const auto& cgroup = NodeInternals::cgroup(node);
+  return run(node.netns().fd(), argv, {}, timeout, cgroup ? cgroup->procs() : std::vector<int>{});
 }
 
 ProcessResult run_program(const std::vector<std::string>& argv, const std::string& input,

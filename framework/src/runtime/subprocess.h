@@ -41,6 +41,7 @@
 namespace nslab {
 
 class Netns;
+class Node;
 
 struct SubprocessSpec {
   std::vector<std::string> argv;           // argv[0] is looked up in PATH first
@@ -51,6 +52,11 @@ struct SubprocessSpec {
   bool pid_namespace = false;              // the program is PID 1 of a PID namespace with its own /proc
   std::string input;                       // its standard input; empty: /dev/null
   std::string label;                       // names it in errors; default: the command line
+  std::vector<int> cgroups;                // cgroup.procs files (open for writing) the program joins
+  // With no argv: a guardian, a supervisor without a program, which removes
+  // these directories (deepest first, once empty) when the Subprocess goes
+  // or the nslab process dies, even by SIGKILL.
+  std::vector<std::string> remove_dirs;
 };
 
 class Subprocess {
@@ -90,6 +96,9 @@ class Subprocess {
 // installed.
 ProcessResult run_in_netns(const Netns& ns, const std::vector<std::string>& argv, const std::string& input = {},
                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+// The same in a lab node: its network namespace and, when it has limits, its cgroup.
+ProcessResult run_in_node(const Node& node, const std::vector<std::string>& argv,
+                          std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // The same in the caller's own namespace (for tools like Graphviz's dot).
 ProcessResult run_program(const std::vector<std::string>& argv, const std::string& input = {},

@@ -29,6 +29,7 @@ const char* step_text(std::int32_t step) {
     case kMountProc: return "cannot mount /proc for the PID namespace";
     case kChdir: return "cannot change to the working directory";
     case kExec: return "cannot execute the program";
+    case kJoinCgroup: return "cannot join the node's cgroup";
     default: return "cannot set up its supervisor";
   }
 }
@@ -190,6 +191,37 @@ void kill_children() {
   }
 }
 
+// Removes the guardian's directories, deepest first, each once it is empty:
+// after nslab's death the programs in them are being killed by their own
+// supervisors at the same time, so wait for them (a bounded while).
+void remove_dirs(const char* const* dirs) {
+  for (const char* const* d = dirs; d && *d; ++d)
+    for (int tries = 0; tries < 1000; ++tries) {
+      if (::rmdir(*d) == 0 || errno == ENOENT) break;
+      if (errno != EBUSY) break;
+      ::poll(nullptr, 0, 10);
+    }
+}
+
+// A guardian: no program; it waits for nslab's end (or a request) and then
+// removes its directories.
+[[noreturn]] void guard(const Plan& plan) {
+  put(kStatusFd, {kStarted, 0, 0});
+  ::close(kOutputFd);
+  ::close(kInputFd);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  const int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  for (;;) {
+    pollfd p[2] = {{kLifelineFd, POLLIN, 0}, {sfd, POLLIN, 0}};
+    (void)sys::retry([&] { return ::poll(p, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 50); });
+    if (p[0].revents != 0 || (sfd >= 0 && (p[1].revents & POLLIN))) break;
+  }
+  remove_dirs(plan.remove_dirs);
+  ::_exit(0);
+}
+
 // The program, between the supervisor's fork and exec.
 [[noreturn]] void start_program(const Plan& plan, int errfd, pid_t supervisor) {
   auto fail = [&](std::int32_t step) {
@@ -213,6 +245,10 @@ void kill_children() {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail(kMountProc);
     if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(kMountProc);
   }
+  // Into the node's cgroups before anything runs: what the program starts
+  // is born there.
+  for (int i = 0; i < kMaxCgroups; ++i)
+    if (plan.cgroup_fds[i] >= 0 && ::write(kFirstCgroupFd + i, "0", 1) != 1) fail(kJoinCgroup);
   ::setpgid(0, 0);
   if (plan.cwd && ::chdir(plan.cwd) != 0) fail(kChdir);
   if (plan.fds[3] >= 0) ::dup2(kInputFd, 0);
@@ -231,9 +267,13 @@ void kill_children() {
 [[noreturn]] void supervise(const Plan& plan) {
   // Its descriptors at fixed numbers, every other one closed: it holds no
   // other program's lifeline, pipe or namespace.
-  int tmp[5];
-  for (int i = 0; i < 5; ++i) tmp[i] = plan.fds[i] >= 0 ? ::fcntl(plan.fds[i], F_DUPFD_CLOEXEC, kFirstFree) : -1;
-  for (int i = 0; i < 5; ++i) {
+  constexpr int kFixed = 5 + kMaxCgroups;
+  int want[kFixed];
+  for (int i = 0; i < 5; ++i) want[i] = plan.fds[i];
+  for (int i = 0; i < kMaxCgroups; ++i) want[5 + i] = plan.cgroup_fds[i];
+  int tmp[kFixed];
+  for (int i = 0; i < kFixed; ++i) tmp[i] = want[i] >= 0 ? ::fcntl(want[i], F_DUPFD_CLOEXEC, kFirstFree) : -1;
+  for (int i = 0; i < kFixed; ++i) {
     if (tmp[i] >= 0)
       ::dup3(tmp[i], 3 + i, O_CLOEXEC);
     else
@@ -274,6 +314,7 @@ void kill_children() {
     if (::sethostname(plan.hostname, std::strlen(plan.hostname)) != 0) fail(kSetHostname);
   }
   if (plan.pid_namespace && ::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) fail(kNewPidns);
+  if (!plan.exe) guard(plan);
 
   int err[2];
   if (::pipe2(err, O_CLOEXEC) != 0) fail(kSetup);

@@ -32,13 +32,16 @@ enum Step : std::int32_t {
   kMountProc,
   kChdir,
   kExec,
+  kJoinCgroup,
 };
 
 // What failed, for the error message.
 const char* step_text(std::int32_t step);
 
 // Descriptors at fixed numbers in the supervisor; everything else is closed.
-constexpr int kLifelineFd = 3, kStatusFd = 4, kOutputFd = 5, kInputFd = 6, kNetnsFd = 7, kFirstFree = 8;
+constexpr int kLifelineFd = 3, kStatusFd = 4, kOutputFd = 5, kInputFd = 6, kNetnsFd = 7;
+// The cgroup.procs files the program joins (one per cgroup v1 hierarchy).
+constexpr int kMaxCgroups = 4, kFirstCgroupFd = 8, kFirstFree = kFirstCgroupFd + kMaxCgroups;
 
 // Everything the children need, made before the fork: after it, only
 // async-signal-safe calls (this process may have many threads).
@@ -49,7 +52,11 @@ struct Plan {
   const char* cwd = nullptr;       // nullptr: inherit
   const char* hostname = nullptr;  // nullptr: no UTS namespace
   bool pid_namespace = false;
-  int fds[5] = {-1, -1, -1, -1, -1};  // lifeline, status, output, input, netns
+  int fds[5] = {-1, -1, -1, -1, -1};               // lifeline, status, output, input, netns
+  int cgroup_fds[kMaxCgroups] = {-1, -1, -1, -1};  // cgroup.procs files the program joins
+  // A guardian: no program (exe is nullptr); when nslab goes or asks, it
+  // removes these directories (cgroups, deepest first) once they are empty.
+  const char* const* remove_dirs = nullptr;
 };
 
 // Reads up to size bytes (less only at end of file).
