@@ -124,6 +124,9 @@ BOOST_AUTO_TEST_CASE(scenario_scans_are_refused_with_positions) {
                  "lab.yaml:9:38: unknown key \"opn\" in a scan; did you mean \"open\"?"));
   BOOST_TEST(
       has(errors_of(lab("  - { from: a, to: r, tcp: [22, 0] }\n")), "lab.yaml:9:33: a port set: \"0\" is not a port"));
+  // An empty set would probe nothing: validate refuses it, as check would.
+  BOOST_TEST(
+      has(errors_of(lab("  - { from: a, to: r, tcp: [], verdict: refused }\n")), "lab.yaml:9:28: a port set is empty"));
   BOOST_TEST(has(errors_of(lab("  - { from: a, to: r, tcp: 1-3, served_by: r }\n")),
                  "lab.yaml:9:44: served_by needs a single port"));
   BOOST_TEST(has(errors_of(lab("  - capture: { on: \"r:eth0\", during: { from: a, to: r, tcp: [1, 2] } }\n")),

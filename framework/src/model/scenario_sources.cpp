@@ -41,9 +41,12 @@ bool Loader::check_source(const YAML::Node& n, const std::string& from) {
 
 void Loader::source_keys(const YAML::Node& item, Probe& probe) {
   if (auto s = item["source"]) {
-    auto v = r_.scalar(s, "source").value_or("");
+    auto text = r_.scalar(s, "source");
+    auto v = text.value_or("");
     auto a = IpAddress::parse(v);
-    if (!a) {
+    if (!text) {
+      // reported by scalar()
+    } else if (!a) {
       r_.error(s, fmt::format("source \"{}\" is not an IP address", v));
     } else if (IpAddress::parse(probe.from) || probe.from.find(':') != std::string::npos) {
       r_.error(s, fmt::format("from \"{}\" already sets the source address; write from: NODE with source", probe.from));
@@ -92,6 +95,10 @@ std::optional<PortSet> Loader::port_set(const YAML::Node& n, std::string_view wh
     one(n);
   }
   if (!ok) return std::nullopt;
+  if (out.empty()) {
+    r_.error(n, fmt::format("{} is empty", what));
+    return std::nullopt;
+  }
   return out;
 }
 
