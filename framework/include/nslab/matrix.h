@@ -25,6 +25,10 @@ struct MatrixSpec {
   Protocol protocol = Protocol::icmp;
   std::uint16_t port = 0;
   std::optional<Family> family;
+  // Nodes ("fw": the kernel picks the source address, and the node's first
+  // address is the target) or node:interface entries ("fw:eth1": that
+  // interface's address, as source and as target). Entries of one node are
+  // not probed from each other.
   std::vector<std::string> nodes;
   Verdict default_verdict = Verdict::reachable;
   std::vector<MatrixCell> exceptions;

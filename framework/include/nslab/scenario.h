@@ -24,8 +24,14 @@ struct ProbeExpectation {
   Verdict verdict = Verdict::reachable;
   std::optional<std::string> served_by;
   std::optional<IpAddress> seen_from;  // the client address the service saw
+  // A port set (`tcp: [22, 80]`, `tcp: 1-1024`): every port of it probed
+  // (Lab::scan), each with `verdict`. With `open` (`scan: tcp/1-65535,
+  // open: [80, 443]`): exactly those ports count as open (README, Port scans).
+  std::optional<PortSet> ports;
+  std::optional<PortSet> open;
   SourceLocation where;
   std::string str() const;
+  PortScan scan() const;  // the scan of a port set
 };
 
 // What crossed an interface while one probe ran: a count of the packets that

@@ -8,6 +8,13 @@ std::string Probe::str() const {
   std::string s = fmt::format("{} -> {} {}", from, to, nslab::to_string(protocol));
   if (protocol != Protocol::icmp) s += fmt::format("/{}", port);
   if (family) s += fmt::format(" ({})", nslab::to_string(*family));
+  if (source && sport)
+    s += fmt::format(" from {}", source->is_v4() ? fmt::format("{}:{}", source->str(), sport)
+                                                 : fmt::format("[{}]:{}", source->str(), sport));
+  else if (source)
+    s += fmt::format(" from {}", source->str());
+  else if (sport)
+    s += fmt::format(" from port {}", sport);
   return s;
 }
 

@@ -10,7 +10,22 @@
 
 namespace nslab {
 
+PortScan ProbeExpectation::scan() const {
+  return PortScan{probe.from,   probe.to,     probe.protocol, ports.value_or(PortSet{}),
+                  probe.family, probe.source, probe.sport};
+}
+
 std::string ProbeExpectation::str() const {
+  if (ports && open) return fmt::format("{}: open {}", scan().str(), open->empty() ? "none" : open->str());
+  if (ports) {
+    Probe shown = probe;
+    shown.port = 0;
+    shown.protocol = Protocol::icmp;
+    std::string head = shown.str();
+    std::string proto = fmt::format("{}/{}", to_string(probe.protocol), ports->str());
+    head.replace(head.find(" icmp"), 5, " " + proto);
+    return fmt::format("{}: {}", head, to_string(verdict));
+  }
   std::string s = fmt::format("{}: {}", probe.str(), to_string(verdict));
   if (served_by) s += fmt::format(", served by {}", *served_by);
   if (seen_from) s += fmt::format(", seen from {}", seen_from->str());
@@ -58,13 +73,23 @@ void Loader::expectation(const YAML::Node& item) {
 }
 
 void Loader::probe_expectation(const YAML::Node& item) {
-  if (!r_.keys(item, {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload"},
+  if (item.IsMap() && item["scan"]) {
+    scan_expectation(item);
+    return;
+  }
+  if (!r_.keys(item,
+               {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload", "source",
+                "sport"},
                "an expectation"))
     return;
-  auto probe = probe_of(item, "an expectation");
-  if (!probe) return;
   ProbeExpectation e;
+  auto probe = probe_of(item, "an expectation", &e.ports);
+  if (!probe) return;
   e.where = r_.at(item);
+  if (e.ports)
+    for (const char* key : {"served_by", "seen_from", "payload"})
+      if (item[key])
+        r_.error(item[key], fmt::format("{} needs a single port; a port set checks each port's verdict only", key));
   if (auto i = item["icmp"]) {
     if (auto v = r_.verdict(i)) e.verdict = *v;
     if (item["verdict"]) r_.error(item["verdict"], "with icmp, write the verdict as icmp: VERDICT");
@@ -117,6 +142,10 @@ void Loader::command_expectation(const YAML::Node& item) {
 }
 
 std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view what) {
+  return probe_of(item, what, nullptr);
+}
+
+std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view what, std::optional<PortSet>* ports) {
   auto from = item["from"], to = item["to"];
   if (!from || !to) {
     r_.error(item, fmt::format("{} needs \"from\" and \"to\"", what));
@@ -126,21 +155,32 @@ std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view w
   probe.from = r_.scalar(from, "from").value_or("");
   probe.to = r_.scalar(to, "to").value_or("");
   const auto errors_before = r_.errors().size();
-  check_node(from, probe.from, "from");
+  check_source(from, probe.from);
   check_target(to, probe.to);
   const bool ends_known = r_.errors().size() == errors_before;
-  int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0);
+  const bool scan = ports && item["scan"];
+  int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0) + (scan ? 1 : 0);
   if (protocols != 1) {
-    r_.error(item, fmt::format("{} names exactly one of icmp, tcp: PORT, udp: PORT", what));
+    r_.error(item, fmt::format("{} names exactly one of icmp, tcp: PORT, udp: PORT{}", what, scan ? ", scan" : ""));
     return std::nullopt;
   }
   if (item["icmp"]) {
     probe.protocol = Protocol::icmp;
-  } else {
+  } else if (!scan) {
     auto p = item["tcp"] ? item["tcp"] : item["udp"];
     probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
-    if (auto port = r_.integer(p, "port", 1, 65535)) probe.port = static_cast<std::uint16_t>(*port);
+    bool is_set = p.IsSequence() || (p.IsScalar() && p.Scalar().find_first_of(",-") != std::string::npos);
+    if (is_set && !ports) {
+      r_.error(p, fmt::format("{} takes a single port, not a port set", what));
+    } else if (is_set) {
+      *ports = port_set(p, "a port set");
+      if (*ports && !(*ports)->empty()) probe.port = (*ports)->ranges().front().first;
+      if (!*ports) return std::nullopt;
+    } else if (auto port = r_.integer(p, "port", 1, 65535)) {
+      probe.port = static_cast<std::uint16_t>(*port);
+    }
   }
+  source_keys(item, probe);
   if (auto f = item["family"])
     if (auto fam = family(f)) probe.family = fam;
   if (ends_known) check_probe_addresses(item["family"] ? item["family"] : item["to"], probe);
@@ -179,7 +219,7 @@ void Loader::capture(const YAML::Node& c) {
                                         e.on));
   }
   auto during = c["during"];
-  if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family"}, "a capture's probe")) return;
+  if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family", "source", "sport"}, "a capture's probe")) return;
   auto probe = probe_of(during, "a probe");
   if (!probe) return;
   e.during = std::move(*probe);
@@ -238,7 +278,14 @@ void Loader::matrix(const YAML::Node& m) {
           r_.error(item, fmt::format("matrix node \"{}\" is listed twice", *name));
           continue;
         }
-        if (!check_node(item, *name, "a matrix node")) continue;
+        if (IpAddress::parse(*name)) {
+          r_.error(item,
+                   fmt::format("matrix node \"{}\" is an address; a matrix takes nodes and node:interface", *name));
+          continue;
+        }
+        auto before = r_.errors().size();
+        check_target(item, *name);
+        if (r_.errors().size() != before) continue;
         needs_address(item, *name);
         spec.nodes.push_back(*name);
       }
@@ -329,13 +376,26 @@ bool Loader::lab_has(Family f) const {
 }
 
 // A probe aims at an address of its target, and an explicit family needs an
-// address of that family at both ends. Reported at `at` (the family key,
-// else the target).
+// address of that family at both ends; a source address (`from: ADDRESS`,
+// `source:`) fixes the family. Reported at `at` (the family key, else the
+// target).
 void Loader::check_probe_addresses(const YAML::Node& at, const Probe& p) {
-  if (!s_.topology.find_node(p.from)) return;  // reported already
+  if (!s_.topology.find_node(source_node(p.from))) return;  // reported already
+  std::optional<Family> fixed;
+  if (p.source)
+    fixed = p.source->family();
+  else if (auto a = IpAddress::parse(p.from))
+    fixed = a->family();
+  if (p.family && fixed && *p.family != *fixed) {
+    r_.error(at, fmt::format("family {} does not fit the source address {}", to_string(*p.family),
+                             p.source ? p.source->str() : p.from));
+    return;
+  }
+  const std::optional<Family> fam = p.family ? p.family : fixed;
+  auto source_lacks = [&](Family f) { return fixed ? *fixed != f : addresses_of(p.from, f).empty(); };
   if (auto a = IpAddress::parse(p.to)) {
-    if (p.family && *p.family != a->family()) {
-      r_.error(at, fmt::format("family {} does not fit target {}, an {} address", to_string(*p.family), p.to,
+    if (fam && *fam != a->family()) {
+      r_.error(at, fmt::format("family {} does not fit target {}, an {} address", to_string(*fam), p.to,
                                family_name(a->family())));
       return;
     }
@@ -343,22 +403,27 @@ void Loader::check_probe_addresses(const YAML::Node& at, const Probe& p) {
       r_.error(at, fmt::format("target {} is an {} address, but the lab has no {} addresses ({} is off in its "
                                "nodes)",
                                p.to, family_name(a->family()), family_name(a->family()), family_name(a->family())));
-    else if (p.family && addresses_of(p.from, a->family()).empty())
-      r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*p.family), p.from,
-                               family_name(*p.family)));
+    else if (fam && source_lacks(a->family()))
+      r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*fam), p.from,
+                               family_name(*fam)));
     return;
   }
   std::string node = p.to.substr(0, p.to.find(':'));
   if (!s_.topology.find_node(node)) return;  // reported already
-  if (p.family) {
-    if (addresses_of(p.to, p.family).empty())
-      r_.error(at, fmt::format("family {}: the target \"{}\" has no {} address", to_string(*p.family), p.to,
-                               family_name(*p.family)));
-    else if (addresses_of(p.from, p.family).empty())
-      r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*p.family), p.from,
-                               family_name(*p.family)));
+  if (fam) {
+    if (addresses_of(p.to, fam).empty())
+      r_.error(at,
+               fmt::format("family {}: the target \"{}\" has no {} address", to_string(*fam), p.to, family_name(*fam)));
+    else if (source_lacks(*fam))
+      r_.error(at, fmt::format("family {}: the source \"{}\" has no {} address", to_string(*fam), p.from,
+                               family_name(*fam)));
   } else if (addresses_of(p.to, std::nullopt).empty()) {
     r_.error(at, fmt::format("the target \"{}\" has no address to probe", p.to));
+  } else if (p.from.find(':') != std::string::npos && !IpAddress::parse(p.from)) {
+    // node:interface as a source: its address of the family the target is probed in.
+    Family f = addresses_of(p.to, Family::ipv4).empty() ? Family::ipv6 : Family::ipv4;
+    if (addresses_of(p.from, f).empty())
+      r_.error(at, fmt::format("the source \"{}\" has no {} address for target \"{}\"", p.from, family_name(f), p.to));
   }
 }
 

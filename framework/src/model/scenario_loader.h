@@ -73,6 +73,18 @@ class Loader {
   // is missing (`what` names the item then); the caller reads its own keys
   // (a verdict, served_by) and has checked which keys the item may have.
   std::optional<Probe> probe_of(const YAML::Node& item, std::string_view what);
+  // The same, where tcp/udp may name a port set ([22, 80], 1-1024, "22, 80"):
+  // the set goes to `ports` (which stays empty for a single port written as
+  // a number). `scan: tcp/PORTS` fills `ports` too.
+  std::optional<Probe> probe_of(const YAML::Node& item, std::string_view what, std::optional<PortSet>* ports);
+  // A port set: a number, "1-1024", "22, 80, 8000-8010", or a list of those.
+  std::optional<PortSet> port_set(const YAML::Node& n, std::string_view what);
+  void scan_expectation(const YAML::Node& item);
+  // Where a probe starts (README): a node, node:interface or an address of a
+  // node; `source` an address of that node. Report at their own keys.
+  bool check_source(const YAML::Node& n, const std::string& from);
+  std::string source_node(const std::string& from) const;
+  void source_keys(const YAML::Node& item, Probe& probe);
   // What a probe's ends may name: a node (check_node) or also node:interface
   // and an address (check_target). Both report at `n`.
   void check_target(const YAML::Node& n, const std::string& target);

@@ -148,6 +148,11 @@ ProbeResult Lab::probe(const Probe& p, const ProbeOptions& options) {
   return std::move(probe(std::vector<Probe>{p}, options).front());
 }
 
+ScanResult Lab::scan(const PortScan& scan, const ProbeOptions& options) {
+  std::lock_guard lock(probe_mutex_);
+  return run_scan(*this, scan, options);
+}
+
 MatrixReport Lab::run_matrix(const MatrixSpec& spec, const ProbeOptions& options) {
   expected_table(spec);  // names a bad exception before probing
   auto t0 = std::chrono::steady_clock::now();

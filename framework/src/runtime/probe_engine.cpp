@@ -41,10 +41,15 @@ Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& o
   tasks_.resize(probes.size());
   for (std::size_t i = 0; i < probes.size(); ++i) {
     Task& t = tasks_[i];
-    t.result.probe = probes[i];
-    t.src = &lab.node(probes[i].from);
-    t.result.target = lab.resolve(probes[i].to, probes[i].family);
+    const Probe& p = probes[i];
+    t.result.probe = p;
+    t.result.target = resolve_target(lab, p.to, p.family, p.from, p.source);
     t.family = t.result.target.family();
+    auto src = resolve_source(lab, p.from, p.source, t.family);
+    t.src = src.node;
+    t.bind = src.address;
+    if (p.sport && p.protocol == Protocol::icmp)
+      throw ConfigError(fmt::format("probe \"{}\": a source port needs a tcp or udp probe", p.str()));
     if (probes[i].protocol != Protocol::icmp && probes[i].port == 0)
       throw ConfigError(fmt::format("probe \"{}\" needs a port", probes[i].str()));
     // A built-in service answers a UDP request with its greeting and the
@@ -198,6 +203,11 @@ void Engine::plan_attempts(Task& t) const {
     return;
   }
   t.needed = std::max(2, *n);
+  if (p.protocol == Protocol::tcp && p.sport) {
+    t.wait_reason = "a fixed source port allows one connection attempt";
+    t.needed.reset();
+    return;
+  }
   if (p.protocol == Protocol::tcp && *t.needed > static_cast<int>(1 + kMaxSpareConnects)) {
     t.wait_reason = fmt::format("the lab's lossy links call for {} connection attempts, a TCP probe makes {}",
                                 *t.needed, 1 + kMaxSpareConnects);
@@ -327,7 +337,7 @@ Clock::time_point Engine::timers(Clock::time_point now) {
         send_echo(t);
       else if (t.result.probe.protocol == Protocol::udp)
         send_udp(t);
-      else if (t.spare.size() < kMaxSpareConnects)
+      else if (t.spare.size() < kMaxSpareConnects && !t.result.probe.sport)
         reconnect.push_back(i);
       t.next_retry = now + options_.retry_interval;
     }
@@ -373,6 +383,55 @@ int Engine::poll_once(int timeout_ms) {
 }
 
 }  // namespace probe_engine
+
+std::optional<Family> source_family(const std::string& from, const std::optional<IpAddress>& source) {
+  if (source) return source->family();
+  if (auto a = IpAddress::parse(from)) return a->family();
+  return std::nullopt;
+}
+
+IpAddress resolve_target(Lab& lab, const std::string& to, std::optional<Family> family, const std::string& from,
+                         const std::optional<IpAddress>& source) {
+  auto fixed = source_family(from, source);
+  IpAddress target = lab.resolve(to, family ? family : fixed);
+  if (fixed && *fixed != target.family())
+    throw ConfigError(fmt::format("probe from \"{}\"{} to \"{}\": the source is {} and the target {}", from,
+                                  source ? " with source " + source->str() : std::string(), to, to_string(*fixed),
+                                  to_string(target.family())));
+  return target;
+}
+
+ProbeSource resolve_source(Lab& lab, const std::string& from, const std::optional<IpAddress>& source, Family family) {
+  auto owns = [](const Node& n, const IpAddress& a) {
+    for (const auto& i : n.interfaces())
+      for (const auto& p : i.addresses)
+        if (p.address() == a) return true;
+    return false;
+  };
+  ProbeSource out;
+  if (auto a = IpAddress::parse(from)) {
+    for (Node* n : lab.nodes())
+      if (owns(*n, *a)) out.node = n;
+    if (!out.node) throw ConfigError(fmt::format("probe source {} is no address of a node of the lab", from));
+    out.address = *a;
+  } else if (auto colon = from.find(':'); colon != std::string::npos) {
+    out.node = &lab.node(from.substr(0, colon));
+    out.address = out.node->interface_address(from.substr(colon + 1), family);
+    if (!out.address) throw ConfigError(fmt::format("probe source \"{}\" has no {} address", from, to_string(family)));
+  } else {
+    out.node = &lab.node(from);
+  }
+  if (source) {
+    if (out.address && *out.address != *source)
+      throw ConfigError(
+          fmt::format("probe source \"{}\" already sets the source address; source {} differs", from, source->str()));
+    if (!owns(*out.node, *source))
+      throw ConfigError(
+          fmt::format("probe source address {} is not an address of node \"{}\"", source->str(), out.node->name()));
+    out.address = *source;
+  }
+  return out;
+}
 
 std::vector<ProbeResult> run_probes(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options) {
   if (probes.empty()) return {};

@@ -52,10 +52,26 @@ constexpr long kReservedDescriptors = 128;
 socklen_t make_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss);
 IpAddress from_sockaddr(const sockaddr_storage& ss);
 long descriptor_budget();
+// The first error queued on a socket with IP_RECVERR (probe_receive.cpp):
+// an ICMP error with its type, code and sender (" from ADDRESS"), or a
+// local one; empty when none is queued.
+struct QueuedError {
+  int err = 0;
+  bool icmp = false;
+  Family family = Family::ipv4;
+  int type = 0, code = 0;
+  std::string from;
+};
+std::optional<QueuedError> read_queued_error(int fd);
+// Binds a probe socket to its source address and port, if it has them
+// (probe_send.cpp); throws SystemError naming `what`.
+void bind_source(int fd, const std::optional<IpAddress>& address, std::uint16_t port, Family family,
+                 const std::string& what);
 
 struct Task {
   ProbeResult result;
   Node* src = nullptr;
+  std::optional<IpAddress> bind;  // the source address, when the probe sets one
   Family family = Family::ipv4;
   Fd fd;                  // tcp/udp: the probe's own socket (tcp: the connected attempt)
   std::vector<Fd> spare;  // tcp: further connection attempts in flight

@@ -40,7 +40,7 @@ void Engine::on_error_queue(Task& t, int fd, int fallback_errno) {
 // ICMP error that arrives while connect() still holds the socket (the
 // whole path runs in one softirq) only fails it at the next SYN, a second
 // later; a real client then reports it, nslab reads it at once.
-bool Engine::read_error_queue(Task& t, int fd) {
+std::optional<QueuedError> read_queued_error(int fd) {
   char ctrl[512];
   char data[64];
   iovec iov{data, sizeof data};
@@ -49,48 +49,58 @@ bool Engine::read_error_queue(Task& t, int fd) {
   msg.msg_iovlen = 1;
   msg.msg_control = ctrl;
   msg.msg_controllen = sizeof ctrl;
-  if (sys::retry([&] { return ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT); }) >= 0) {
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
-      bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
-      if (!v4 && !v6) continue;
-      if (c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
-      sock_extended_err ee;
-      std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
-      int err = static_cast<int>(ee.ee_errno);
-      if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6) {
-        Family f = ee.ee_origin == SO_EE_ORIGIN_ICMP ? Family::ipv4 : Family::ipv6;
-        std::string from;
-        sockaddr_storage off{};
-        std::size_t off_len = c->cmsg_len - CMSG_LEN(sizeof ee);
-        std::memcpy(&off, CMSG_DATA(c) + sizeof ee, std::min(sizeof off, off_len));
-        if (off.ss_family == AF_INET || off.ss_family == AF_INET6) from = " from " + from_sockaddr(off).str();
-        // Too big for the path: the kernel has learned the path's MTU and
-        // fragments the next datagram, as it does for any UDP client that
-        // sends again. Only its fate is the verdict.
-        bool too_big = f == Family::ipv4 ? ee.ee_type == ICMP_DEST_UNREACH && ee.ee_code == ICMP_FRAG_NEEDED
-                                         : ee.ee_type == ICMP6_PACKET_TOO_BIG;
-        if (too_big && t.result.probe.protocol == Protocol::udp && t.too_big < kMaxTooBig) {
-          ++t.too_big;
-          t.too_big_from = detail::icmp_name(f, ee.ee_type, ee.ee_code) + from;
-          send_udp(t);
-          return true;
-        }
-        // The errno the kernel derived is what any client of this socket sees.
-        auto v = verdict_of_network_errno(err);
-        if (!v)
-          if (auto mapped = icmp_errno(f, ee.ee_type, ee.ee_code)) v = verdict_of_network_errno(*mapped);
-        if (!v) throw SystemError(fmt::format("probe {}: unexpected ICMP error", t.result.probe.str()), err);
-        finish(t, *v, detail::icmp_name(f, ee.ee_type, ee.ee_code) + from);
-        return true;
-      }
-      if (ee.ee_origin == SO_EE_ORIGIN_LOCAL) {
-        local_error(t, err, "local error");
-        return true;
-      }
+  if (sys::retry([&] { return ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT); }) < 0) return std::nullopt;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
+    bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
+    if (!v4 && !v6) continue;
+    if (c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
+    sock_extended_err ee;
+    std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+    QueuedError q;
+    q.err = static_cast<int>(ee.ee_errno);
+    if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6) {
+      q.icmp = true;
+      q.family = ee.ee_origin == SO_EE_ORIGIN_ICMP ? Family::ipv4 : Family::ipv6;
+      q.type = ee.ee_type;
+      q.code = ee.ee_code;
+      sockaddr_storage off{};
+      std::size_t off_len = c->cmsg_len - CMSG_LEN(sizeof ee);
+      std::memcpy(&off, CMSG_DATA(c) + sizeof ee, std::min(sizeof off, off_len));
+      if (off.ss_family == AF_INET || off.ss_family == AF_INET6) q.from = " from " + from_sockaddr(off).str();
+      return q;
     }
+    if (ee.ee_origin == SO_EE_ORIGIN_LOCAL) return q;
   }
-  return false;
+  return std::nullopt;
+}
+
+bool Engine::read_error_queue(Task& t, int fd) {
+  auto q = read_queued_error(fd);
+  if (!q) return false;
+  if (!q->icmp) {
+    local_error(t, q->err, "local error");
+    return true;
+  }
+  Family f = q->family;
+  // Too big for the path: the kernel has learned the path's MTU and
+  // fragments the next datagram, as it does for any UDP client that sends
+  // again. Only its fate is the verdict.
+  bool too_big =
+      f == Family::ipv4 ? q->type == ICMP_DEST_UNREACH && q->code == ICMP_FRAG_NEEDED : q->type == ICMP6_PACKET_TOO_BIG;
+  if (too_big && t.result.probe.protocol == Protocol::udp && t.too_big < kMaxTooBig) {
+    ++t.too_big;
+    t.too_big_from = detail::icmp_name(f, q->type, q->code) + q->from;
+    send_udp(t);
+    return true;
+  }
+  // The errno the kernel derived is what any client of this socket sees.
+  auto v = verdict_of_network_errno(q->err);
+  if (!v)
+    if (auto mapped = icmp_errno(f, q->type, q->code)) v = verdict_of_network_errno(*mapped);
+  if (!v) throw SystemError(fmt::format("probe {}: unexpected ICMP error", t.result.probe.str()), q->err);
+  finish(t, *v, detail::icmp_name(f, q->type, q->code) + q->from);
+  return true;
 }
 
 // A built-in service's greeting, "NODE ADDRESS": a node of the lab and an address.

@@ -69,7 +69,29 @@ Fd Engine::stream_socket(const Task& t, const Node& n) {
       sys::set_option(fd.get(), SOL_IPV6, IPV6_DONTFRAG, zero, "IPV6_DONTFRAG on a probe socket");
     }
   }
+  bind_source(fd.get(), t.bind, t.result.probe.sport, t.family, t.result.probe.str());
   return fd;
+}
+
+// The source address and port a probe asks for, bound as `nc -s ADDR -p
+// PORT` binds them. With a fixed port, SO_REUSEADDR lets several probes (or
+// a scan's sockets, each to another port) share it: the kernel still
+// refuses two connections with one 4-tuple.
+void bind_source(int fd, const std::optional<IpAddress>& address, std::uint16_t port, Family family,
+                 const std::string& what) {
+  if (!address && port == 0) return;
+  if (port) {
+    int one = 1;
+    sys::set_option(fd, SOL_SOCKET, SO_REUSEADDR, one, "SO_REUSEADDR on a probe socket");
+  }
+  sockaddr_storage ss;
+  IpAddress any = family == Family::ipv4 ? *IpAddress::parse("0.0.0.0") : *IpAddress::parse("::");
+  socklen_t len = make_sockaddr(address ? *address : any, port, ss);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    throw SystemError(
+        fmt::format("probe {}: cannot bind its source {}", what,
+                    port ? fmt::format("{} port {}", address ? address->str() : any.str(), port) : address->str()),
+        errno);
 }
 
 Fd Engine::raw_socket(Family f, const Node& n) {
@@ -183,8 +205,37 @@ void Engine::send_echo(Task& t) {
   auto pkt = detail::make_echo_request(t.family, t.echo);
   sockaddr_storage ss;
   socklen_t len = make_sockaddr(t.result.target, 0, ss);
-  auto* to = reinterpret_cast<sockaddr*>(&ss);
-  if (sys::retry([&] { return ::sendto(t.icmp_fd, pkt.data(), pkt.size(), 0, to, len); }) >= 0) {
+  // The node's raw socket is shared: a source address goes with each
+  // request (IP_PKTINFO, as `ping -I ADDRESS` binds it).
+  iovec iov{pkt.data(), pkt.size()};
+  msghdr msg{};
+  msg.msg_name = &ss;
+  msg.msg_namelen = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  if (t.bind) {
+    msg.msg_control = ctrl;
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(ctrl);
+    if (t.family == Family::ipv4) {
+      in_pktinfo pi{};
+      std::memcpy(&pi.ipi_spec_dst, t.bind->data(), 4);
+      c->cmsg_level = SOL_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof pi);
+      std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+      msg.msg_controllen = CMSG_SPACE(sizeof pi);
+    } else {
+      in6_pktinfo pi{};
+      std::memcpy(&pi.ipi6_addr, t.bind->data(), 16);
+      c->cmsg_level = SOL_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof pi);
+      std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+      msg.msg_controllen = CMSG_SPACE(sizeof pi);
+    }
+  }
+  if (sys::retry([&] { return ::sendmsg(t.icmp_fd, &msg, 0); }) >= 0) {
     ++t.attempts;
   } else {
     int err = errno;

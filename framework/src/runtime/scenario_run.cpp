@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "probe_engine.h"
 #include "subprocess.h"
 #include <fmt/format.h>
 
@@ -158,7 +159,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
   for (const auto& e : scenario.expectations) {
     std::size_t first = probes.size();
     if (auto* p = std::get_if<ProbeExpectation>(&e)) {
-      probes.push_back(p->probe);
+      if (!p->ports) probes.push_back(p->probe);  // a port set is a scan of its own, after the batch
     } else if (auto* m = std::get_if<MatrixSpec>(&e)) {
       expected_table(*m);
       for (auto& p : matrix_probes(*m)) probes.push_back(std::move(p));
@@ -175,7 +176,9 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     auto [first, count] = slices[i];
     ExpectationOutcome o;
     o.ms = batch_ms;
-    if (auto* p = std::get_if<ProbeExpectation>(&e)) {
+    if (auto* p = std::get_if<ProbeExpectation>(&e); p && p->ports) {
+      o = run_scan_expectation(lab, *p, scenario.probe_options);
+    } else if (p) {
       const ProbeResult& r = results[first];
       o.title = p->str();
       o.where = p->where;
