@@ -48,6 +48,13 @@ struct Tmux {
   }
 };
 
+// A precondition: tmux (ci/setup installs it) gives these tests a real pty.
+boost::test_tools::assertion_result have_tmux(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(sh("tmux -V").status == 0);
+  if (!r) r.message() << "tmux is not installed (ci/setup installs it)";
+  return r;
+}
+
 std::string machine_hostname() {
   utsname u{};
   ::uname(&u);
@@ -56,7 +63,7 @@ std::string machine_hostname() {
 
 }  // namespace
 
-BOOST_FIXTURE_TEST_SUITE(exec_pty, KeptLabs)
+BOOST_FIXTURE_TEST_SUITE(exec_pty, KeptLabs, *boost::unit_test::precondition(have_tmux))
 
 // bash, with a ~/.bashrc that sets its own PS1 (as Debian's does): the
 // prompt still starts with "(LAB:NODE) ", and \h is the node's hostname.
