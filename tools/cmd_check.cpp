@@ -17,13 +17,15 @@
 #include "nslab/environment.h"
 #include "nslab/scenario.h"
 #include "nslab/scenario_run.h"
+#include "summary.h"
 
 namespace nslab::cli {
 
 namespace {
 
 const char* kHelp =
-    R"(usage: nslab check [-j N] [--junit FILE] [--artifacts DIR [--keep-pcaps]] [--tables] [--quiet] SCENARIO...
+    R"(usage: nslab check [-j N] [--junit FILE] [--summary FILE] [--artifacts DIR [--keep-pcaps]] [--tables]
+                   [--quiet] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -34,6 +36,8 @@ options:
   -j N, --jobs N  check up to N files at once (labs are independent); each
                  file's output stays together, in the order the files were given
   --junit FILE   also write the results as JUnit XML
+  --summary FILE  also write them as Markdown for a CI job's summary page
+                 (--summary "$GITHUB_STEP_SUMMARY" appends to it)
   --artifacts DIR  write the packets of every failed capture expectation to
                  DIR/SCENARIO/NN-NODE-IFACE.pcap (tcpdump -r, Wireshark)
   --keep-pcaps   with --artifacts, write every capture, failed or not
@@ -72,22 +76,25 @@ struct Output {
 };
 
 // The end of every program's log, so that a failed scenario shows what its
-// servers and daemons said.
-void print_program_logs(Lab& lab, Output& o) {
+// servers and daemons said; returns what it printed.
+std::string print_program_logs(Lab& lab, Output& o) {
+  std::string text;
   for (const auto& p : lab.processes()) {
     auto code = p->exit_code();
     std::string tail = p->log_tail();
-    o.out("  log of {} ({}){}\n", p->label(),
-          code ? "exited with code " + std::to_string(*code) + p->exit_note(*code) : "running",
-          tail.empty() ? ": nothing" : ", the end:");
+    text +=
+        fmt::format("  log of {} ({}){}\n", p->label(), code ? "exited with code " + std::to_string(*code) + p->exit_note(*code) : "running",
+                    tail.empty() ? ": nothing" : ", the end:");
     std::size_t start = 0;
     while (start < tail.size()) {
       auto end = tail.find('\n', start);
       if (end == std::string::npos) end = tail.size();
-      o.out("    | {}\n", tail.substr(start, end - start));
+      text += fmt::format("    | {}\n", tail.substr(start, end - start));
       start = end + 1;
     }
   }
+  o.out("{}", text);
+  return text;
 }
 
 struct CheckOptions {
@@ -113,6 +120,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
   try {
     scenario = load_scenario(file);
     suite.name = scenario.name;
+    for (const auto& w : scenario.warnings) o.err("{}\n", w);
   } catch (const ScenarioError& e) {
     o.err("{}\nINVALID {}\n", e.what(), file);
     suite.kind = SuiteResult::Kind::invalid;
@@ -141,11 +149,15 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
       for (const auto& a : x.artifacts) o.out("       packets kept in {}\n", a);
     }
     bool ok = suite.outcome.passed();
-    if (!ok) print_program_logs(*lab, o);
+    if (!ok) suite.program_logs = print_program_logs(*lab, o);
     lab.reset();
     run.failed = !ok;
-    o.out("{} {}: {} of {} expectations held (build {:.1f} ms, total {:.0f} ms)\n", ok ? "PASS" : "FAIL", file, passed,
-          suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);
+    if (suite.outcome.expectations.empty())
+      o.out("WARN {}: no expectations; the lab was built and torn down, nothing was checked (build {:.1f} ms)\n", file,
+            build_ms);
+    else
+      o.out("{} {}: {} of {} expectations held (build {:.1f} ms, total {:.0f} ms)\n", ok ? "PASS" : "FAIL", file,
+            passed, suite.outcome.expectations.size(), build_ms, seconds_since(t0) * 1000);
   } catch (const ConfigError& e) {
     // The lab could not be built as described: a rule the kernel or a tool
     // refused, a route that does not apply. That is a bad scenario.
@@ -240,13 +252,15 @@ int check(const Args& args) {
     std::fputs(kHelp, stdout);
     return kOk;
   }
-  std::string junit;
+  std::string junit, summary;
   CheckOptions opt;
   unsigned jobs = 1;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--junit" && i + 1 < args.size())
       junit = args[++i];
+    else if (args[i] == "--summary" && i + 1 < args.size())
+      summary = args[++i];
     else if (args[i] == "--quiet")
       opt.quiet = true;
     else if (args[i] == "--tables")
@@ -287,6 +301,14 @@ int check(const Args& args) {
     out << junit_xml(suites);
     if (!out) {
       std::fprintf(stderr, "nslab check: cannot write %s\n", junit.c_str());
+      return kUsage;
+    }
+  }
+  if (!summary.empty()) {
+    std::ofstream out(summary, std::ios::app);  // $GITHUB_STEP_SUMMARY is appended to
+    out << markdown_summary(suites);
+    if (!out) {
+      std::fprintf(stderr, "nslab check: cannot write %s\n", summary.c_str());
       return kUsage;
     }
   }

@@ -18,7 +18,9 @@ int validate(const Args& args) {
 
 Reads each scenario file and reports every problem as FILE:LINE:COLUMN:
 message, with the closest valid key for a misspelt one. Builds nothing and
-needs no privilege. Exit 0 when every file is valid, 2 otherwise.
+needs no privilege. Warnings (a file with no expectations) go to standard
+error and do not make a file invalid. Exit 0 when every file is valid, 2
+otherwise.
 )",
                args.empty() ? stderr : stdout);
     return args.empty() ? kUsage : kOk;
@@ -29,6 +31,8 @@ needs no privilege. Exit 0 when every file is valid, 2 otherwise.
       Scenario s = load_scenario(file);
       std::printf("%s: valid (%zu nodes, %zu links, %zu expectations)\n", file.c_str(), s.topology.nodes().size(),
                   s.topology.links().size(), s.expectations.size());
+      std::fflush(stdout);
+      for (const auto& w : s.warnings) std::fprintf(stderr, "%s\n", w.c_str());
     } catch (const ScenarioError& e) {
       std::fprintf(stderr, "%s\n", e.what());
       rc = kUsage;

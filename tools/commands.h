@@ -20,6 +20,9 @@ int up(const Args& args);
 int exec(const Args& args);
 int list(const Args& args);
 int down(const Args& args);
+int inspect(const Args& args);
+int logs(const Args& args);
+int capture(const Args& args);
 
 // True when args holds -h or --help.
 bool wants_help(const Args& args);

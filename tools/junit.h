@@ -17,6 +17,7 @@ struct SuiteResult {
   enum class Kind { ran, invalid, skipped } kind = Kind::ran;
   std::string message;  // why invalid or skipped
   ScenarioOutcome outcome;
+  std::string program_logs;  // the end of each program's output, when it failed
 };
 
 // The file is always well-formed XML 1.0 in UTF-8, whatever a program in a

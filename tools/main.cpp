@@ -22,7 +22,10 @@ commands:
   up FILE            build a lab and keep it up for debugging; prints its name
   exec LAB NODE [-- CMD...]  run a command (default: a shell) inside a node
   list               the labs that are up
-  down LAB           remove exactly what `up` made
+  inspect LAB        a lab's nodes: addresses, routes, rules, programs (--json)
+  logs LAB [NODE]    what the lab's programs have written
+  capture LAB NODE:IF [FILTER]  live pcap on stdout (| wireshark -k -i -)
+  down LAB | --all   remove exactly what `up` made
 
 exit codes:
   0  every expectation held      2  bad scenario or usage
@@ -35,9 +38,10 @@ Run `nslab COMMAND --help` for a command's options.
 
 int main(int argc, char** argv) {
   std::map<std::string, int (*)(const nslab::cli::Args&)> commands{
-      {"check", nslab::cli::check}, {"validate", nslab::cli::validate}, {"graph", nslab::cli::graph},
-      {"up", nslab::cli::up},       {"exec", nslab::cli::exec},         {"list", nslab::cli::list},
-      {"down", nslab::cli::down},
+      {"check", nslab::cli::check},     {"validate", nslab::cli::validate}, {"graph", nslab::cli::graph},
+      {"up", nslab::cli::up},           {"exec", nslab::cli::exec},         {"list", nslab::cli::list},
+      {"down", nslab::cli::down},       {"inspect", nslab::cli::inspect},   {"logs", nslab::cli::logs},
+      {"capture", nslab::cli::capture},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsageText, argc < 2 ? stderr : stdout);

@@ -88,6 +88,21 @@ grep -q "fixture_failure_demo.cpp($line): .*error" <<<"$out" ||
 grep -q "red -> blue icmp: expected blocked, observed reachable (echo reply from 192.168.1.2)" <<<"$out" ||
   fail "fails_a_matrix: no evidence for the wrong cell"$'\n'"$out"
 
+# A failed probe check names the test's own line and shows the probe's evidence.
+run_case fails_a_probe
+[ "$rc" != 0 ] || fail "fails_a_probe: exit 0"$'\n'"$out"
+demo_src="$(dirname "$0")/../netns/fixture_failure_demo.cpp"
+for marker in PROBE-CHECK-LINE PROBE-TCP-LINE; do
+  line=$(grep -n "$marker" "$demo_src" | cut -d: -f1)
+  grep -q "fixture_failure_demo.cpp($line): .*error" <<<"$out" ||
+    fail "fails_a_probe: not reported at fixture_failure_demo.cpp($line) ($marker)"$'\n'"$out"
+done
+! grep -q "lab_fixture.cpp" <<<"$out" || fail "fails_a_probe: reported inside the fixture"$'\n'"$out"
+grep -q "red -> blue icmp: expected blocked, observed reachable (echo reply from 192.168.1.2" <<<"$out" ||
+  fail "fails_a_probe: no evidence for the ping"$'\n'"$out"
+grep -q "red -> blue tcp/9: expected reachable, observed refused (" <<<"$out" ||
+  fail "fails_a_probe: no evidence for the TCP probe"$'\n'"$out"
+
 # A program that printed nothing: shown as such, not as an unreadable log.
 run_case fails_with_a_silent_program
 [ "$rc" != 0 ] || fail "fails_with_a_silent_program: exit 0"$'\n'"$out"

@@ -77,6 +77,15 @@ BOOST_FIXTURE_TEST_CASE(fails_a_matrix, nslab::LabFixture) {
   check_matrix(spec);  // MATRIX-CHECK-LINE: red reaches blue, so this fails on purpose
 }
 
+// A probe whose verdict is not the expected one is reported at this line
+// with the probe's evidence, not as a bare "[reachable != blocked]".
+BOOST_FIXTURE_TEST_CASE(fails_a_probe, nslab::LabFixture) {
+  build(nslab::seed::veth_pair());
+  check_ping("red", "blue", nslab::Verdict::blocked);  // PROBE-CHECK-LINE: red reaches blue, so this fails
+  nslab::Probe closed{.from = "red", .to = "blue", .protocol = nslab::Protocol::tcp, .port = 9};  // nothing listens
+  check_probe(closed, nslab::Verdict::reachable);                                                 // PROBE-TCP-LINE
+}
+
 // A program that has printed nothing: its empty log is shown as such (an
 // empty log used to make the teardown throw and hide it).
 BOOST_FIXTURE_TEST_CASE(fails_with_a_silent_program, nslab::LabFixture) {

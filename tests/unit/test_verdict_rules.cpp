@@ -92,9 +92,12 @@ BOOST_AUTO_TEST_CASE(local_errors) {
   BOOST_TEST((d::verdict_of_local_errno(ECONNREFUSED) == Verdict::refused));
   BOOST_TEST((d::verdict_of_local_errno(ENETUNREACH) == Verdict::unreachable));
   BOOST_TEST((d::verdict_of_local_errno(EHOSTUNREACH) == Verdict::unreachable));
-  BOOST_TEST((d::verdict_of_local_errno(EACCES) == Verdict::unreachable));  // prohibit route
-  BOOST_TEST((d::verdict_of_local_errno(EINVAL) == Verdict::blocked));      // blackhole route
-  BOOST_TEST((d::verdict_of_local_errno(EPERM) == Verdict::blocked));       // own OUTPUT DROP
+  BOOST_TEST((d::verdict_of_local_errno(EACCES) == Verdict::unreachable));    // prohibit route
+  BOOST_TEST((d::verdict_of_local_errno(EINVAL) == Verdict::blocked));        // blackhole route
+  BOOST_TEST((d::verdict_of_local_errno(EPERM) == Verdict::blocked));         // own OUTPUT DROP
+  BOOST_TEST((d::verdict_of_local_errno(ECONNRESET) == Verdict::refused));    // a local peer's reset
+  BOOST_TEST((d::verdict_of_local_errno(ENETDOWN) == Verdict::unreachable));  // the interface is down
+  BOOST_TEST((d::verdict_of_local_errno(ETIMEDOUT) == Verdict::blocked));     // no answer
   // Not about the network: an error of the run, never a verdict.
   for (int err : {EADDRNOTAVAIL, EMFILE, ENFILE, ENOBUFS, ENOMEM, EAFNOSUPPORT, EBADF, EADDRINUSE})
     BOOST_TEST(!d::verdict_of_local_errno(err).has_value(), std::strerror(err));

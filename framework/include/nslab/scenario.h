@@ -68,6 +68,9 @@ struct Scenario {
   std::vector<Expectation> expectations;
   ProbeOptions probe_options;
   LabOptions lab_options;
+  // "file:line:column: warning: ..." for what is valid but likely a mistake
+  // (a file with no expectations checks nothing).
+  std::vector<std::string> warnings;
 };
 
 // Reads and validates a scenario; throws ScenarioError listing every problem.

@@ -44,6 +44,10 @@ void Loader::load(const YAML::Node& root) {
     for (const auto& item : r_.list(l, "links")) link(item);
   if (auto e = root["expect"])
     for (const auto& item : r_.list(e, "expect")) expectation(item);
+  if (s_.expectations.empty())
+    s_.warnings.push_back(fmt::format(
+        "{}: warning: no expectations: `nslab check` builds this lab and checks nothing (add an \"expect:\" list)",
+        root["expect"] ? r_.at(root["expect"]).str() : SourceLocation{r_.file(), 1, 1}.str()));
 }
 
 void Loader::options(const YAML::Node& o) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <memory>
 
+#include "kept_lab_control.h"
 #include "kept_lab_detail.h"
 #include "nslab/error.h"
 #include "nslab/lab.h"
@@ -38,16 +39,17 @@ void prepare_netns_dir() {
     throw SystemError("cannot make /run/netns a shared mount", errno);
 }
 
-// What publish() made: the record, and the keeper's lock on it (held for the
-// keeper's life).
+// What publish() made: the record, the keeper's lock on it (held for the
+// keeper's life), and the control socket that answers inspect and logs.
 struct Published {
   KeptLab lab;
   Fd lock;
+  std::unique_ptr<KeeperControl> control;
 };
 
 // Records the lab, then bind-mounts each node's namespace (the record comes
 // first, so that a crash midway still leaves a record `down` can follow).
-Published publish(const Lab& lab, const std::string& id, const std::string& scenario) {
+Published publish(Lab& lab, const std::string& id, const std::string& scenario) {
   if (auto why = kept_lab_id_problem(id)) throw Error(fmt::format("\"{}\" is not a lab name: {}", id, *why));
   if (auto why = keeper_recording_problem()) throw EnvironmentError(*why);
   KeptLab k;
@@ -64,7 +66,10 @@ Published publish(const Lab& lab, const std::string& id, const std::string& scen
   if (::stat("/proc/self/exe", &exe) != 0) throw SystemError("cannot stat /proc/self/exe", errno);
   k.keeper_exe_dev = exe.st_dev;
   k.keeper_exe_ino = exe.st_ino;
-  for (const auto& n : lab.nodes()) k.netns.push_back({n->name(), id + "-" + n->name(), n->netns().inode()});
+  for (const auto& n : lab.nodes()) k.netns.push_back({n->name(), id + "-" + n->name(), n->netns().inode(), {}});
+  for (const auto& spec : lab.topology().nodes())
+    for (auto& ns : k.netns)
+      if (ns.node == spec.name) ns.hostname = spec.hostname;
 
   Fd root = open_root(true);
   const std::string dir_path = kept_lab_root() + "/" + id;
@@ -97,6 +102,8 @@ Published publish(const Lab& lab, const std::string& id, const std::string& scen
   if (::renameat(dir.get(), "state.new", dir.get(), "state") != 0)
     throw SystemError(fmt::format("cannot write {}", state_path(id)), errno);
 
+  auto control = std::make_unique<KeeperControl>(lab, dir.get());
+
   prepare_netns_dir();
   for (const auto& n : lab.nodes()) {
     std::string path = std::string(kNetnsDir) + "/" + id + "-" + n->name();
@@ -109,12 +116,14 @@ Published publish(const Lab& lab, const std::string& id, const std::string& scen
       throw SystemError(fmt::format("cannot bind-mount node \"{}\" at {}", n->name(), path), err);
     }
   }
-  return {std::move(k), std::move(lock)};
+  return {std::move(k), std::move(lock), std::move(control)};
 }
 
-// The keeper's own teardown: unmounts and removes its namespace files and
-// its record.
-void unpublish(const KeptLab& k) {
+// The keeper's own teardown: stops answering, unmounts and removes its
+// namespace files and its record.
+void unpublish(Published& p) {
+  p.control.reset();
+  const KeptLab& k = p.lab;
   bool stayed = false;
   for (const auto& ns : k.netns) stayed = remove_netns_file(ns).first == Removal::stayed || stayed;
   // What stayed keeps its record, for `nslab down` to report and retry.
@@ -171,7 +180,7 @@ bool reader_alive(int fd) {
                                      static_cast<ssize_t>(status.size());
   ::close(report);
   if (status != "OK" || !told) {
-    if (published) unpublish(p.lab);
+    if (published) unpublish(p);
     lab.reset();
     ::_exit(1);
   }
@@ -180,7 +189,7 @@ bool reader_alive(int fd) {
   ::dup2(null, 1);
   ::dup2(null, 2);
   wait_for_stop_signal();
-  unpublish(p.lab);
+  unpublish(p);
   lab.reset();
   ::_exit(0);
 }
@@ -223,11 +232,11 @@ void keep_in_foreground(const Scenario& scenario, const std::string& id, const s
   try {
     up(p.lab);
   } catch (...) {
-    unpublish(p.lab);
+    unpublish(p);
     throw;
   }
   wait_for_stop_signal();
-  unpublish(p.lab);
+  unpublish(p);
 }
 
 }  // namespace nslab

@@ -229,30 +229,63 @@ KeeperStatus keeper_status(const KeptLab& k) {
   return find_keeper(k).status;
 }
 
-Netns enter_kept_node(const KeptLab& k, const std::string& node) {
-  const KeptLab::Namespace* ns = nullptr;
+namespace {
+
+const KeptLab::Namespace& kept_node(const KeptLab& k, const std::string& node) {
   std::string nodes;
   for (const auto& n : k.netns) {
-    if (n.node == node) ns = &n;
+    if (n.node == node) return n;
     nodes += " " + n.node;
   }
-  if (!ns) throw Error(fmt::format("lab {} has no node \"{}\" (nodes:{})", k.id, node, nodes));
+  throw Error(fmt::format("lab {} has no node \"{}\" (nodes:{})", k.id, node, nodes));
+}
+
+// The keeper, which must be running; its namespaces entered.
+void enter_running_keeper(const KeptLab& k) {
   Keeper kp = find_keeper(k);
   if (kp.status.state == KeeperStatus::gone)
     throw Error(
         fmt::format("lab {} is not running: {}; `nslab down {}` removes what is left", k.id, kp.status.detail, k.id));
   if (kp.status.state == KeeperStatus::unknown) throw Error(fmt::format("lab {}: {}", k.id, kp.status.detail));
   enter_keeper_namespaces(kp, k);
-  const std::string path = std::string(kNetnsDir) + "/" + ns->name;
+}
+
+// The node's namespace file, checked; the very namespace checked, through its descriptor.
+Netns open_kept_netns(const KeptLab& k, const KeptLab::Namespace& ns) {
+  const std::string path = std::string(kNetnsDir) + "/" + ns.name;
   Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) throw SystemError(fmt::format("cannot open {}", path), errno);
-  if (!is_recorded_netns(fd.get(), *ns))
+  if (!is_recorded_netns(fd.get(), ns))
     throw Error(fmt::format("refusing {}: it is not the network namespace up made for node \"{}\" of lab {}", path,
-                            node, k.id));
-  // The very namespace checked, through its descriptor.
-  Netns netns = Netns::open(fmt::format("/proc/self/fd/{}", fd.get()));
+                            ns.node, k.id));
+  return Netns::open(fmt::format("/proc/self/fd/{}", fd.get()));
+}
+
+}  // namespace
+
+Netns enter_kept_node(const KeptLab& k, const std::string& node) {
+  const KeptLab::Namespace& ns = kept_node(k, node);
+  enter_running_keeper(k);
+  Netns netns = open_kept_netns(k, ns);
   netns.enter_this_thread();
   return netns;
+}
+
+std::vector<Netns> open_kept_nodes(const KeptLab& k) {
+  enter_running_keeper(k);
+  std::vector<Netns> out;
+  for (const auto& ns : k.netns) out.push_back(open_kept_netns(k, ns));
+  return out;
+}
+
+std::optional<std::string> take_kept_node_hostname(const KeptLab& k, const std::string& node) {
+  const KeptLab::Namespace& ns = kept_node(k, node);
+  const std::string& name = ns.hostname.empty() ? ns.node : ns.hostname;
+  if (::unshare(CLONE_NEWUTS) != 0)
+    return fmt::format("cannot make a UTS namespace for node \"{}\": {}", node, std::strerror(errno));
+  if (::sethostname(name.c_str(), name.size()) != 0)
+    return fmt::format("cannot set the hostname \"{}\": {}", name, std::strerror(errno));
+  return std::nullopt;
 }
 
 DownReport remove_kept_lab(const std::string& id) {

@@ -40,6 +40,7 @@ struct KeptLab {
     std::string node;
     std::string name;         // id + "-" + node, a file in /run/netns
     std::uint64_t inode = 0;  // of the namespace up made
+    std::string hostname;     // the node's `hostname:`, or empty
   };
   std::string id;        // "port-forward-3fa2c1"
   std::string scenario;  // the file it was built from
@@ -100,6 +101,15 @@ KeeperStatus keeper_status(const KeptLab& lab);
 // (setns into a user namespace requires it), about to exec a program. Throws
 // Error naming what is wrong.
 Netns enter_kept_node(const KeptLab& lab, const std::string& node);
+// For `nslab inspect`: enters the keeper's user and mount namespaces as
+// enter_kept_node does, and opens every node's network namespace, each
+// checked to be the one up made (in the record's order).
+std::vector<Netns> open_kept_nodes(const KeptLab& lab);
+// For `nslab exec`, after enter_kept_node: a UTS namespace of this process's
+// own whose hostname is the node's `hostname:`, or else the node's name (as
+// containerlab names a node's container). Empty, or why the hostname stays
+// the machine's.
+std::optional<std::string> take_kept_node_hostname(const KeptLab& lab, const std::string& node);
 
 // `nslab down`: stops the keeper (SIGTERM, then SIGKILL) or finds it gone,
 // unmounts and removes the recorded namespace files that are here (an

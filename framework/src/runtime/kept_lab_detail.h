@@ -35,6 +35,8 @@ std::optional<ProcStat> read_stat(int dirfd, const char* path);
 // not exist and create is false.
 Fd open_root(bool create);
 std::string state_path(const std::string& id);
+// The record's directory root/id, checked as read_record checks it.
+Fd open_record_dir(int root, const std::string& id);
 std::string record_text(const KeptLab& k);
 // The record's directory (root/id) and its `state` file, checked.
 KeptLab read_record(int root, const std::string& id);

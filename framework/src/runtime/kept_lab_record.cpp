@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "kept_lab.h"
+#include "kept_lab_control.h"
 #include "kept_lab_detail.h"
 #include "nslab/error.h"
 #include "nslab/names.h"
@@ -85,7 +87,8 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
       for (auto* o : out)
         if (!parse_u64(f[i++], *o)) throw bad(fmt::format("its \"{}\" line has \"{}\", not a number", key, f[i - 1]));
     };
-    if (key != "netns" && !seen.insert(key).second) throw bad(fmt::format("it has two \"{}\" lines", key));
+    if (key != "netns" && key != "hostname" && !seen.insert(key).second)
+      throw bad(fmt::format("it has two \"{}\" lines", key));
     if (key == "id") {
       if (f.size() != 1 || f[0] != id)
         throw bad(fmt::format("its id \"{}\" is not its directory's name \"{}\"", rest, id));
@@ -112,6 +115,16 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
       if (!parse_u64(f[2], n.inode)) throw bad(fmt::format("the inode of node \"{}\" is not a number", n.node));
       if (!nodes.insert(n.node).second) throw bad(fmt::format("node \"{}\" is listed twice", n.node));
       k.netns.push_back(std::move(n));
+    } else if (key == "hostname") {
+      // After the node's netns line, as record_text writes it.
+      if (f.size() != 2) throw bad("a \"hostname\" line needs a node and a hostname");
+      auto it = std::find_if(k.netns.begin(), k.netns.end(), [&](const auto& n) { return n.node == f[0]; });
+      if (it == k.netns.end()) throw bad(fmt::format("a hostname for node \"{}\", which it does not list", f[0]));
+      if (f[1].size() > 64 || !std::all_of(f[1].begin(), f[1].end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+          }))
+        throw bad(fmt::format("node \"{}\" has a hostname \"{}\" that no scenario allows", f[0], printable(f[1])));
+      it->hostname = f[1];
     } else {
       throw bad(fmt::format("unknown line \"{}\"", printable(key)));
     }
@@ -178,6 +191,11 @@ Fd open_root(bool create) {
   return dir;
 }
 
+Fd open_record_dir(int root, const std::string& id) {
+  if (auto why = kept_lab_id_problem(id)) throw Error(fmt::format("\"{}\" is not a lab name: {}", id, *why));
+  return open_dir_checked(root, id, "record directory " + kept_lab_root() + "/" + id);
+}
+
 std::string state_path(const std::string& id) {
   return kept_lab_root() + "/" + id + "/state";
 }
@@ -186,7 +204,10 @@ std::string record_text(const KeptLab& k) {
   std::string s = fmt::format("{}\nid {}\nscenario {}\nkeeper {} {} {}\nkeeper-namespaces {} {}\nkeeper-exe {} {}\n",
                               kFormat, k.id, printable(k.scenario), k.keeper, k.keeper_start, k.keeper_pidns,
                               k.keeper_userns, k.keeper_mntns, k.keeper_exe_dev, k.keeper_exe_ino);
-  for (const auto& n : k.netns) s += fmt::format("netns {} {} {}\n", n.node, n.name, n.inode);
+  for (const auto& n : k.netns) {
+    s += fmt::format("netns {} {} {}\n", n.node, n.name, n.inode);
+    if (!n.hostname.empty()) s += fmt::format("hostname {} {}\n", n.node, n.hostname);
+  }
   return s;
 }
 
@@ -217,6 +238,7 @@ std::string remove_record(int root, const std::string& id) {
     ::unlinkat(dir.get(), "state", 0);
     ::unlinkat(dir.get(), "state.new", 0);
     ::unlinkat(dir.get(), kLockFile, 0);
+    ::unlinkat(dir.get(), kKeeperControlFile, 0);
   }
   if (::unlinkat(root, id.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
     return fmt::format("the record {}/{} stays: {}", kept_lab_root(), id, std::strerror(errno));

@@ -18,6 +18,7 @@
 #include "nslab/error.h"
 #include "nslab/lab.h"
 #include "probe_engine_impl.h"
+#include "service_host.h"
 #include "sys.h"
 #include "verdict_rules.h"
 
@@ -143,9 +144,13 @@ void Engine::on_tcp_connected(Task& t, std::size_t i, std::size_t attempt) {
   t.connected = true;
   t.result.verdict = Verdict::reachable;
   const auto& p = t.result.probe;
-  // A built-in service greets at once; give it a moment unless asked to wait.
+  // A built-in service greets a client that sends nothing first after
+  // ServiceHost::kGreetingDelay (sooner, it might be an HTTP client); give it
+  // that and a moment more unless asked to wait.
   bool wait = p.want_served_by || !p.payload.empty();
-  t.grace_until = wait ? t.deadline : std::min(t.deadline, Clock::now() + std::chrono::milliseconds(50));
+  t.grace_until =
+      wait ? t.deadline
+           : std::min(t.deadline, Clock::now() + ServiceHost::kGreetingDelay + std::chrono::milliseconds(50));
   wake_at(t.grace_until);
   // The payload goes out at once: a built-in service greets first and then
   // echoes, any other echo server just echoes.

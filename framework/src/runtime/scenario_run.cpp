@@ -175,7 +175,8 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     const auto& e = scenario.expectations[i];
     auto [first, count] = slices[i];
     ExpectationOutcome o;
-    o.ms = batch_ms;
+    // Its own time: until its probe (a matrix: its last cell) was decided.
+    for (std::size_t k = first; k < first + count; ++k) o.ms = std::max(o.ms, results[k].rtt.count() / 1000.0);
     if (auto* p = std::get_if<ProbeExpectation>(&e); p && p->ports) {
       o = run_scan_expectation(lab, *p, scenario.probe_options);
     } else if (p) {

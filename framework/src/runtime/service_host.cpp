@@ -18,6 +18,7 @@
 
 #include "nslab/error.h"
 #include "nslab/node.h"
+#include "service_http.h"
 #include "sys.h"
 
 namespace nslab {
@@ -127,7 +128,10 @@ void ServiceHost::watch(Conn conn, std::uint32_t events) {
 void ServiceHost::loop() {
   epoll_event events[64];
   for (;;) {
-    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+    handling_ = true;
+    int wait_ms = greet_due();
+    handling_ = false;
+    int n = ::epoll_wait(epoll_.get(), events, 64, wait_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;
@@ -209,16 +213,27 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
       socklen_t len = sizeof peer;
       int c = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (c < 0) return;
-      std::string hello = greeting(node, peer);
-      ssize_t n = ::send(c, hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      // The greeting waits for the client's first bytes (an HTTP request
+      // gets an HTTP answer instead), or for kGreetingDelay.
       Conn conn{Fd(c), node, false, Protocol::tcp};
-      conn.pending = hello.substr(n > 0 ? static_cast<std::size_t>(n) : 0);
-      if (!conn.pending.empty()) ++pending_;
-      conn.events = EPOLLIN | EPOLLRDHUP | (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+      conn.greeted = false;
+      conn.greeting = greeting(node, peer);
+      conn.greet_at = Clock::now() + kGreetingDelay;
+      conn.events = EPOLLIN | EPOLLRDHUP;
+      auto at = conn.greet_at;
       try {
-        std::uint32_t watched = conn.events;
-        watch(std::move(conn), watched);
-      } catch (const Error&) {}
+        watch(std::move(conn), EPOLLIN | EPOLLRDHUP);
+      } catch (const Error&) {
+        continue;
+      }
+      ++pending_;  // held until greeted
+      greetings_.emplace_back(at, c);
+      Conn* added = nullptr;
+      {
+        std::lock_guard lock(mutex_);
+        added = &conns_.at(c);
+      }
+      echo(c, *added, 0);  // what the client has sent already
     }
   }
   Conn* conn = nullptr;
@@ -231,18 +246,54 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
   echo(fd, *conn, events);
 }
 
-// An accepted connection: echo what arrives, in order and whole. What the
-// peer is slow to take waits in `pending`; closes on EOF (once all is
-// echoed) or an error.
+int ServiceHost::greet_due() {
+  auto now = Clock::now();
+  while (!greetings_.empty()) {
+    auto [at, fd] = greetings_.front();
+    if (at > now) return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(at - now).count());
+    greetings_.pop_front();
+    Conn* conn = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = conns_.find(fd);
+      if (it != conns_.end() && !it->second.greeted && it->second.greet_at == at) conn = &it->second;
+    }
+    if (!conn) continue;  // greeted already, or closed (its fd maybe reused since)
+    conn->greet_now = true;
+    echo(fd, *conn, 0);
+  }
+  return -1;
+}
+
+// The greeting, or the HTTP response, once the client's first bytes (or
+// its silence, or its end) tell which it wants.
+void ServiceHost::decide_greeting(Conn& conn, bool ended) {
+  auto kind = service_http::classify(conn.request);
+  if (kind == service_http::Request::complete) {
+    conn.pending = service_http::response(conn.request, conn.greeting);
+    conn.http = true;
+  } else if (kind == service_http::Request::raw || ended || (conn.greet_now && kind == service_http::Request::maybe)) {
+    conn.pending = conn.greeting + conn.request;
+  } else {
+    return;  // an HTTP request line whose headers are still coming, or a prefix of one
+  }
+  conn.greeted = true;
+  conn.request.clear();
+  conn.request.shrink_to_fit();
+}
+
+// An accepted connection: greet (or answer HTTP), then echo what arrives, in
+// order and whole. What the peer is slow to take waits in `pending`; closes
+// on EOF (once all is echoed) or an error.
 void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
   char buf[65536];
-  bool had_pending = !conn.pending.empty();
+  bool had_pending = !conn.pending.empty() || !conn.greeted;
   bool close_it = (events & EPOLLERR) != 0;
   bool eof = false;
-  while (!close_it && conn.pending.size() < kMaxPending) {
+  while (!close_it && (conn.http || conn.pending.size() + conn.request.size() < kMaxPending)) {
     ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (r > 0) {
-      conn.pending.append(buf, static_cast<std::size_t>(r));
+      if (!conn.http) (conn.greeted ? conn.pending : conn.request).append(buf, static_cast<std::size_t>(r));
       continue;
     }
     if (r == 0)
@@ -251,6 +302,7 @@ void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
       close_it = true;
     break;
   }
+  if (!conn.greeted) decide_greeting(conn, eof || close_it);
   while (!close_it && !conn.pending.empty()) {
     ssize_t n = ::send(fd, conn.pending.data(), conn.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -260,8 +312,15 @@ void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_it = true;
     break;
   }
+  // After the HTTP response: our end shut, what the client still sends is
+  // read and dropped until it closes (a close with unread bytes would send
+  // it a reset, which can cut the response short).
+  if (conn.http && conn.pending.empty() && !conn.shut && !close_it) {
+    ::shutdown(fd, SHUT_WR);
+    conn.shut = true;
+  }
   if (eof && conn.pending.empty()) close_it = true;
-  bool has_pending = !close_it && !conn.pending.empty();
+  bool has_pending = !close_it && (!conn.pending.empty() || !conn.greeted);
   if (had_pending != has_pending) {
     if (has_pending)
       ++pending_;
@@ -274,9 +333,9 @@ void ServiceHost::echo(int fd, Conn& conn, std::uint32_t events) {
     conns_.erase(fd);
     return;
   }
-  std::uint32_t want =
-      (eof || conn.pending.size() >= kMaxPending ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP)) |
-      (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+  bool full = !conn.http && conn.pending.size() + conn.request.size() >= kMaxPending;
+  std::uint32_t want = (eof || full ? 0u : static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP)) |
+                       (conn.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
   if (want != conn.events) {
     epoll_event ev{};
     ev.events = want;
