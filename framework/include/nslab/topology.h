@@ -14,6 +14,7 @@
 #include "nslab/error.h"
 #include "nslab/impairment.h"
 #include "nslab/ip_address.h"
+#include "nslab/link_kinds.h"
 #include "nslab/names.h"
 #include "nslab/values.h"
 
@@ -120,6 +121,8 @@ struct NodeSpec {
   std::string hostname;        // non-empty: its processes get a UTS namespace with it
   bool pid_namespace = false;  // its processes get a PID namespace of their own
   std::vector<RunSpec> run;
+  // Interfaces of other kinds (vlan, bond, vxlan, lo's addresses...; link_kinds.h).
+  std::vector<NodeInterface> interfaces;
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, const std::vector<std::string>& addresses = {});
@@ -133,6 +136,11 @@ struct NodeSpec {
   NodeSpec& ip6tables_rules(std::string_view lines);
   NodeSpec& nftables_ruleset(std::string_view ruleset);
   const BridgeSpec* find_bridge(std::string_view name) const;
+  // Link kinds (link_kinds.h): interface(NodeInterface{.name = "vx0", .kind =
+  // InterfaceKind::vxlan, ...}); loopback({"10.255.0.1/32"}) puts addresses on lo.
+  NodeSpec& interface(NodeInterface spec);
+  NodeSpec& loopback(const std::vector<std::string>& addresses);
+  const NodeInterface* find_interface(std::string_view name) const;
 };
 
 class Topology {

@@ -5,6 +5,7 @@
 //   scenario.cpp               the top level, options, values several sections share
 //   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
 //   scenario_links.cpp         links: endpoints and impairments
+//   scenario_interfaces.cpp    a node's interfaces: link kinds, lo's addresses
 //   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
 #pragma once
 
@@ -51,6 +52,12 @@ class Loader {
   void bridges(NodeSpec& n, const YAML::Node& b);
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
+
+  // scenario_interfaces.cpp
+  void interfaces(NodeSpec& n, const YAML::Node& map);
+  bool interface(NodeSpec& n, NodeInterface& i, const YAML::Node& body);
+  void addresses(NodeInterface& i, const YAML::Node& list);
+  void mode(NodeInterface& i, const YAML::Node& m);
 
   // scenario_links.cpp
   void link(const YAML::Node& item);
