@@ -85,6 +85,16 @@ nslab::Topology tunnel(K kind, const char* name) {
   return t;
 }
 
+// Loading ip_gre or ipip makes the kernel add its fallback devices (gre0,
+// gretap0, erspan0, tunl0) to every namespace there is, the caller's too.
+// Loaded before any test takes its snapshot of the caller's namespace, they
+// are part of it; nslab itself adds nothing there. (Where the modules do not
+// exist, modprobe fails quietly and the tests take the missing-kind path.)
+struct LoadTunnelModules {
+  LoadTunnelModules() { nslab::run_command("modprobe -q -a ip_gre ipip 2>/dev/null"); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(LoadTunnelModules);
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(link_kinds, nslab::LabFixture)

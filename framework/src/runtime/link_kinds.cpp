@@ -88,10 +88,12 @@ void build_node(const Topology& t, const NodeSpec& spec, Node& node) {
         if (!i.bridge.empty()) nl.configure(i.name, index.at(i.bridge), false, label);
         for (const auto& m : i.members) {
           std::string member = spec.name + ":" + m;
-          // A bond takes only members that are down; each comes up again
-          // (when meant to be) in the message that enslaves it.
-          if (i.kind == InterfaceKind::bond) nl.set_up(index.at(m), false, member);
-          nl.configure(m, idx, state.own(m), member);
+          // A bond takes only members that are down, and the kernel applies
+          // a message's flags before its master: down, enslaved, then up.
+          const bool bond = i.kind == InterfaceKind::bond;
+          if (bond) nl.set_up(index.at(m), false, member);
+          nl.configure(m, idx, !bond && state.own(m), member);
+          if (bond && state.own(m)) nl.set_up(index.at(m), true, member);
         }
       } catch (const NetlinkError& e) {
         throw fail_at(i, e);

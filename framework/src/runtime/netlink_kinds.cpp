@@ -152,7 +152,10 @@ int Netlink::create_kind(const NodeInterface& i, int parent, std::string_view la
         throw NetlinkError(fmt::format("cannot add \"unreachable default\" to table {} of vrf \"{}\"", i.table, label),
                            e);
     }
-  return link(i.name).index;
+  // Found by a dump: link() refuses names that veths may not have ("eth0.10").
+  for (const auto& l : links())
+    if (l.name == i.name) return l.index;
+  throw NetlinkError(fmt::format("no link \"{}\" after creating it", label), ENODEV);
 }
 
 }  // namespace nslab
