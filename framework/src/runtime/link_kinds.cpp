@@ -90,10 +90,13 @@ void build_node(const Topology& t, const NodeSpec& spec, Node& node) {
           std::string member = spec.name + ":" + m;
           // A bond takes only members that are down, and the kernel applies
           // a message's flags before its master: down, enslaved, then up.
+          // A member of this node's own kinds comes up in the last pass,
+          // after what it stands on (a vlan cannot open before its parent).
           const bool bond = i.kind == InterfaceKind::bond;
+          const bool up_now = state.own(m) && !spec.find_interface(m);
           if (bond) nl.set_up(index.at(m), false, member);
-          nl.configure(m, idx, !bond && state.own(m), member);
-          if (bond && state.own(m)) nl.set_up(index.at(m), true, member);
+          nl.configure(m, idx, !bond && up_now, member);
+          if (bond && up_now) nl.set_up(index.at(m), true, member);
         }
       } catch (const NetlinkError& e) {
         throw fail_at(i, e);
