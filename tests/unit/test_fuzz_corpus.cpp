@@ -50,6 +50,22 @@ BOOST_AUTO_TEST_CASE(every_corpus_input_loads_or_is_explained) {
   }
 }
 
+// Every mistake of a link kinds file is named at its own line and column.
+BOOST_AUTO_TEST_CASE(link_kind_mistakes_are_each_positioned) {
+  std::stringstream buf;
+  buf << std::ifstream(std::string(NSLAB_FUZZ_CORPUS) + "/link-kinds-mistakes.yaml").rdbuf();
+  try {
+    nslab::parse_scenario(buf.str(), "fuzz.yaml");
+    BOOST_FAIL("link-kinds-mistakes.yaml loaded");
+  } catch (const nslab::ScenarioError& e) {
+    std::istringstream lines(e.what());
+    std::size_t n = 0;
+    for (std::string line; std::getline(lines, line); ++n)
+      BOOST_TEST((line.rfind("fuzz.yaml:", 0) == 0 && line.find(": ", 10) != std::string::npos), line);
+    BOOST_TEST(n >= 10u, e.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(pathological_nesting) {
   BOOST_TEST(loads_or_explains(std::string(50000, '[')));
   BOOST_TEST(loads_or_explains(std::string(50000, '{')));

@@ -15,6 +15,7 @@
 #include "nslab/impairment.h"
 #include "nslab/ip_address.h"
 #include "nslab/limits.h"
+#include "nslab/link_kinds.h"
 #include "nslab/names.h"
 #include "nslab/values.h"
 
@@ -122,6 +123,8 @@ struct NodeSpec {
   bool pid_namespace = false;  // its processes get a PID namespace of their own
   Limits limits;               // for all its programs together (one cgroup per node)
   std::vector<RunSpec> run;
+  // Interfaces of other kinds (vlan, bond, vxlan, lo's addresses...; link_kinds.h).
+  std::vector<NodeInterface> interfaces;
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, const std::vector<std::string>& addresses = {});
@@ -135,6 +138,11 @@ struct NodeSpec {
   NodeSpec& ip6tables_rules(std::string_view lines);
   NodeSpec& nftables_ruleset(std::string_view ruleset);
   const BridgeSpec* find_bridge(std::string_view name) const;
+  // Link kinds (link_kinds.h): interface(NodeInterface{.name = "vx0", .kind =
+  // InterfaceKind::vxlan, ...}); loopback({"10.255.0.1/32"}) puts addresses on lo.
+  NodeSpec& interface(NodeInterface spec);
+  NodeSpec& loopback(const std::vector<std::string>& addresses);
+  const NodeInterface* find_interface(std::string_view name) const;
 };
 
 class Topology {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace nslab {
 
 namespace {
@@ -29,6 +31,114 @@ std::string addresses(const std::vector<Prefix>& list) {
   for (const auto& p : list) s += "\\n" + p.str();
   return s;
 }
+
+// A link kind's look: a shape and colour per kind.
+struct Look {
+  std::string_view shape, style, fill;
+};
+Look look(InterfaceKind k) {
+  switch (k) {
+    case InterfaceKind::loopback: return {"note", "filled", "#eeeeee"};
+    case InterfaceKind::dummy: return {"box", "filled,dotted", "#f4f4f4"};
+    case InterfaceKind::macvlan: return {"component", "filled", "#e3f4e1"};
+    case InterfaceKind::ipvlan: return {"component", "filled", "#e1f4ef"};
+    case InterfaceKind::vlan: return {"tab", "filled", "#fff4c2"};
+    case InterfaceKind::bond: return {"hexagon", "filled", "#f7e1f4"};
+    case InterfaceKind::vrf: return {"octagon", "filled", "#fde2d0"};
+    case InterfaceKind::gre:
+    case InterfaceKind::ipip:
+    case InterfaceKind::vxlan: return {"cds", "filled", "#dff1fb"};
+  }
+  return {"box", "filled", "#ffffff"};
+}
+// "vlan 10", "bond active-backup", "vxlan 42:4789".
+std::string settings(const NodeInterface& i) {
+  switch (i.kind) {
+    case InterfaceKind::macvlan: return fmt::format("macvlan {}", to_string(i.macvlan_mode));
+    case InterfaceKind::ipvlan: return fmt::format("ipvlan {}", to_string(i.ipvlan_mode));
+    case InterfaceKind::vlan: return fmt::format("vlan {}", i.vlan_id);
+    case InterfaceKind::bond: return fmt::format("bond {}", to_string(i.bond_mode));
+    case InterfaceKind::vrf: return fmt::format("vrf table {}", i.table);
+    case InterfaceKind::vxlan: return fmt::format("vxlan {}:{}", i.vni, i.dstport);
+    default: return std::string(to_string(i.kind));
+  }
+}
+std::string kind_node(const std::string& node, const NodeInterface& i) {
+  Look l = look(i.kind);
+  return fmt::format("    {} [shape={}, style=\"{}\", fillcolor=\"{}\", label=\"{} ({}){}{}\"];\n", id(node, i.name),
+                     l.shape, l.style, l.fill, escape(i.name), settings(i), addresses(i.addresses),
+                     i.up ? "" : "\\n(down)");
+}
+
+// Inside a node: what a link kind stands on, and its members.
+std::string kind_edges(const std::string& node, const NodeInterface& i) {
+  std::string out;
+  if (!i.parent.empty())
+    out += fmt::format("  {} -- {} [style=dotted, label=\"{}\"];\n", id(node, i.parent), id(node, i.name),
+                       is_tunnel(i.kind) ? "underlay" : "parent");
+  if (!i.bridge.empty())
+    out += fmt::format("  {} -- {} [style=dashed, label=\"port\"];\n", id(node, i.name), id(node, i.bridge));
+  for (const auto& m : i.members)
+    out += fmt::format("  {} -- {} [style=dashed, label=\"member\"];\n", id(node, m), id(node, i.name));
+  return out;
+}
+
+// Tunnels as dashed edges between the ends they join: a tunnel whose remote
+// is an address of another node meets that node's tunnel of the same kind
+// (and VNI) aimed back at it, or else the interface holding the address.
+// VXLANs of one multicast group meet in a chain. Each pair is drawn once.
+std::string tunnel_edges(const Topology& t) {
+  struct End {
+    const NodeSpec* node;
+    const NodeInterface* i;
+  };
+  std::vector<End> ends;
+  for (const auto& n : t.nodes())
+    for (const auto& i : n.interfaces)
+      if (is_tunnel(i.kind)) ends.push_back({&n, &i});
+  if (ends.empty()) return {};
+  auto owner = [&](const IpAddress& a) -> std::pair<const NodeSpec*, std::string> {
+    for (const auto& n : t.nodes())
+      for (const auto& i : t.interfaces_of(n.name))
+        for (const auto& p : i.addresses)
+          if (p.address() == a) return {&n, i.name};
+    return {nullptr, {}};
+  };
+  auto label = [](const NodeInterface& i) {
+    return i.kind == InterfaceKind::vxlan ? fmt::format("vxlan {}", i.vni) : std::string(to_string(i.kind));
+  };
+  std::string out;
+  std::set<std::pair<const NodeInterface*, const NodeInterface*>> drawn;
+  auto edge = [&](const End& a, const End& b) {
+    if (drawn.count({b.i, a.i}) || !drawn.insert({a.i, b.i}).second) return;
+    out += fmt::format("  {} -- {} [style=dashed, penwidth=2, color=\"#1f77b4\", label=\"{}\"];\n",
+                       id(a.node->name, a.i->name), id(b.node->name, b.i->name), label(*a.i));
+  };
+  for (const auto& a : ends) {
+    if (a.i->group) {
+      for (const auto& b : ends)
+        if (&b > &a && b.i->group == a.i->group && b.i->vni == a.i->vni) {
+          edge(a, b);
+          break;
+        }
+      continue;
+    }
+    if (!a.i->remote) continue;
+    auto [node, iface] = owner(*a.i->remote);
+    if (!node || node == a.node) continue;
+    const End* peer = nullptr;
+    for (const auto& b : ends)
+      if (b.node == node && b.i->kind == a.i->kind && (a.i->kind != InterfaceKind::vxlan || b.i->vni == a.i->vni) &&
+          (!peer || (a.i->local && b.i->remote == a.i->local)))
+        peer = &b;
+    if (peer)
+      edge(a, *peer);
+    else
+      out += fmt::format("  {} -- {} [style=dashed, color=\"#1f77b4\", label=\"{} to {}\"];\n",
+                         id(a.node->name, a.i->name), id(node->name, iface), label(*a.i), a.i->remote->str());
+  }
+  return out;
+}
 }  // namespace
 
 std::string to_dot(const Topology& t) {
@@ -48,6 +158,7 @@ std::string to_dot(const Topology& t) {
         if (e->node == n.name)
           out += fmt::format("    {} [shape=ellipse, label=\"{}{}{}\"];\n", id(n.name, e->interface),
                              escape(e->interface), addresses(e->addresses), e->up ? "" : "\\n(down)");
+    for (const auto& i : n.interfaces) out += kind_node(n.name, i);
     if (n.bridges.empty() && t.interfaces_of(n.name).empty())
       out += fmt::format("    {} [shape=point, label=\"\"];\n", id(n.name, "lo"));
     out += "  }\n";
@@ -59,6 +170,9 @@ std::string to_dot(const Topology& t) {
         out += fmt::format("  {} -- {} [style=dashed, label=\"port\"];\n", id(e->node, e->interface),
                            id(e->node, e->bridge));
   }
+  for (const auto& n : t.nodes())
+    for (const auto& i : n.interfaces) out += kind_edges(n.name, i);
+  out += tunnel_edges(t);
   out += "}\n";
   return out;
 }

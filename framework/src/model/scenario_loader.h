@@ -6,6 +6,7 @@
 //   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
 //   scenario_limits.cpp        a node's resource limits
 //   scenario_links.cpp         links: endpoints and impairments
+//   scenario_interfaces.cpp    a node's interfaces: link kinds, lo's addresses
 //   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
 #pragma once
 
@@ -55,6 +56,11 @@ class Loader {
 
   // scenario_limits.cpp
   void limits(NodeSpec& n, const YAML::Node& body);
+  // scenario_interfaces.cpp
+  void interfaces(NodeSpec& n, const YAML::Node& map);
+  bool interface(NodeSpec& n, NodeInterface& i, const YAML::Node& body);
+  void addresses(NodeInterface& i, const YAML::Node& list);
+  void mode(NodeInterface& i, const YAML::Node& m);
 
   // scenario_links.cpp
   void link(const YAML::Node& item);

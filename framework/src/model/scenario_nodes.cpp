@@ -42,7 +42,7 @@ void Loader::node(NodeSpec& n, const YAML::Node& body) {
   std::string ctx = fmt::format("node \"{}\"", n.name);
   if (!r_.keys(body,
                {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run", "hostname",
-                "pid_namespace", "limits"},
+                "pid_namespace", "limits", "interfaces"},
                ctx))
     return;
   if (auto h = body["hostname"]) hostname(n, h);
@@ -52,6 +52,7 @@ void Loader::node(NodeSpec& n, const YAML::Node& body) {
   if (auto rs = body["run"])
     for (const auto& item : r_.list(rs, "run")) run(n, item);
   if (auto b = body["bridges"]) bridges(n, b);
+  if (auto i = body["interfaces"]) interfaces(n, i);
   if (auto s = body["sysctl"]) sysctls(n, s);
   if (auto rs = body["routes"])
     for (const auto& item : r_.list(rs, "routes")) route(n, item);

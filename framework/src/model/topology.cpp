@@ -236,6 +236,8 @@ std::vector<Topology::InterfaceSpec> Topology::interfaces_of(std::string_view no
   for (const auto& l : links_)
     for (const auto* e : {&l.a, &l.b})
       if (e->node == node_name) out.push_back({e->interface, e->addresses, e->where});
+  if (const auto* n = find_node(node_name))
+    for (const auto& i : n->interfaces) out.push_back({i.name, i.addresses, i.where});
   return out;
 }
 
@@ -267,6 +269,20 @@ std::map<std::string, int> Topology::segments() const {
     number(l.a.label());
     number(l.b.label());
   }
+  // Link kinds: each interface is a segment of its own, except the ends of
+  // one VXLAN network (a VNI on a port), which share theirs, and a bridge's
+  // ports, which share the bridge's.
+  std::map<std::pair<std::uint32_t, std::uint16_t>, std::string> vxlans;
+  for (const auto& n : nodes_)
+    for (const auto& i : n.interfaces)
+      if (i.kind == InterfaceKind::vxlan)
+        if (auto [it, fresh] = vxlans.emplace(std::pair{i.vni, i.dstport}, i.label(n.name)); !fresh)
+          unite(i.label(n.name), it->second);
+  for (const auto& n : nodes_)
+    for (const auto& i : n.interfaces)
+      if (!i.bridge.empty()) unite(i.label(n.name), n.name + ":" + i.bridge);
+  for (const auto& n : nodes_)
+    for (const auto& i : n.interfaces) number(i.label(n.name));
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "iptables_text.h"
+#include "link_kind_problems.h"
 #include "nftables_text.h"
 
 namespace nslab {
@@ -60,6 +61,8 @@ InterfacesByNode interfaces_by_node(const Topology& t) {
   for (const auto& l : t.links())
     for (const auto* e : {&l.a, &l.b})
       if (auto it = out.find(e->node); it != out.end()) it->second.push_back({e->interface, e->addresses, e->where});
+  for (const auto& n : t.nodes())
+    for (const auto& i : n.interfaces) out[n.name].push_back({i.name, i.addresses, i.where});
   return out;
 }
 
@@ -334,6 +337,7 @@ void route_problems(const Topology& t, Problems& problem) {
 std::vector<ConfigError> Topology::problems() const {
   Problems problem;
   interface_problems(*this, problem);
+  for (auto& e : detail::link_kind_problems(*this)) problem(e.message(), e.where());
   impairment_problems(*this, problem);
   bridge_mtu_problems(*this, problem);
   address_problems(*this, problem);

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "fd_limit.h"
+#include "link_kinds.h"
 #include "link_watch.h"
 #include "lab_build.h"
 #include "neighbour_plan.h"
@@ -47,7 +48,7 @@ bool lab_has_ipv6(const Topology& t) {
       if (any_v6(b.addresses)) return true;
   for (const auto& l : t.links())
     if (any_v6(l.a.addresses) || any_v6(l.b.addresses)) return true;
-  return false;
+  return link_kinds_have_ipv6(t);
 }
 
 // Nodes by name, for the phases that look one up per link.
@@ -268,6 +269,7 @@ void Lab::create_links() {
     auto colon = label.find(':');
     netlink_of(*named.at(std::string_view(label).substr(0, colon))).set_up(index, true, label);
   }
+  create_link_kinds(topology_, nodes_);  // vlan, bond, vxlan...: on what exists now
 }
 
 // Times the routes apart (times_.routes_ms); build() counts the rest as
@@ -362,6 +364,7 @@ void Lab::wait_links_up() {
       if (!e->bridge.empty()) want[e->node].emplace(e->bridge, false);
     }
   }
+  want_link_kinds_up(topology_, want);
   const auto named = by_name(nodes_);
   auto settle = [](std::map<std::string, bool>& ifs, const LinkInfo& li) {
     auto w = ifs.find(li.name);

@@ -20,6 +20,8 @@
 
 namespace nslab {
 
+struct NodeInterface;  // nslab/link_kinds.h
+
 // The tc parent under a netem root qdisc (1:1), for a rate limit below it.
 inline constexpr std::uint32_t kNetemChildHandle = (1u << 16) | 1u;
 
@@ -129,6 +131,10 @@ class Netlink {
   // validation, and a tentative address would make the first probes flaky.
   void add_address(int index, const Prefix& prefix, std::string_view label);
   void add_route(const RouteRequest& route);
+  // Link kinds (netlink_kinds.cpp): creates `spec` down and unenslaved,
+  // standing on `parent` (an ifindex; 0: none), and returns its ifindex. A
+  // kind this kernel lacks throws EnvironmentError naming the kernel option.
+  int create_kind(const NodeInterface& spec, int parent, std::string_view label);
   // Adds permanent entries, many requests in flight at once. Permanent
   // entries do not count against the kernel's neighbour table limit
   // (gc_thresh3), which is shared by every namespace on the machine.

@@ -1,7 +1,7 @@
-// Inside the netlink wrapper, shared by its three files: netlink.cpp (the
-// socket, links, addresses, routes), netlink_tc.cpp (qdiscs and counters)
-// and netlink_neighbours.cpp (neighbour entries, link notifications). Only
-// these files include libnl.
+// Inside the netlink wrapper, shared by its files: netlink.cpp (the socket,
+// links, addresses, routes), netlink_tc.cpp (qdiscs and counters),
+// netlink_neighbours.cpp (neighbour entries, link notifications) and
+// netlink_kinds.cpp (link kinds). Only these files include libnl.
 #pragma once
 
 #include <netlink/attr.h>
