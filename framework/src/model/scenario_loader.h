@@ -4,6 +4,8 @@
 // Internal to src/model; its parts follow the file's sections:
 //   scenario.cpp               the top level, options, values several sections share
 //   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
+//   scenario_defaults.cpp      defaults and groups (reuse; merge keys are yaml_reader.cpp's)
+//   scenario_routing.cpp       nodes: ip rules, tables, neighbours, arp; a route's policy keys
 //   scenario_links.cpp         links: endpoints and impairments
 //   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
 #pragma once
@@ -52,6 +54,19 @@ class Loader {
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
 
+  // scenario_defaults.cpp
+  static const Keys& node_keys();
+  void defaults(const YAML::Node& d);
+  YAML::Node with_defaults(const YAML::Node& body);
+  void groups(const YAML::Node& g);
+
+  // scenario_routing.cpp
+  void ip_rules(NodeSpec& n, const YAML::Node& list);
+  void tables(NodeSpec& n, const YAML::Node& map);
+  void neighbours(NodeSpec& n, const YAML::Node& list);
+  void arp(NodeSpec& n, const YAML::Node& a);
+  void route_policy(RouteSpec& r, const YAML::Node& item);
+
   // scenario_links.cpp
   void link(const YAML::Node& item);
   std::optional<Endpoint> endpoint(const YAML::Node& e);
@@ -79,6 +94,7 @@ class Loader {
 
   Reader& r_;
   Scenario& s_;
+  std::optional<YAML::Node> defaults_;  // `defaults`, once read
 };
 
 }  // namespace nslab::detail

@@ -320,29 +320,6 @@ void Netlink::add_address(int index, const Prefix& prefix, std::string_view labe
   impl_->must(m.get(), fmt::format("cannot add address {} to \"{}\"", prefix.str(), label));
 }
 
-void Netlink::add_route(const RouteRequest& r) {
-  Msg m = new_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
-  rtmsg rtm{};
-  rtm.rtm_family = static_cast<unsigned char>(to_af(r.family));
-  rtm.rtm_dst_len = r.destination ? static_cast<unsigned char>(r.destination->length()) : 0;
-  rtm.rtm_table = RT_TABLE_MAIN;
-  rtm.rtm_protocol = RTPROT_STATIC;
-  switch (r.type) {
-    case RouteType::unicast: rtm.rtm_type = RTN_UNICAST; break;
-    case RouteType::blackhole: rtm.rtm_type = RTN_BLACKHOLE; break;
-    case RouteType::unreachable: rtm.rtm_type = RTN_UNREACHABLE; break;
-    case RouteType::prohibit: rtm.rtm_type = RTN_PROHIBIT; break;
-  }
-  rtm.rtm_scope = (r.type == RouteType::unicast && !r.gateway && r.oif) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-  append(m.get(), rtm);
-  if (r.destination) {
-    auto net = r.destination->network().address();
-    put(m.get(), RTA_DST, net.data(), net.size());
-  }
-  if (r.gateway) put(m.get(), RTA_GATEWAY, r.gateway->data(), r.gateway->size());
-  if (r.oif > 0) put_u32(m.get(), RTA_OIF, static_cast<std::uint32_t>(r.oif));
-  if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
-  impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
-}
+// add_route is in netlink_routing.cpp.
 
 }  // namespace nslab

@@ -1,0 +1,89 @@
+// Policy routing in a node's description: rules (`ip rule`), named routing
+// tables, the next hops of a multipath route, and static neighbour entries.
+// Each parses the words `ip` takes, so that a scenario line reads as the
+// command would; checks against the rest of the lab (interfaces, tables,
+// connected gateways) are Topology::problems()'. Part of topology.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nslab/error.h"
+#include "nslab/ip_address.h"
+#include "nslab/values.h"
+
+namespace nslab {
+
+// The kernel's own tables: `main` (where routes go by default), `local`
+// (the node's addresses) and `default`.
+inline constexpr std::uint32_t kTableMain = 254;
+inline constexpr std::uint32_t kTableLocal = 255;
+inline constexpr std::uint32_t kTableDefault = 253;
+
+// A routing table's number from its text: a number from 1 to 4294967295 or
+// main, local, default; empty for a name (a node's own `tables` say which).
+std::optional<std::uint32_t> builtin_table(std::string_view text);
+
+// One next hop of a multipath route: `nexthop via 10.0.0.1 dev eth0 weight 2`.
+struct NextHop {
+  std::optional<IpAddress> via;
+  std::string dev;
+  int weight = 1;  // 1..256: the share of flows this hop gets
+  bool onlink = false;
+  std::string str() const;
+};
+
+// A policy rule, in `ip rule add` words:
+//   [not] [from PREFIX|all] [to PREFIX|all] [fwmark MARK[/MASK]] [iif IF]
+//   [oif IF] [priority N] (table T | lookup T | blackhole | unreachable | prohibit)
+//   [family ipv4|ipv6]
+// "from 10.0.1.0/24 table 100 priority 1000", "fwmark 0x1 table wan2",
+// "iif eth1 table 200", "to 10.9.0.0/16 table 300". The family follows from
+// `from` or `to`, else it is IPv4 unless `family ipv6` says otherwise.
+struct RuleSpec {
+  enum class Action { lookup, blackhole, unreachable, prohibit };
+  Family family = Family::ipv4;
+  bool invert = false;  // "not": the rule applies to what does not match
+  std::optional<Prefix> from, to;
+  std::optional<std::uint32_t> fwmark, fwmask;
+  std::string iif, oif;
+  std::optional<std::uint32_t> priority;  // empty: the kernel's (below the last rule)
+  Action action = Action::lookup;
+  std::string table;  // with Action::lookup: a number, main/local/default, or a name from `tables`
+  SourceLocation where;
+
+  std::string str() const;
+  // Throws ConfigError at `where`.
+  static RuleSpec parse(std::string_view text, const SourceLocation& where = {});
+};
+
+// A node's named routing table: `tables: { wan2: 200 }`.
+struct TableSpec {
+  std::string name;
+  std::uint32_t id = 0;
+  SourceLocation where;
+};
+
+// A permanent neighbour entry: "10.0.0.9 lladdr 02:00:00:00:00:09 dev eth0".
+struct NeighbourSpec {
+  IpAddress address;
+  MacAddress lladdr{};
+  std::string dev;
+  SourceLocation where;
+
+  std::string str() const;
+  // Throws ConfigError at `where`.
+  static NeighbourSpec parse(std::string_view text, const SourceLocation& where = {});
+};
+
+// How a node learns its neighbours' MACs: from the lab's plan (permanent
+// entries, no ARP on the wire; see README, Defaults) or by ARP/NDP.
+enum class ArpMode { planned, dynamic };
+
+// "02:00:00:00:00:09"; empty when the text is not six hex pairs.
+std::optional<MacAddress> parse_mac(std::string_view text);
+
+}  // namespace nslab
