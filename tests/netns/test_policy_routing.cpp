@@ -180,4 +180,33 @@ BOOST_AUTO_TEST_CASE(a_static_neighbour_is_used_without_arp) {
   BOOST_TEST(cap.count("arp") == 0u);
 }
 
+// Several addresses on an interface, with scope and noprefixroute; a second
+// address in one subnet is the kernel's secondary; one address on two
+// interfaces (`shared`), reachable through both.
+BOOST_AUTO_TEST_CASE(addresses_with_options_are_what_ip_shows) {
+  nslab::Topology t("addresses");
+  t.add_node("r").sysctl("net.ipv4.ip_forward", "1");
+  t.add_node("a").route("192.0.2.1 via 10.0.0.1");
+  t.add_node("b").route("192.0.2.1 via 10.1.0.1");
+  t.link(
+      "r:eth0 10.0.0.1/24 10.0.0.5/24 noprefixroute 10.7.0.1/24 scope link 10.8.0.1/24 noprefixroute "
+      "192.0.2.1/32 shared",
+      "a:eth0 10.0.0.2/24");
+  t.link("r:eth1 10.1.0.1/24 192.0.2.1/32 shared", "b:eth0 10.1.0.2/24");
+  auto& lab = build(std::move(t));
+  auto& r = lab.node("r");
+  auto addr = in(r, "ip -o -4 addr show dev eth0");
+  BOOST_TEST(has(addr, "inet 10.0.0.1/24 scope global eth0"), addr);
+  BOOST_TEST(has(addr, "inet 10.0.0.5/24 scope global secondary noprefixroute eth0"), addr);
+  BOOST_TEST(has(addr, "inet 10.7.0.1/24 scope link eth0"), addr);
+  BOOST_TEST(has(addr, "inet 10.8.0.1/24 scope global noprefixroute eth0"), addr);
+  BOOST_TEST(has(addr, "inet 192.0.2.1/32 scope global eth0"), addr);
+  BOOST_TEST(has(in(r, "ip -o -4 addr show dev eth1"), "inet 192.0.2.1/32 scope global eth1"));
+  auto routes = in(r, "ip route show");
+  BOOST_TEST(has(routes, "10.7.0.0/24 dev eth0 proto kernel scope link src 10.7.0.1"), routes);
+  BOOST_TEST(!has(routes, "10.8.0.0/24"), routes);  // noprefixroute: no route for its subnet
+  BOOST_TEST(lab.ping("a", "192.0.2.1") == Verdict::reachable);
+  BOOST_TEST(lab.ping("b", "192.0.2.1") == Verdict::reachable);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

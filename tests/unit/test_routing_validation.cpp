@@ -84,6 +84,34 @@ BOOST_AUTO_TEST_CASE(the_builder_says_the_same) {
   BOOST_CHECK_THROW(t.node("a").route("default vai 10.0.0.2"), nslab::ConfigError);
 }
 
+BOOST_AUTO_TEST_CASE(address_options) {
+  auto two = [](const std::string& a, const std::string& b) {
+    return "nodes:\n  r:\n  x:\n  y:\nlinks:\n  - [ \"r:eth0 " + a + "\", \"x:eth0 10.0.0.2/24\" ]\n  - [ \"r:eth1 " +
+           b + "\", \"y:eth0 10.1.0.2/24\" ]\n";
+  };
+  auto s = nslab::parse_scenario(
+      two("10.0.0.1/24 10.0.0.5/24 noprefixroute scope link 192.0.2.1/32 shared", "10.1.0.1/24 192.0.2.1/32 shared"),
+      "lab.yaml");
+  const auto& e = s.topology.links()[0].a;
+  BOOST_TEST(e.addresses.size() == 3u);
+  BOOST_TEST_REQUIRE(e.address_options.size() == 2u);
+  BOOST_TEST(e.address_options[0].str() == "10.0.0.5/24 scope link noprefixroute");
+  BOOST_TEST(e.address_options[1].str() == "192.0.2.1/32 shared");
+  // Without `shared`, the second is a mistake, as before.
+  auto p = first_problem(two("10.0.0.1/24 192.0.2.1/32", "10.1.0.1/24 192.0.2.1/32"));
+  BOOST_TEST(has(p, "lab.yaml:7:7: address 192.0.2.1 on \"r:eth1\" is already in use on \"r:eth0\""), p);
+  // Shared, it is still refused twice on one segment.
+  p = first_problem(two("10.0.0.1/24 10.0.0.1/24 shared", "10.1.0.1/24"));
+  BOOST_TEST(has(p, "lab.yaml:6:7: address 10.0.0.1 on \"r:eth0\" is already in use on \"r:eth0\""), p);
+  p = first_problem(two("10.0.0.1/24 scope lnik", "10.1.0.1/24"));
+  BOOST_TEST(has(p,
+                 "lab.yaml:6:7: endpoint \"r:eth0\": address 10.0.0.1/24: scope \"lnik\" is not a number from 0 "
+                 "to 255 or a name; did you mean \"link\"?"),
+             p);
+  p = first_problem(two("noprefixroute 10.0.0.1/24", "10.1.0.1/24"));
+  BOOST_TEST(has(p, "\"noprefixroute\" is not an address with a prefix length"), p);
+}
+
 BOOST_AUTO_TEST_CASE(mistakes_name_their_position_and_the_closest_word) {
   struct Case {
     std::string a;

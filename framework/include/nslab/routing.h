@@ -83,6 +83,27 @@ struct NeighbourSpec {
 // entries, no ARP on the wire; see README, Defaults) or by ARP/NDP.
 enum class ArpMode { planned, dynamic };
 
+// Options of one interface address, written after it in an endpoint:
+// "red:eth0 10.0.0.5/24 noprefixroute 10.0.0.6/24 scope link 10.9.0.1/32 shared".
+// `shared`: the node has the same address on another interface too (the
+// kernel allows it; rp_filter labs use it) — without it, validation refuses
+// the second one as a mistake. A second address in the subnet of an
+// earlier one becomes the kernel's "secondary" address on its own.
+struct AddressOptions {
+  Prefix prefix;
+  std::optional<std::uint8_t> scope;  // empty: global
+  bool noprefixroute = false;
+  bool shared = false;
+  std::string str() const;  // "10.0.0.5/24 noprefixroute"
+};
+
+// The option words at words[i] after address `of` (noprefixroute, shared,
+// scope global|site|link|host|N), added to `out` (one entry per address);
+// returns how many words it read, 0 when words[i] is none of them. Throws
+// ConfigError for a scope that is neither a name nor 0..255.
+std::size_t read_address_option(const std::vector<std::string_view>& words, std::size_t i, const Prefix& of,
+                                std::vector<AddressOptions>& out);
+
 // "02:00:00:00:00:09"; empty when the text is not six hex pairs.
 std::optional<MacAddress> parse_mac(std::string_view text);
 

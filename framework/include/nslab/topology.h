@@ -26,8 +26,9 @@ struct Endpoint {
   std::string interface;
   std::string bridge;  // a bridge of `node` this end is a port of; empty for none
   std::vector<Prefix> addresses;
-  int mtu = 0;     // 0: kernel default (1500)
-  bool up = true;  // false leaves the interface down (a negative test)
+  int mtu = 0;                                  // 0: kernel default (1500)
+  bool up = true;                               // false leaves the interface down (a negative test)
+  std::vector<AddressOptions> address_options;  // of the addresses that have any (routing.h)
   SourceLocation where;
 
   // Parses "node:interface[@bridge] [ADDRESS/LEN ...]"; throws ConfigError.

@@ -127,6 +127,36 @@ std::optional<MacAddress> parse_mac(std::string_view text) {
   return m;
 }
 
+std::size_t read_address_option(const std::vector<std::string_view>& w, std::size_t i, const Prefix& of,
+                                std::vector<AddressOptions>& out) {
+  if (w[i] != "noprefixroute" && w[i] != "shared" && w[i] != "scope") return 0;
+  if (out.empty() || out.back().prefix != of) out.push_back(AddressOptions{of, {}, false, false});
+  AddressOptions& o = out.back();
+  if (w[i] == "noprefixroute") {
+    o.noprefixroute = true;
+    return 1;
+  }
+  if (w[i] == "shared") {
+    o.shared = true;
+    return 1;
+  }
+  if (i + 1 >= w.size()) throw ConfigError(fmt::format("address {}: \"scope\" needs a value", of.str()));
+  try {
+    o.scope = named_or_number("scope", w[i + 1], kScopes);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("address {}: {}", of.str(), e.message().substr(6)));  // no "route "
+  }
+  return 2;
+}
+
+std::string AddressOptions::str() const {
+  std::string s = prefix.str();
+  if (scope) s += " scope " + name_of(*scope, kScopes);
+  if (noprefixroute) s += " noprefixroute";
+  if (shared) s += " shared";
+  return s;
+}
+
 std::string NextHop::str() const {
   std::string s = "nexthop";
   if (via) s += " via " + via->str();

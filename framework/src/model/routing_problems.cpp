@@ -164,6 +164,15 @@ class NodeCheck {
 
 }  // namespace
 
+std::set<std::pair<std::string, IpAddress>> shared_addresses(const Topology& t) {
+  std::set<std::pair<std::string, IpAddress>> out;
+  for (const auto& l : t.links())
+    for (const auto* e : {&l.a, &l.b})
+      for (const auto& o : e->address_options)
+        if (o.shared) out.emplace(e->node, o.prefix.address());
+  return out;
+}
+
 void routing_problems(const Topology& t, std::vector<ConfigError>& out) {
   for (const auto& n : t.nodes())
     if (uses_policy_routing(n)) NodeCheck(t, n, out).run();

@@ -47,6 +47,18 @@ Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
   }
   e.interface = std::string(iface);
   for (std::size_t i = 1; i < words.size(); ++i) {
+    if (!e.addresses.empty()) {  // noprefixroute, scope S, shared (routing.cpp)
+      std::size_t used = 0;
+      try {
+        used = read_address_option(words, i, e.addresses.back(), e.address_options);
+      } catch (const ConfigError& err) {
+        throw ConfigError(fmt::format("endpoint \"{}\": {}", head, err.message()), where);
+      }
+      if (used > 0) {
+        i += used - 1;
+        continue;
+      }
+    }
     auto p = Prefix::parse(words[i]);
     if (!p) {
       throw ConfigError(fmt::format("endpoint \"{}\": \"{}\" is not an address with a prefix length "

@@ -177,6 +177,7 @@ void address_problems(const Topology& t, Problems& problem) {
   std::map<std::pair<int, IpAddress>, std::string> on_segment;
   std::map<std::pair<std::string, IpAddress>, std::string> on_node;
   const auto all = interfaces_by_node(t);
+  const auto shared = shared_addresses(t);  // routing_problems.cpp
   for (const auto& n : t.nodes()) {
     for (const auto& i : interfaces(all, n.name)) {
       std::string label = n.name + ":" + i.name;
@@ -202,7 +203,7 @@ void address_problems(const Topology& t, Problems& problem) {
           }
         }
         auto [it, fresh] = on_node.emplace(std::pair{n.name, p.address()}, label);
-        if (!fresh) {
+        if (!fresh && !shared.count({n.name, p.address()})) {
           problem(fmt::format("address {} on \"{}\" is already in use on \"{}\"", p.address().str(), printable(label),
                               printable(it->second)),
                   where);

@@ -275,6 +275,7 @@ void Lab::create_links() {
 // addresses.
 void Lab::add_addresses_and_routes() {
   Clock::duration routes{};
+  const AddressOptionsMap options = address_options(topology_);  // policy_routing.cpp
   for (std::size_t k = 0; k < nodes_.size(); ++k) {
     const NodeSpec& spec = topology_.nodes()[k];
     Node& n = *nodes_[k];
@@ -293,7 +294,8 @@ void Lab::add_addresses_and_routes() {
       int idx = index_of(i.name);
       for (const auto& p : i.addresses) {
         try {
-          netlink_of(n).add_address(idx, p, spec.name + ":" + i.name);
+          const std::string label = spec.name + ":" + i.name;
+          netlink_of(n).add_address(idx, p, label, find_options(options, label, p));
         } catch (const NetlinkError& e) {
           // An address the kernel refuses is the scenario's: name where it was written.
           for (const auto& d : topology_.interfaces_of(spec.name))

@@ -304,19 +304,21 @@ void Netlink::configure(std::string_view name, int master, bool up, std::string_
               fmt::format("cannot {}set \"{}\" {}", master > 0 ? "enslave and " : "", label, up ? "up" : "down"));
 }
 
-void Netlink::add_address(int index, const Prefix& prefix, std::string_view label) {
+void Netlink::add_address(int index, const Prefix& prefix, std::string_view label, const AddressOptions* options) {
   Msg m = new_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
   ifaddrmsg ifa{};
   ifa.ifa_family = static_cast<unsigned char>(to_af(prefix.family()));
   ifa.ifa_prefixlen = static_cast<unsigned char>(prefix.length());
-  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa.ifa_scope = options && options->scope ? *options->scope : RT_SCOPE_UNIVERSE;
   ifa.ifa_index = static_cast<unsigned>(index);
   if (!prefix.address().is_v4()) ifa.ifa_flags = IFA_F_NODAD;
   append(m.get(), ifa);
   const auto& a = prefix.address();
   put(m.get(), IFA_LOCAL, a.data(), a.size());
   put(m.get(), IFA_ADDRESS, a.data(), a.size());
-  if (!a.is_v4()) put_u32(m.get(), IFA_FLAGS, IFA_F_NODAD);
+  std::uint32_t flags = a.is_v4() ? 0 : IFA_F_NODAD;
+  if (options && options->noprefixroute) flags |= IFA_F_NOPREFIXROUTE;
+  if (flags) put_u32(m.get(), IFA_FLAGS, flags);
   impl_->must(m.get(), fmt::format("cannot add address {} to \"{}\"", prefix.str(), label));
 }
 

@@ -16,6 +16,7 @@
 
 #include "nslab/ip_address.h"
 #include "nslab/names.h"
+#include "nslab/routing.h"
 #include "nslab/values.h"
 
 namespace nslab {
@@ -154,7 +155,8 @@ class Netlink {
   void configure(std::string_view name, int master, bool up, std::string_view label);
   // IPv6 addresses are added with IFA_F_NODAD: lab addresses are unique by
   // validation, and a tentative address would make the first probes flaky.
-  void add_address(int index, const Prefix& prefix, std::string_view label);
+  // With options: its scope and noprefixroute (routing.h).
+  void add_address(int index, const Prefix& prefix, std::string_view label, const AddressOptions* options = nullptr);
   void add_route(const RouteRequest& route);  // netlink_routing.cpp
   void add_rule(const RuleRequest& rule);
   // Adds permanent entries, many requests in flight at once. Permanent

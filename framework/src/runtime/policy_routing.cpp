@@ -29,6 +29,23 @@ RouteRequest route_request(const NodeSpec& node, const RouteSpec& r, const Index
   return req;
 }
 
+AddressOptionsMap address_options(const Topology& t) {
+  AddressOptionsMap out;
+  for (const auto& l : t.links())
+    for (const auto* e : {&l.a, &l.b})
+      if (!e->address_options.empty()) out[e->label()] = e->address_options;
+  return out;
+}
+
+const AddressOptions* find_options(const AddressOptionsMap& all, const std::string& label, const Prefix& p) {
+  if (all.empty()) return nullptr;
+  auto it = all.find(label);
+  if (it == all.end()) return nullptr;
+  for (const auto& o : it->second)
+    if (o.prefix == p) return &o;
+  return nullptr;
+}
+
 void add_rules(Netlink& nl, const NodeSpec& node) {
   for (const auto& r : node.rules) {
     RuleRequest req;

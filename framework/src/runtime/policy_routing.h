@@ -4,6 +4,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <vector>
 #include <string>
 
 #include "netlink.h"
@@ -15,6 +17,12 @@ namespace nslab {
 using IndexOf = std::function<int(const std::string&)>;
 
 RouteRequest route_request(const NodeSpec& node, const RouteSpec& route, const IndexOf& index_of);
+// Options of addresses ("node:interface" -> options), from the endpoints
+// that give any: empty for most labs.
+using AddressOptionsMap = std::map<std::string, std::vector<AddressOptions>, std::less<>>;
+AddressOptionsMap address_options(const Topology& t);
+const AddressOptions* find_options(const AddressOptionsMap& all, const std::string& label, const Prefix& p);
+
 // The node's `ip_rules`, in order; a rule the kernel refuses is reported at
 // the rule's own position (ConfigError).
 void add_rules(Netlink& nl, const NodeSpec& node);
