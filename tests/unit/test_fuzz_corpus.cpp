@@ -73,6 +73,12 @@ BOOST_AUTO_TEST_CASE(pathological_nesting) {
   for (int i = 0; i < 2000; ++i) deep += std::string(2 * (i + 1), ' ') + "x" + std::to_string(i) + ":\n";
   BOOST_TEST(loads_or_explains(deep));
   BOOST_TEST(loads_or_explains(std::string("\0\xff\xfe", 3)));
+  // Merge keys of merge keys, and aliases that expand exponentially.
+  std::string laughs = "x-0: &a0 { <<: { a: 1 } }\n";
+  for (int i = 1; i < 40; ++i)
+    laughs += "x-" + std::to_string(i) + ": &a" + std::to_string(i) + " [ *a" + std::to_string(i - 1) + ", *a" +
+              std::to_string(i - 1) + " ]\n";
+  BOOST_TEST(loads_or_explains(laughs + "nodes: { n: { <<: *a39 } }\n"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -237,6 +237,6 @@ BOOST_AUTO_TEST_CASE(routes_in_ip_route_words) {
   refused("10.0.0.0/8 via", "needs a value");
   refused("10.0.0.0/8 metric 5 metric 6", "given twice");
   refused("10.0.0.0/8 via 10.1.1.1 via 10.1.1.2", "given twice");
-  refused("10.0.0.0/8 table 5", "unknown route word");
+  refused("10.0.0.0/8 tabel 5", "unknown route word \"tabel\"; did you mean \"table\"?");
   refused("10.0.0.0/8 metric -1", "metric");
 }

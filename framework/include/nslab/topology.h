@@ -17,6 +17,7 @@
 #include "nslab/limits.h"
 #include "nslab/link_kinds.h"
 #include "nslab/names.h"
+#include "nslab/routing.h"
 #include "nslab/values.h"
 
 namespace nslab {
@@ -27,8 +28,9 @@ struct Endpoint {
   std::string interface;
   std::string bridge;  // a bridge of `node` this end is a port of; empty for none
   std::vector<Prefix> addresses;
-  int mtu = 0;     // 0: kernel default (1500)
-  bool up = true;  // false leaves the interface down (a negative test)
+  int mtu = 0;                                  // 0: kernel default (1500)
+  bool up = true;                               // false leaves the interface down (a negative test)
+  std::vector<AddressOptions> address_options;  // of the addresses that have any (routing.h)
   SourceLocation where;
 
   // Parses "node:interface[@bridge] [ADDRESS/LEN ...]"; throws ConfigError.
@@ -57,6 +59,16 @@ struct RouteSpec {
   std::string dev;
   int metric = 0;
   RouteType type = RouteType::unicast;
+  // Policy routing (routing.h): the table (empty: main; a number,
+  // main/local/default, or a name from the node's `tables`), the preferred
+  // source, a gateway not on a connected subnet, the protocol and scope
+  // (empty: static, and the kernel's default for the type), and the next
+  // hops of a multipath route (instead of via and dev).
+  std::string table;
+  std::optional<IpAddress> src;
+  bool onlink = false;
+  std::optional<std::uint8_t> protocol, scope;
+  std::vector<NextHop> nexthops;
   SourceLocation where;
 
   // "default via 192.168.1.254", "192.168.1.0/24 dev eth0", "blackhole 10.0.0.0/8".
@@ -64,7 +76,9 @@ struct RouteSpec {
   // `to` is "default", "default6" or a prefix; via is an address or empty.
   static RouteSpec make(std::string_view to, std::string_view via = {}, std::string_view dev = {});
   // A route as a scenario file writes it, in `ip route` words:
-  //   [unreachable | prohibit | blackhole] DEST [via GATEWAY] [dev IF] [metric N]
+  //   [unreachable | prohibit | blackhole | local | throw] DEST [via GATEWAY]
+  //   [dev IF] [metric N] [table T] [src ADDRESS] [onlink] [proto P] [scope S]
+  //   [nexthop via GW [dev IF] [weight W] [onlink] ...]
   // DEST is "default", "default6", a prefix, or an address (a host route):
   // "default via 192.168.1.254", "10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5",
   // "unreachable 198.51.100.0/24". Throws ConfigError at `where`. Checks
@@ -125,6 +139,11 @@ struct NodeSpec {
   std::vector<RunSpec> run;
   // Interfaces of other kinds (vlan, bond, vxlan, lo's addresses...; link_kinds.h).
   std::vector<NodeInterface> interfaces;
+  // Policy routing and neighbours (routing.h).
+  std::vector<RuleSpec> rules;    // `ip_rules`, in order given
+  std::vector<TableSpec> tables;  // named tables
+  std::vector<NeighbourSpec> neighbours;
+  ArpMode arp = ArpMode::planned;
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, const std::vector<std::string>& addresses = {});
@@ -143,6 +162,15 @@ struct NodeSpec {
   NodeSpec& interface(NodeInterface spec);
   NodeSpec& loopback(const std::vector<std::string>& addresses);
   const NodeInterface* find_interface(std::string_view name) const;
+  // rule("from 10.0.1.0/24 table wan2 priority 1000") (RuleSpec::parse),
+  // table("wan2", 200), neighbour("10.0.0.9 lladdr 02:00:00:00:00:09 dev eth0"),
+  // arp_dynamic(): this node resolves its neighbours by ARP/NDP.
+  NodeSpec& rule(std::string_view text);
+  NodeSpec& table(std::string name, std::uint32_t id);
+  NodeSpec& neighbour(std::string_view text);
+  NodeSpec& arp_dynamic(bool dynamic = true);
+  // A table's number: a number, main/local/default, or a name in `tables`.
+  std::optional<std::uint32_t> table_id(std::string_view table) const;
 };
 
 class Topology {

@@ -15,9 +15,10 @@ enum class Protocol { icmp, tcp, udp };
 std::string_view to_string(Protocol p) noexcept;
 std::optional<Protocol> parse_protocol(std::string_view text);
 
-// The kinds of route: unicast (via a gateway or a device), and the three
-// that answer for the destination themselves.
-enum class RouteType { unicast, blackhole, unreachable, prohibit };
+// The kinds of route: unicast (via a gateway or a device), the three that
+// answer for the destination themselves, `local` (delivered to the node
+// itself) and `throw` (the lookup goes on with the next policy rule).
+enum class RouteType { unicast, blackhole, unreachable, prohibit, local, throw_ };
 std::string_view to_string(RouteType t) noexcept;
 std::optional<RouteType> parse_route_type(std::string_view text);
 

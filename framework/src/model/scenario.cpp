@@ -19,7 +19,13 @@ namespace nslab {
 namespace detail {
 
 void Loader::load(const YAML::Node& root) {
-  if (!r_.keys(root, {"name", "description", "nodes", "links", "expect", "options"}, "the scenario")) return;
+  // Top-level keys that start with "x-" are the file's own (a home for
+  // anchors, as in Compose files) and are not read.
+  Keys top{"name", "description", "nodes", "links", "expect", "options", "defaults", "groups"};
+  if (root.IsMap())
+    for (auto it = root.begin(); it != root.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar().rfind("x-", 0) == 0) top.push_back(it->first.Scalar());
+  if (!r_.keys(root, top, "the scenario")) return;
   if (auto n = root["name"]) {
     if (auto v = r_.scalar(n, "name")) s_.name = *v;
   }
@@ -39,7 +45,9 @@ void Loader::load(const YAML::Node& root) {
     r_.error(root, "the scenario has no \"nodes\"");
     return;
   }
+  if (auto d = root["defaults"]) defaults(d);
   nodes(root["nodes"]);
+  if (auto g = root["groups"]) groups(g);
   if (auto l = root["links"])
     for (const auto& item : r_.list(l, "links")) link(item);
   if (auto e = root["expect"])
@@ -129,7 +137,8 @@ Scenario parse_scenario(std::string_view yaml, const std::string& file) {
   }
   if (!root || root.IsNull()) throw ScenarioError({ConfigError("the scenario is empty", {file, 1, 1})});
   try {
-    detail::Loader(r, s).load(root);
+    r.expand_merge_keys(root);
+    if (r.errors().empty()) detail::Loader(r, s).load(root);
   } catch (const YAML::Exception& e) {
     r.errors().emplace_back(fmt::format("YAML: {}", e.msg), SourceLocation{file, e.mark.line + 1, e.mark.column + 1});
   }

@@ -5,6 +5,8 @@
 //   scenario.cpp               the top level, options, values several sections share
 //   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
 //   scenario_limits.cpp        a node's resource limits
+//   scenario_defaults.cpp      defaults and groups (reuse; merge keys are yaml_reader.cpp's)
+//   scenario_routing.cpp       nodes: ip rules, tables, neighbours, arp; a route's policy keys
 //   scenario_links.cpp         links: endpoints and impairments
 //   scenario_interfaces.cpp    a node's interfaces: link kinds, lo's addresses
 //   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
@@ -62,6 +64,19 @@ class Loader {
   void addresses(NodeInterface& i, const YAML::Node& list);
   void mode(NodeInterface& i, const YAML::Node& m);
 
+  // scenario_defaults.cpp
+  static const Keys& node_keys();
+  void defaults(const YAML::Node& d);
+  YAML::Node with_defaults(const YAML::Node& body);
+  void groups(const YAML::Node& g);
+
+  // scenario_routing.cpp
+  void ip_rules(NodeSpec& n, const YAML::Node& list);
+  void tables(NodeSpec& n, const YAML::Node& map);
+  void neighbours(NodeSpec& n, const YAML::Node& list);
+  void arp(NodeSpec& n, const YAML::Node& a);
+  void route_policy(RouteSpec& r, const YAML::Node& item);
+
   // scenario_links.cpp
   void link(const YAML::Node& item);
   std::optional<Endpoint> endpoint(const YAML::Node& e);
@@ -101,6 +116,7 @@ class Loader {
 
   Reader& r_;
   Scenario& s_;
+  std::optional<YAML::Node> defaults_;  // `defaults`, once read
 };
 
 }  // namespace nslab::detail

@@ -37,14 +37,11 @@ void Loader::nodes(const YAML::Node& ns) {
   }
 }
 
-void Loader::node(NodeSpec& n, const YAML::Node& body) {
+void Loader::node(NodeSpec& n, const YAML::Node& own) {
+  const YAML::Node body = with_defaults(own);  // scenario_defaults.cpp
   if (body.IsNull()) return;
   std::string ctx = fmt::format("node \"{}\"", n.name);
-  if (!r_.keys(body,
-               {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run", "hostname",
-                "pid_namespace", "limits", "interfaces"},
-               ctx))
-    return;
+  if (!r_.keys(body, node_keys(), ctx)) return;
   if (auto h = body["hostname"]) hostname(n, h);
   if (auto p = body["pid_namespace"])
     if (auto b = r_.boolean(p, "pid_namespace")) n.pid_namespace = *b;
@@ -56,6 +53,10 @@ void Loader::node(NodeSpec& n, const YAML::Node& body) {
   if (auto s = body["sysctl"]) sysctls(n, s);
   if (auto rs = body["routes"])
     for (const auto& item : r_.list(rs, "routes")) route(n, item);
+  if (auto t = body["tables"]) tables(n, t);  // scenario_routing.cpp
+  if (auto rl = body["ip_rules"]) ip_rules(n, rl);
+  if (auto nb = body["neighbours"]) neighbours(n, nb);
+  if (auto a = body["arp"]) arp(n, a);
   if (auto sv = body["services"])
     for (const auto& item : r_.list(sv, "services")) service(n, item);
   rules(body["iptables"], n.iptables, "iptables");
@@ -200,7 +201,9 @@ void Loader::route(NodeSpec& n, const YAML::Node& item) {
     if (item.IsScalar()) {
       r = RouteSpec::parse(item.Scalar(), r_.at(item));
     } else if (item.IsMap()) {
-      if (!r_.keys(item, {"to", "via", "dev", "metric", "type"}, "a route")) return;
+      if (!r_.keys(item, {"to", "via", "dev", "metric", "type", "table", "src", "onlink", "proto", "scope", "nexthops"},
+                   "a route"))
+        return;
       std::string to = "default", via, dev;
       if (auto t = item["to"]) to = r_.scalar(t, "to").value_or("default");
       if (auto v = item["via"]) via = r_.scalar(v, "via").value_or("");
@@ -213,8 +216,10 @@ void Loader::route(NodeSpec& n, const YAML::Node& item) {
         if (auto type = parse_route_type(v))
           r.type = *type;
         else
-          r_.error(t, fmt::format("route type \"{}\" is not unicast, blackhole, unreachable or prohibit", v));
+          r_.error(
+              t, fmt::format("route type \"{}\" is not unicast, blackhole, unreachable, prohibit, local or throw", v));
       }
+      route_policy(r, item);
     } else {
       r_.error(item, "a route is \"DEST via GATEWAY\" or a mapping {to, via, dev}");
       return;

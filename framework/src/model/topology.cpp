@@ -6,8 +6,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
-#include <climits>
 #include <functional>
 #include <unordered_map>
 #include <utility>
@@ -29,13 +27,6 @@ std::vector<std::string_view> split_ws(std::string_view s, std::string_view blan
   return out;
 }
 
-int route_metric(std::string_view text) {
-  long v = -1;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || p != text.data() + text.size() || v < 0 || v > INT_MAX)
-    throw ConfigError(fmt::format("route metric must be a whole number from 0 to {}, not \"{}\"", INT_MAX, text));
-  return static_cast<int>(v);
-}
 }  // namespace
 
 Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
@@ -56,6 +47,18 @@ Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
   }
   e.interface = std::string(iface);
   for (std::size_t i = 1; i < words.size(); ++i) {
+    if (!e.addresses.empty()) {  // noprefixroute, scope S, shared (routing.cpp)
+      std::size_t used = 0;
+      try {
+        used = read_address_option(words, i, e.addresses.back(), e.address_options);
+      } catch (const ConfigError& err) {
+        throw ConfigError(fmt::format("endpoint \"{}\": {}", head, err.message()), where);
+      }
+      if (used > 0) {
+        i += used - 1;
+        continue;
+      }
+    }
     auto p = Prefix::parse(words[i]);
     if (!p) {
       throw ConfigError(fmt::format("endpoint \"{}\": \"{}\" is not an address with a prefix length "
@@ -68,97 +71,13 @@ Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
   return e;
 }
 
-std::string RouteSpec::str() const {
-  std::string s;
-  if (type == RouteType::blackhole) s += "blackhole ";
-  if (type == RouteType::unreachable) s += "unreachable ";
-  if (type == RouteType::prohibit) s += "prohibit ";
-  s += to ? to->network().str() : std::string(family == Family::ipv4 ? "default" : "default (ipv6)");
-  if (via) s += " via " + via->str();
-  if (!dev.empty()) s += " dev " + dev;
-  if (metric) s += fmt::format(" metric {}", metric);
-  return s;
-}
-
-RouteSpec RouteSpec::make(std::string_view to, std::string_view via, std::string_view dev) {
-  RouteSpec r;
-  if (!via.empty()) {
-    r.via = IpAddress::from_string(via);
-    r.family = r.via->family();
-  }
-  if (to == "default" || to == "default4") {
-    if (r.via && !r.via->is_v4()) r.family = Family::ipv6;
-  } else if (to == "default6") {
-    r.family = Family::ipv6;
-  } else {
-    auto p = Prefix::parse(to);
-    if (!p) {
-      auto a = IpAddress::parse(to);
-      if (!a) throw ConfigError(fmt::format("route destination \"{}\" is not \"default\", an address or a prefix", to));
-      p = Prefix(*a, a->is_v4() ? 32 : 128);
-    }
-    r.to = p->network();
-    r.family = p->family();
-  }
-  r.dev = std::string(dev);
-  return r;
-}
-
-RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
-  try {
-    // Split as the shell splits `ip route` words: at any white space.
-    auto w = split_ws(text, " \t\n\v\f\r");
-    std::size_t i = 0;
-    RouteType type = RouteType::unicast;
-    if (auto t = w.empty() ? std::nullopt : parse_route_type(w[0]); t && *t != RouteType::unicast) {
-      type = *t;
-      ++i;
-    }
-    if (i >= w.size()) throw ConfigError("a route needs a destination (\"default\" or a prefix)");
-    std::string_view to = w[i++], via, dev;
-    if (to == "via" || to == "dev" || to == "metric")
-      throw ConfigError(fmt::format("a route needs a destination (\"default\" or a prefix) before \"{}\"", to));
-    int metric = 0;
-    std::vector<std::string_view> seen;
-    for (; i < w.size(); i += 2) {
-      if (i + 1 >= w.size()) throw ConfigError(fmt::format("route word \"{}\" needs a value", w[i]));
-      if (std::find(seen.begin(), seen.end(), w[i]) != seen.end())
-        throw ConfigError(fmt::format("route word \"{}\" is given twice", w[i]));
-      seen.push_back(w[i]);
-      if (w[i] == "via")
-        via = w[i + 1];
-      else if (w[i] == "dev")
-        dev = w[i + 1];
-      else if (w[i] == "metric")
-        metric = route_metric(w[i + 1]);
-      else
-        throw ConfigError(fmt::format("unknown route word \"{}\" (via, dev, metric)", w[i]));
-    }
-    RouteSpec r = make(to, via, dev);
-    r.metric = metric;
-    r.type = type;
-    r.where = where;
-    return r;
-  } catch (const ConfigError& e) {
-    throw ConfigError(e.message(), where);
-  }
-}
+// RouteSpec::str, make and parse are in routing.cpp.
 
 NodeSpec& NodeSpec::bridge(std::string bridge_name, const std::vector<std::string>& addresses) {
   BridgeSpec b;
   b.name = std::move(bridge_name);
   for (auto& a : addresses) b.addresses.push_back(Prefix::from_string(a));
   bridges.push_back(std::move(b));
-  return *this;
-}
-
-NodeSpec& NodeSpec::route(std::string_view text) {
-  routes.push_back(RouteSpec::parse(text));
-  return *this;
-}
-
-NodeSpec& NodeSpec::route(std::string_view to, std::string_view via, std::string_view dev) {
-  routes.push_back(RouteSpec::make(to, via, dev));
   return *this;
 }
 

@@ -15,6 +15,7 @@
 #include "iptables_text.h"
 #include "link_kind_problems.h"
 #include "nftables_text.h"
+#include "routing_problems.h"
 
 namespace nslab {
 
@@ -179,6 +180,7 @@ void address_problems(const Topology& t, Problems& problem) {
   std::map<std::pair<int, IpAddress>, std::string> on_segment;
   std::map<std::pair<std::string, IpAddress>, std::string> on_node;
   const auto all = interfaces_by_node(t);
+  const auto shared = shared_addresses(t);  // routing_problems.cpp
   for (const auto& n : t.nodes()) {
     for (const auto& i : interfaces(all, n.name)) {
       std::string label = n.name + ":" + i.name;
@@ -204,7 +206,7 @@ void address_problems(const Topology& t, Problems& problem) {
           }
         }
         auto [it, fresh] = on_node.emplace(std::pair{n.name, p.address()}, label);
-        if (!fresh) {
+        if (!fresh && !shared.count({n.name, p.address()})) {
           problem(fmt::format("address {} on \"{}\" is already in use on \"{}\"", p.address().str(), printable(label),
                               printable(it->second)),
                   where);
@@ -275,7 +277,7 @@ void route_problems(const Topology& t, Problems& problem) {
   const auto all = interfaces_by_node(t);
   for (const auto& n : t.nodes()) {
     const auto& ifaces = interfaces(all, n.name);
-    std::map<std::tuple<Family, std::optional<Prefix>, int>, std::string> seen;
+    std::map<std::tuple<Family, std::optional<Prefix>, int, std::optional<std::uint32_t>>, std::string> seen;
     for (const auto& r : n.routes) {
       auto where = or_else(r.where, n.where);
       if (r.metric < 0)
@@ -287,7 +289,7 @@ void route_problems(const Topology& t, Problems& problem) {
         problem(fmt::format("route \"{}\" on node \"{}\": no interface \"{}\"", printable(r.str()), n.name,
                             printable(r.dev)),
                 where);
-      if (auto [it, fresh] = seen.emplace(std::tuple{r.family, r.to, r.metric}, r.str()); !fresh)
+      if (auto [it, fresh] = seen.emplace(std::tuple{r.family, r.to, r.metric, n.table_id(r.table)}, r.str()); !fresh)
         problem(fmt::format("route \"{}\" on node \"{}\" has the same destination and metric as \"{}\"",
                             printable(r.str()), n.name, printable(it->second)),
                 where);
@@ -319,12 +321,12 @@ void route_problems(const Topology& t, Problems& problem) {
           problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is an address of \"{}\" itself", r.str(), n.name,
                               r.via->str(), n.name),
                   where);
-        else if (!connected)
+        else if (!connected && !r.onlink)
           problem(fmt::format("route \"{}\" on node \"{}\": gateway {} is not on any subnet "
                               "connected to \"{}\"",
                               r.str(), n.name, r.via->str(), n.name),
                   where);
-      } else if (r.type == RouteType::unicast && r.dev.empty()) {
+      } else if (r.type == RouteType::unicast && r.dev.empty() && r.nexthops.empty()) {
         problem(fmt::format("route \"{}\" on node \"{}\" needs a gateway (via) or a device (dev)", r.str(), n.name),
                 where);
       }
@@ -344,7 +346,9 @@ std::vector<ConfigError> Topology::problems() const {
   listener_problems(*this, problem);
   firewall_problems(*this, problem);
   route_problems(*this, problem);
-  return problem.take();
+  auto out = problem.take();
+  routing_problems(*this, out);  // rules, tables, next hops, neighbours
+  return out;
 }
 
 }  // namespace nslab

@@ -29,12 +29,15 @@ std::string_view to_string(RouteType t) noexcept {
     case RouteType::blackhole: return "blackhole";
     case RouteType::unreachable: return "unreachable";
     case RouteType::prohibit: return "prohibit";
+    case RouteType::local: return "local";
+    case RouteType::throw_: return "throw";
   }
   return "?";
 }
 
 std::optional<RouteType> parse_route_type(std::string_view s) {
-  for (auto t : {RouteType::unicast, RouteType::blackhole, RouteType::unreachable, RouteType::prohibit})
+  for (auto t : {RouteType::unicast, RouteType::blackhole, RouteType::unreachable, RouteType::prohibit,
+                 RouteType::local, RouteType::throw_})
     if (s == to_string(t)) return t;
   return std::nullopt;
 }

@@ -170,6 +170,16 @@ class Reader {
 
   const std::string& file() const { return file_; }
 
+  // YAML merge keys (`<<: *base`, `<<: [*a, *b]`), which yaml-cpp leaves as
+  // ordinary keys: each map with one gets the keys of the maps it names that
+  // it does not have itself (the earlier map in a list wins), and loses the
+  // `<<`. The merged key and value nodes are the anchored ones, so problems
+  // in them point into the anchor's text. Walks at most kMaxNodes nodes (a
+  // file of aliases of aliases expands exponentially); beyond that, an error.
+  // In yaml_reader.cpp.
+  static constexpr std::size_t kMaxNodes = 200000;
+  void expand_merge_keys(YAML::Node root);
+
  private:
   std::string file_;
   std::string_view source_;

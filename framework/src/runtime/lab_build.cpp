@@ -23,6 +23,7 @@
 #include "netlink.h"
 #include "node_internals.h"
 #include "nslab/error.h"
+#include "policy_routing.h"
 #include "sysctl.h"
 
 namespace nslab {
@@ -276,10 +277,14 @@ void Lab::create_links() {
 // addresses.
 void Lab::add_addresses_and_routes() {
   Clock::duration routes{};
+  const AddressOptionsMap options = address_options(topology_);  // policy_routing.cpp
   for (std::size_t k = 0; k < nodes_.size(); ++k) {
     const NodeSpec& spec = topology_.nodes()[k];
     Node& n = *nodes_[k];
-    if (n.interfaces().empty()) continue;
+    if (n.interfaces().empty()) {
+      add_rules(netlink_of(n), spec);
+      continue;
+    }
     auto links = netlink_of(n).links();
     auto index_of = [&](const std::string& name) {
       for (const auto& l : links)
@@ -291,7 +296,8 @@ void Lab::add_addresses_and_routes() {
       int idx = index_of(i.name);
       for (const auto& p : i.addresses) {
         try {
-          netlink_of(n).add_address(idx, p, spec.name + ":" + i.name);
+          const std::string label = spec.name + ":" + i.name;
+          netlink_of(n).add_address(idx, p, label, find_options(options, label, p));
         } catch (const NetlinkError& e) {
           // An address the kernel refuses is the scenario's: name where it was written.
           for (const auto& d : topology_.interfaces_of(spec.name))
@@ -302,14 +308,7 @@ void Lab::add_addresses_and_routes() {
     }
     auto r0 = Clock::now();
     for (const auto& r : spec.routes) {
-      RouteRequest req;
-      req.family = r.family;
-      req.destination = r.to;
-      req.gateway = r.via;
-      req.oif = r.dev.empty() ? 0 : (r.dev == "lo" ? 1 : index_of(r.dev));
-      req.metric = r.metric;
-      req.type = r.type;
-      req.label = spec.name + ": " + r.str();
+      RouteRequest req = route_request(spec, r, index_of);  // policy_routing.cpp
       try {
         netlink_of(n).add_route(req);
       } catch (const NetlinkError& e) {
@@ -317,6 +316,7 @@ void Lab::add_addresses_and_routes() {
         throw;
       }
     }
+    add_rules(netlink_of(n), spec);
     routes += Clock::now() - r0;
   }
   times_.routes_ms = std::chrono::duration<double, std::milli>(routes).count();
@@ -325,23 +325,28 @@ void Lab::add_addresses_and_routes() {
 // The entries are planned from the description (neighbour_plan.h); each node
 // then gets its own in one batch of requests.
 void Lab::add_static_neighbours() {
-  if (!options_.static_neighbours) return;
-  std::unordered_map<std::string, MacAddress> macs;
-  for (const auto& n : nodes_)
-    for (const auto& i : n->interfaces()) macs.emplace(n->name() + ":" + i.name, i.mac);
   const auto named = by_name(nodes_);
-  for (auto& [node_name, named_entries] : plan_static_neighbours(topology_, macs, options_.static_neighbour_limit)) {
-    Netlink& nl = netlink_of(*named.at(node_name));
-    std::unordered_map<std::string, int> index;
-    for (const auto& l : nl.links()) index.emplace(l.name, l.index);
-    std::vector<Neighbour> entries;
-    entries.reserve(named_entries.size());
-    for (auto& [ifname, e] : named_entries) {
-      e.ifindex = index.at(ifname);
-      entries.push_back(e);
+  if (options_.static_neighbours) {
+    std::unordered_map<std::string, MacAddress> macs;
+    for (const auto& n : nodes_)
+      for (const auto& i : n->interfaces()) macs.emplace(n->name() + ":" + i.name, i.mac);
+    for (auto& [node_name, named_entries] : plan_static_neighbours(topology_, macs, options_.static_neighbour_limit)) {
+      Netlink& nl = netlink_of(*named.at(node_name));
+      std::unordered_map<std::string, int> index;
+      for (const auto& l : nl.links()) index.emplace(l.name, l.index);
+      std::vector<Neighbour> entries;
+      entries.reserve(named_entries.size());
+      for (auto& [ifname, e] : named_entries) {
+        e.ifindex = index.at(ifname);
+        entries.push_back(e);
+      }
+      nl.add_neighbours(entries);
     }
-    nl.add_neighbours(entries);
   }
+  // The nodes' own `neighbours` come after the plan and replace its entry
+  // for the same address (policy_routing.cpp).
+  for (const auto& spec : topology_.nodes())
+    if (!spec.neighbours.empty()) add_node_neighbours(netlink_of(*named.at(spec.name)), spec);
 }
 
 // A packet sent through a link before the kernel has activated its queue is

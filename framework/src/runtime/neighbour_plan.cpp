@@ -49,7 +49,8 @@ std::vector<NodeNeighbours> plan_static_neighbours(const Topology& topology,
     if (members.size() < 2 || addresses > limit) continue;
     for (const auto& me : members)
       for (const auto& other : members) {
-        if (&me == &other) continue;
+        // A node with `arp: dynamic` resolves its neighbours on the wire.
+        if (&me == &other || nodes[me.node].arp == ArpMode::dynamic) continue;
         for (const auto& theirs : *other.addresses) {
           bool on_link = false;
           for (const auto& mine : *me.addresses) on_link = on_link || mine.contains(theirs.address());

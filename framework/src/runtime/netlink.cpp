@@ -275,45 +275,24 @@ void Netlink::configure(std::string_view name, int master, bool up, std::string_
               fmt::format("cannot {}set \"{}\" {}", master > 0 ? "enslave and " : "", label, up ? "up" : "down"));
 }
 
-void Netlink::add_address(int index, const Prefix& prefix, std::string_view label) {
+void Netlink::add_address(int index, const Prefix& prefix, std::string_view label, const AddressOptions* options) {
   Msg m = new_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
   ifaddrmsg ifa{};
   ifa.ifa_family = static_cast<unsigned char>(to_af(prefix.family()));
   ifa.ifa_prefixlen = static_cast<unsigned char>(prefix.length());
-  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa.ifa_scope = options && options->scope ? *options->scope : RT_SCOPE_UNIVERSE;
   ifa.ifa_index = static_cast<unsigned>(index);
   if (!prefix.address().is_v4()) ifa.ifa_flags = IFA_F_NODAD;
   append(m.get(), ifa);
   const auto& a = prefix.address();
   put(m.get(), IFA_LOCAL, a.data(), a.size());
   put(m.get(), IFA_ADDRESS, a.data(), a.size());
-  if (!a.is_v4()) put_u32(m.get(), IFA_FLAGS, IFA_F_NODAD);
+  std::uint32_t flags = a.is_v4() ? 0 : IFA_F_NODAD;
+  if (options && options->noprefixroute) flags |= IFA_F_NOPREFIXROUTE;
+  if (flags) put_u32(m.get(), IFA_FLAGS, flags);
   impl_->must(m.get(), fmt::format("cannot add address {} to \"{}\"", prefix.str(), label));
 }
 
-void Netlink::add_route(const RouteRequest& r) {
-  Msg m = new_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
-  rtmsg rtm{};
-  rtm.rtm_family = static_cast<unsigned char>(to_af(r.family));
-  rtm.rtm_dst_len = r.destination ? static_cast<unsigned char>(r.destination->length()) : 0;
-  rtm.rtm_table = RT_TABLE_MAIN;
-  rtm.rtm_protocol = RTPROT_STATIC;
-  switch (r.type) {
-    case RouteType::unicast: rtm.rtm_type = RTN_UNICAST; break;
-    case RouteType::blackhole: rtm.rtm_type = RTN_BLACKHOLE; break;
-    case RouteType::unreachable: rtm.rtm_type = RTN_UNREACHABLE; break;
-    case RouteType::prohibit: rtm.rtm_type = RTN_PROHIBIT; break;
-  }
-  rtm.rtm_scope = (r.type == RouteType::unicast && !r.gateway && r.oif) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-  append(m.get(), rtm);
-  if (r.destination) {
-    auto net = r.destination->network().address();
-    put(m.get(), RTA_DST, net.data(), net.size());
-  }
-  if (r.gateway) put(m.get(), RTA_GATEWAY, r.gateway->data(), r.gateway->size());
-  if (r.oif > 0) put_u32(m.get(), RTA_OIF, static_cast<std::uint32_t>(r.oif));
-  if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
-  impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
-}
+// add_route is in netlink_routing.cpp.
 
 }  // namespace nslab

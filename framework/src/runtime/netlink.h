@@ -16,6 +16,7 @@
 
 #include "nslab/ip_address.h"
 #include "nslab/names.h"
+#include "nslab/routing.h"
 #include "nslab/values.h"
 
 namespace nslab {
@@ -77,6 +78,33 @@ struct RouteRequest {
   int metric = 0;
   RouteType type = RouteType::unicast;
   std::string label;  // for messages: "red: default via 192.168.1.254"
+  // Policy routing (netlink_routing.cpp): the table, preferred source,
+  // onlink, protocol (RTPROT_STATIC), scope (empty: by type) and the next
+  // hops of a multipath route.
+  std::uint32_t table = 254;
+  std::optional<IpAddress> src;
+  bool onlink = false;
+  std::uint8_t protocol = 4;
+  std::optional<std::uint8_t> scope;
+  struct Hop {
+    std::optional<IpAddress> gateway;
+    int oif = 0;
+    int weight = 1;
+    bool onlink = false;
+  };
+  std::vector<Hop> nexthops;
+};
+
+// A policy rule (`ip rule add`), as RuleSpec describes it.
+struct RuleRequest {
+  Family family = Family::ipv4;
+  bool invert = false;
+  std::optional<Prefix> from, to;
+  std::optional<std::uint32_t> fwmark, fwmask, priority;
+  std::string iif, oif;
+  std::uint8_t action = 1;  // FR_ACT_TO_TBL; 6 blackhole, 7 unreachable, 8 prohibit
+  std::uint32_t table = 0;
+  std::string label;
 };
 
 // What is moving through one namespace, for telling when a lab has gone
@@ -129,8 +157,10 @@ class Netlink {
   void configure(std::string_view name, int master, bool up, std::string_view label);
   // IPv6 addresses are added with IFA_F_NODAD: lab addresses are unique by
   // validation, and a tentative address would make the first probes flaky.
-  void add_address(int index, const Prefix& prefix, std::string_view label);
-  void add_route(const RouteRequest& route);
+  // With options: its scope and noprefixroute (routing.h).
+  void add_address(int index, const Prefix& prefix, std::string_view label, const AddressOptions* options = nullptr);
+  void add_route(const RouteRequest& route);  // netlink_routing.cpp
+  void add_rule(const RuleRequest& rule);
   // Link kinds (netlink_kinds.cpp): creates `spec` down and unenslaved,
   // standing on `parent` (an ifindex; 0: none), and returns its ifindex. A
   // kind this kernel lacks throws EnvironmentError naming the kernel option.

@@ -50,6 +50,11 @@ Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
   for (const auto& n : t.nodes())
     for (const auto& b : n.bridges)
       if (b.mtu > 0) min_mtu_ = std::min(min_mtu_, b.mtu);
+  // ARP/NDP on the wire has timers of its own (an entry goes stale, is
+  // probed, fails and is resolved again), so silence proves nothing there.
+  for (const auto& n : t.nodes())
+    if (!blocker_ && n.arp == ArpMode::dynamic)
+      blocker_ = fmt::format("node \"{}\" resolves its neighbours by ARP/NDP (arp: dynamic)", n.name);
   for (const auto& p : lab.processes())
     if (!blocker_ && p->running()) blocker_ = fmt::format("{} is running", p->label());
   if (std::string why; !blocker_ && someone_inside(why)) blocker_ = why;

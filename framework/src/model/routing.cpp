@@ -1,0 +1,492 @@
+// Routes, policy rules and neighbour entries from their `ip` words
+// (topology.h, routing.h), and the node builder's routing calls.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <utility>
+
+#include "nslab/topology.h"
+
+namespace nslab {
+
+namespace {
+
+using Words = std::vector<std::string_view>;
+
+// The words of `s`, split at white space as the shell splits them.
+Words split_words(std::string_view s) {
+  constexpr std::string_view blanks = " \t\n\v\f\r";
+  Words out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && blanks.find(s[i]) != std::string_view::npos) ++i;
+    std::size_t j = i;
+    while (j < s.size() && blanks.find(s[j]) == std::string_view::npos) ++j;
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+// A whole number from `lo` to `hi`, decimal or 0x-hex.
+std::optional<std::uint64_t> number(std::string_view text, std::uint64_t hi) {
+  int base = 10;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, base);
+  if (text.empty() || ec != std::errc{} || p != text.data() + text.size() || v > hi) return std::nullopt;
+  return v;
+}
+
+std::uint64_t number_or_throw(std::string_view what, std::string_view text, std::uint64_t lo, std::uint64_t hi) {
+  auto v = number(text, hi);
+  if (!v || *v < lo)
+    throw ConfigError(fmt::format("{} must be a whole number from {} to {}, not \"{}\"", what, lo, hi, text));
+  return *v;
+}
+
+// "unknown route word "vai" (did you mean "via"?)".
+[[noreturn]] void unknown_word(std::string_view what, std::string_view word, const std::vector<std::string>& valid) {
+  std::string hint = closest(word, valid);
+  std::string all;
+  for (const auto& v : valid) all += (all.empty() ? "" : ", ") + v;
+  throw ConfigError(hint.empty() ? fmt::format("unknown {} word \"{}\" ({})", what, word, all)
+                                 : fmt::format("unknown {} word \"{}\"; did you mean \"{}\"?", what, word, hint));
+}
+
+struct Named {
+  const char* name;
+  std::uint8_t value;
+};
+constexpr Named kProtocols[] = {{"kernel", 2}, {"boot", 3},  {"static", 4}, {"ra", 9},    {"zebra", 11},
+                                {"bird", 12},  {"dhcp", 16}, {"babel", 42}, {"bgp", 186}, {"isis", 187},
+                                {"ospf", 188}, {"rip", 189}, {"eigrp", 192}};
+constexpr Named kScopes[] = {{"global", 0}, {"universe", 0}, {"site", 200},
+                             {"link", 253}, {"host", 254},   {"nowhere", 255}};
+
+template <std::size_t N>
+std::uint8_t named_or_number(std::string_view what, std::string_view text, const Named (&names)[N]) {
+  for (const auto& n : names)
+    if (text == n.name) return n.value;
+  if (auto v = number(text, 255)) return static_cast<std::uint8_t>(*v);
+  std::vector<std::string> valid;
+  for (const auto& n : names) valid.emplace_back(n.name);
+  std::string hint = closest(text, valid);
+  throw ConfigError(fmt::format(
+      "route {} \"{}\" is not a number from 0 to 255 or a name{}", what, text,
+      hint.empty() ? fmt::format(" ({})", fmt::join(valid, ", ")) : fmt::format("; did you mean \"{}\"?", hint)));
+}
+
+template <std::size_t N>
+std::string name_of(std::uint8_t v, const Named (&names)[N]) {
+  for (const auto& n : names)
+    if (n.value == v) return n.name;
+  return std::to_string(v);
+}
+
+IpAddress parse_address(std::string_view what, std::string_view text) {
+  auto a = IpAddress::parse(text);
+  if (!a) throw ConfigError(fmt::format("{} \"{}\" is not an IP address", what, text));
+  return *a;
+}
+
+// "all", a prefix, or an address (a host prefix); empty for "all".
+std::optional<Prefix> selector(std::string_view what, std::string_view text) {
+  if (text == "all") return std::nullopt;
+  if (auto p = Prefix::parse(text)) return p->network();
+  if (auto a = IpAddress::parse(text)) return Prefix(*a, a->is_v4() ? 32 : 128);
+  throw ConfigError(fmt::format("rule \"{}\" needs \"all\", an address or a prefix, not \"{}\"", what, text));
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> builtin_table(std::string_view text) {
+  if (text == "main") return kTableMain;
+  if (text == "local") return kTableLocal;
+  if (text == "default") return kTableDefault;
+  if (auto v = number(text, UINT32_MAX); v && *v > 0) return static_cast<std::uint32_t>(*v);
+  return std::nullopt;
+}
+
+std::optional<MacAddress> parse_mac(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  MacAddress m{};
+  for (std::size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
+    auto pair = text.substr(i * 3, 2);
+    if (!std::isxdigit(static_cast<unsigned char>(pair[0])) || !std::isxdigit(static_cast<unsigned char>(pair[1])))
+      return std::nullopt;
+    std::from_chars(pair.data(), pair.data() + 2, m[i], 16);
+  }
+  return m;
+}
+
+std::size_t read_address_option(const std::vector<std::string_view>& w, std::size_t i, const Prefix& of,
+                                std::vector<AddressOptions>& out) {
+  if (w[i] != "noprefixroute" && w[i] != "shared" && w[i] != "scope") return 0;
+  if (out.empty() || out.back().prefix != of) out.push_back(AddressOptions{of, {}, false, false});
+  AddressOptions& o = out.back();
+  if (w[i] == "noprefixroute") {
+    o.noprefixroute = true;
+    return 1;
+  }
+  if (w[i] == "shared") {
+    o.shared = true;
+    return 1;
+  }
+  if (i + 1 >= w.size()) throw ConfigError(fmt::format("address {}: \"scope\" needs a value", of.str()));
+  try {
+    o.scope = named_or_number("scope", w[i + 1], kScopes);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("address {}: {}", of.str(), e.message().substr(6)));  // no "route "
+  }
+  return 2;
+}
+
+std::string AddressOptions::str() const {
+  std::string s = prefix.str();
+  if (scope) s += " scope " + name_of(*scope, kScopes);
+  if (noprefixroute) s += " noprefixroute";
+  if (shared) s += " shared";
+  return s;
+}
+
+std::string NextHop::str() const {
+  std::string s = "nexthop";
+  if (via) s += " via " + via->str();
+  if (!dev.empty()) s += " dev " + dev;
+  if (weight != 1) s += fmt::format(" weight {}", weight);
+  if (onlink) s += " onlink";
+  return s;
+}
+
+std::string RouteSpec::str() const {
+  std::string s;
+  if (type != RouteType::unicast) s += std::string(to_string(type)) + " ";
+  s += to ? to->network().str() : std::string(family == Family::ipv4 ? "default" : "default (ipv6)");
+  if (via) s += " via " + via->str();
+  if (!dev.empty()) s += " dev " + dev;
+  if (metric) s += fmt::format(" metric {}", metric);
+  if (!table.empty()) s += " table " + table;
+  if (src) s += " src " + src->str();
+  if (onlink) s += " onlink";
+  if (protocol) s += " proto " + name_of(*protocol, kProtocols);
+  if (scope) s += " scope " + name_of(*scope, kScopes);
+  for (const auto& h : nexthops) s += " " + h.str();
+  return s;
+}
+
+RouteSpec RouteSpec::make(std::string_view to, std::string_view via, std::string_view dev) {
+  RouteSpec r;
+  if (!via.empty()) {
+    r.via = IpAddress::from_string(via);
+    r.family = r.via->family();
+  }
+  if (to == "default" || to == "default4") {
+    if (r.via && !r.via->is_v4()) r.family = Family::ipv6;
+  } else if (to == "default6") {
+    r.family = Family::ipv6;
+  } else {
+    auto p = Prefix::parse(to);
+    if (!p) {
+      auto a = IpAddress::parse(to);
+      if (!a) throw ConfigError(fmt::format("route destination \"{}\" is not \"default\", an address or a prefix", to));
+      p = Prefix(*a, a->is_v4() ? 32 : 128);
+    }
+    r.to = p->network();
+    r.family = p->family();
+  }
+  r.dev = std::string(dev);
+  return r;
+}
+
+namespace {
+
+// The words after "nexthop": via, dev, weight, onlink, up to the next "nexthop".
+std::size_t parse_nexthop(const Words& w, std::size_t i, RouteSpec& r) {
+  NextHop h;
+  std::vector<std::string_view> seen;
+  for (; i < w.size() && w[i] != "nexthop"; ++i) {
+    if (std::find(seen.begin(), seen.end(), w[i]) != seen.end())
+      throw ConfigError(fmt::format("nexthop word \"{}\" is given twice in one nexthop", w[i]));
+    seen.push_back(w[i]);
+    if (w[i] == "onlink") {
+      h.onlink = true;
+      continue;
+    }
+    if (w[i] != "via" && w[i] != "dev" && w[i] != "weight")
+      unknown_word("nexthop", w[i], {"via", "dev", "weight", "onlink"});
+    if (i + 1 >= w.size()) throw ConfigError(fmt::format("nexthop word \"{}\" needs a value", w[i]));
+    std::string_view v = w[++i];
+    if (w[i - 1] == "via")
+      h.via = parse_address("nexthop gateway", v);
+    else if (w[i - 1] == "dev")
+      h.dev = std::string(v);
+    else
+      h.weight = static_cast<int>(number_or_throw("nexthop weight", v, 1, 256));
+  }
+  if (!h.via && h.dev.empty()) throw ConfigError("a nexthop needs a gateway (via) or a device (dev)");
+  r.nexthops.push_back(std::move(h));
+  return i;
+}
+
+}  // namespace
+
+RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
+  static const std::vector<std::string> kWords{"via",   "dev",   "metric", "table",  "src",
+                                               "proto", "scope", "onlink", "nexthop"};
+  try {
+    auto w = split_words(text);
+    std::size_t i = 0;
+    RouteType type = RouteType::unicast;
+    if (auto t = w.empty() ? std::nullopt : parse_route_type(w[0]); t && *t != RouteType::unicast) {
+      type = *t;
+      ++i;
+    }
+    if (i >= w.size()) throw ConfigError("a route needs a destination (\"default\" or a prefix)");
+    std::string_view to = w[i++], via, dev;
+    if (std::find(kWords.begin(), kWords.end(), to) != kWords.end())
+      throw ConfigError(fmt::format("a route needs a destination (\"default\" or a prefix) before \"{}\"", to));
+    RouteSpec extra;
+    int metric = 0;
+    std::vector<std::string_view> seen;
+    while (i < w.size()) {
+      if (w[i] == "nexthop") {
+        i = parse_nexthop(w, i + 1, extra);
+        continue;
+      }
+      if (!extra.nexthops.empty())
+        throw ConfigError(fmt::format("route word \"{}\" must come before the first nexthop", w[i]));
+      if (std::find(seen.begin(), seen.end(), w[i]) != seen.end())
+        throw ConfigError(fmt::format("route word \"{}\" is given twice", w[i]));
+      seen.push_back(w[i]);
+      if (w[i] == "onlink") {
+        extra.onlink = true;
+        ++i;
+        continue;
+      }
+      if (std::find(kWords.begin(), kWords.end(), w[i]) == kWords.end()) unknown_word("route", w[i], kWords);
+      if (i + 1 >= w.size()) throw ConfigError(fmt::format("route word \"{}\" needs a value", w[i]));
+      std::string_view key = w[i], v = w[i + 1];
+      i += 2;
+      if (key == "via")
+        via = v;
+      else if (key == "dev")
+        dev = v;
+      else if (key == "metric")
+        metric = static_cast<int>(number_or_throw("route metric", v, 0, INT_MAX));
+      else if (key == "table") {
+        if (v == "0" || (!builtin_table(v) && !std::isalpha(static_cast<unsigned char>(v[0]))))
+          throw ConfigError(fmt::format("route table \"{}\" is not a number from 1 to 4294967295 or a name", v));
+        extra.table = std::string(v);
+      } else if (key == "src")
+        extra.src = parse_address("route source", v);
+      else if (key == "proto")
+        extra.protocol = named_or_number("proto", v, kProtocols);
+      else
+        extra.scope = named_or_number("scope", v, kScopes);
+    }
+    if (!extra.nexthops.empty() && (!via.empty() || !dev.empty()))
+      throw ConfigError("a multipath route gives via and dev in each nexthop, not before them");
+    if (!via.empty() && !IpAddress::parse(via))
+      throw ConfigError(fmt::format("route gateway \"{}\" is not an IP address", via));
+    RouteSpec r = make(to, via, dev);
+    if (!r.to && !extra.nexthops.empty() && extra.nexthops.front().via && to != "default6")
+      r.family = extra.nexthops.front().via->family();
+    r.metric = metric;
+    r.type = type;
+    r.table = std::move(extra.table);
+    r.src = extra.src;
+    r.onlink = extra.onlink;
+    r.protocol = extra.protocol;
+    r.scope = extra.scope;
+    r.nexthops = std::move(extra.nexthops);
+    r.where = where;
+    return r;
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.message(), where);
+  }
+}
+
+std::string RuleSpec::str() const {
+  std::string s;
+  if (invert) s += "not ";
+  s += "from " + (from ? from->str() : std::string("all"));
+  if (to) s += " to " + to->str();
+  if (fwmark)
+    s += fwmask ? fmt::format(" fwmark {:#x}/{:#x}", *fwmark, *fwmask) : fmt::format(" fwmark {:#x}", *fwmark);
+  if (!iif.empty()) s += " iif " + iif;
+  if (!oif.empty()) s += " oif " + oif;
+  if (priority) s += fmt::format(" priority {}", *priority);
+  switch (action) {
+    case Action::lookup: s += " table " + table; break;
+    case Action::blackhole: s += " blackhole"; break;
+    case Action::unreachable: s += " unreachable"; break;
+    case Action::prohibit: s += " prohibit"; break;
+  }
+  if (!from && !to && family == Family::ipv6) s += " family ipv6";
+  return s;
+}
+
+RuleSpec RuleSpec::parse(std::string_view text, const SourceLocation& where) {
+  static const std::vector<std::string> kWords{"not",    "from",      "to",          "fwmark",  "iif",
+                                               "oif",    "priority",  "pref",        "table",   "lookup",
+                                               "family", "blackhole", "unreachable", "prohibit"};
+  try {
+    RuleSpec r;
+    r.where = where;
+    auto w = split_words(text);
+    if (w.empty()) throw ConfigError("a rule cannot be empty (e.g. \"from 10.0.1.0/24 table 100\")");
+    std::vector<std::string_view> seen;
+    std::optional<Family> family;
+    bool acted = false;
+    auto act = [&](std::string_view word) {
+      if (acted)
+        throw ConfigError(
+            fmt::format("rule \"{}\" has a second action \"{}\" (one of table, blackhole, "
+                        "unreachable, prohibit)",
+                        text, word));
+      acted = true;
+    };
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      std::string_view key = w[i] == "lookup" ? "table" : w[i] == "pref" ? "priority" : w[i];
+      if (std::find(kWords.begin(), kWords.end(), w[i]) == kWords.end()) unknown_word("rule", w[i], kWords);
+      if (std::find(seen.begin(), seen.end(), key) != seen.end())
+        throw ConfigError(fmt::format("rule word \"{}\" is given twice", w[i]));
+      seen.push_back(key);
+      if (key == "not") {
+        if (i != 0) throw ConfigError("rule word \"not\" comes first");
+        r.invert = true;
+        continue;
+      }
+      if (key == "blackhole" || key == "unreachable" || key == "prohibit") {
+        act(key);
+        r.action = key == "blackhole"     ? Action::blackhole
+                   : key == "unreachable" ? Action::unreachable
+                                          : Action::prohibit;
+        continue;
+      }
+      if (i + 1 >= w.size()) throw ConfigError(fmt::format("rule word \"{}\" needs a value", w[i]));
+      std::string_view v = w[++i];
+      if (key == "from")
+        r.from = selector("from", v);
+      else if (key == "to")
+        r.to = selector("to", v);
+      else if (key == "fwmark") {
+        auto slash = v.find('/');
+        r.fwmark = static_cast<std::uint32_t>(number_or_throw("rule fwmark", v.substr(0, slash), 0, UINT32_MAX));
+        if (slash != std::string_view::npos)
+          r.fwmask =
+              static_cast<std::uint32_t>(number_or_throw("rule fwmark mask", v.substr(slash + 1), 1, UINT32_MAX));
+      } else if (key == "iif")
+        r.iif = std::string(v);
+      else if (key == "oif")
+        r.oif = std::string(v);
+      else if (key == "priority")
+        r.priority = static_cast<std::uint32_t>(number_or_throw("rule priority", v, 1, UINT32_MAX));
+      else if (key == "table") {
+        act("table");
+        if (v == "0" || (!builtin_table(v) && !std::isalpha(static_cast<unsigned char>(v[0]))))
+          throw ConfigError(fmt::format("rule table \"{}\" is not a number from 1 to 4294967295 or a name", v));
+        r.table = std::string(v);
+      } else {
+        if (v == "ipv4" || v == "inet" || v == "4")
+          family = Family::ipv4;
+        else if (v == "ipv6" || v == "inet6" || v == "6")
+          family = Family::ipv6;
+        else
+          throw ConfigError(fmt::format("rule family \"{}\" is not ipv4 or ipv6", v));
+      }
+    }
+    if (!acted)
+      throw ConfigError("a rule needs an action: \"table T\" (or lookup), blackhole, unreachable or prohibit");
+    if (r.from && r.to && r.from->family() != r.to->family())
+      throw ConfigError("a rule's from and to mix IPv4 and IPv6");
+    Family f = r.from ? r.from->family() : r.to ? r.to->family() : family.value_or(Family::ipv4);
+    if (family && *family != f) throw ConfigError("a rule's family does not match its from/to addresses");
+    r.family = f;
+    return r;
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.message(), where);
+  }
+}
+
+std::string NeighbourSpec::str() const {
+  return fmt::format("{} lladdr {} dev {}", address.str(), to_string(lladdr), dev);
+}
+
+NeighbourSpec NeighbourSpec::parse(std::string_view text, const SourceLocation& where) {
+  try {
+    auto w = split_words(text);
+    if (w.empty()) throw ConfigError("a neighbour is \"ADDRESS lladdr MAC dev IF\"");
+    NeighbourSpec n;
+    n.where = where;
+    n.address = parse_address("neighbour", w[0]);
+    bool mac = false;
+    for (std::size_t i = 1; i < w.size(); i += 2) {
+      if (w[i] != "lladdr" && w[i] != "dev") unknown_word("neighbour", w[i], {"lladdr", "dev"});
+      if (i + 1 >= w.size()) throw ConfigError(fmt::format("neighbour word \"{}\" needs a value", w[i]));
+      if ((w[i] == "lladdr" && mac) || (w[i] == "dev" && !n.dev.empty()))
+        throw ConfigError(fmt::format("neighbour word \"{}\" is given twice", w[i]));
+      if (w[i] == "dev") {
+        n.dev = std::string(w[i + 1]);
+        continue;
+      }
+      auto m = parse_mac(w[i + 1]);
+      if (!m)
+        throw ConfigError(fmt::format("neighbour lladdr \"{}\" is not a MAC address (02:00:00:00:00:09)", w[i + 1]));
+      n.lladdr = *m;
+      mac = true;
+    }
+    if (!mac || n.dev.empty()) throw ConfigError("a neighbour needs \"lladdr MAC\" and \"dev IF\"");
+    return n;
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.message(), where);
+  }
+}
+
+NodeSpec& NodeSpec::route(std::string_view text) {
+  routes.push_back(RouteSpec::parse(text));
+  return *this;
+}
+
+NodeSpec& NodeSpec::route(std::string_view to, std::string_view via, std::string_view dev) {
+  routes.push_back(RouteSpec::make(to, via, dev));
+  return *this;
+}
+
+NodeSpec& NodeSpec::rule(std::string_view text) {
+  rules.push_back(RuleSpec::parse(text));
+  return *this;
+}
+
+NodeSpec& NodeSpec::table(std::string table_name, std::uint32_t id) {
+  tables.push_back(TableSpec{std::move(table_name), id, {}});
+  return *this;
+}
+
+NodeSpec& NodeSpec::neighbour(std::string_view text) {
+  neighbours.push_back(NeighbourSpec::parse(text));
+  return *this;
+}
+
+NodeSpec& NodeSpec::arp_dynamic(bool dynamic) {
+  arp = dynamic ? ArpMode::dynamic : ArpMode::planned;
+  return *this;
+}
+
+std::optional<std::uint32_t> NodeSpec::table_id(std::string_view t) const {
+  if (t.empty()) return kTableMain;
+  if (auto id = builtin_table(t)) return id;
+  for (const auto& spec : tables)
+    if (spec.name == t) return spec.id;
+  return std::nullopt;
+}
+
+}  // namespace nslab
