@@ -41,8 +41,8 @@ void Loader::node(NodeSpec& n, const YAML::Node& body) {
   if (body.IsNull()) return;
   std::string ctx = fmt::format("node \"{}\"", n.name);
   if (!r_.keys(body,
-               {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "run", "hostname",
-                "pid_namespace"},
+               {"bridges", "sysctl", "routes", "services", "iptables", "ip6tables", "nftables", "iptables_file",
+                "ip6tables_file", "nftables_file", "run", "hostname", "pid_namespace"},
                ctx))
     return;
   if (auto h = body["hostname"]) hostname(n, h);
@@ -59,6 +59,9 @@ void Loader::node(NodeSpec& n, const YAML::Node& body) {
   rules(body["iptables"], n.iptables, "iptables");
   rules(body["ip6tables"], n.ip6tables, "ip6tables");
   rules(body["nftables"], n.nftables, "nftables");
+  rule_file(body["iptables_file"], body["iptables"], n.iptables, "iptables_file");
+  rule_file(body["ip6tables_file"], body["ip6tables"], n.ip6tables, "ip6tables_file");
+  rule_file(body["nftables_file"], body["nftables"], n.nftables, "nftables_file");
 }
 
 void Loader::hostname(NodeSpec& n, const YAML::Node& h) {

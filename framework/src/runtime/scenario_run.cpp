@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "rule_watch.h"
 #include "subprocess.h"
 #include <fmt/format.h>
 
@@ -152,7 +153,9 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
 
 }  // namespace
 
-ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts) {
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
+                                 const InsightOptions& insight) {
+  detail::RuleWatch watch(lab, scenario, insight);  // counters' baseline, when asked
   std::vector<Probe> probes;
   std::vector<std::pair<std::size_t, std::size_t>> slices;  // per expectation: first, count
   for (const auto& e : scenario.expectations) {
@@ -194,6 +197,8 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
       o = run_capture(lab, scenario, *c, i, artifacts);
+    } else if (auto* k = std::get_if<CounterExpectation>(&e)) {
+      o = watch.check(*k);
     } else if (auto* c = std::get_if<CommandExpectation>(&e)) {
       o.title = c->str();
       o.where = c->where;
@@ -223,6 +228,12 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     }
     out.expectations.push_back(std::move(o));
   }
+  if (insight.coverage) out.rule_hits = watch.hits_so_far();  // before explanations re-run probes
+  for (std::size_t i = 0; i < scenario.expectations.size(); ++i)
+    if (auto* p = std::get_if<ProbeExpectation>(&scenario.expectations[i]))
+      if (insight.explain || (insight.explain_failed && !out.expectations[i].passed))
+        if (auto why = detail::explain_probe(lab, p->probe, scenario.probe_options); !why.empty())
+          out.expectations[i].summary += "; " + why;
   // A `run:` program that had to keep running and died while the
   // expectations ran fails the scenario, with its exit code and output.
   for (const auto& dead : lab.exited_programs()) {
