@@ -66,7 +66,8 @@ ExpectationOutcome RuleWatch::check(const CounterExpectation& c) {
   ExpectationOutcome o;
   o.title = c.str();
   o.where = c.where;
-  CounterSnapshot now = read_counters(lab_, true);
+  if (!last_) last_ = read_counters(lab_, true);
+  const CounterSnapshot& now = *last_;
   const CounterSnapshot& before = baseline_ ? *baseline_ : now;
   std::optional<std::uint64_t> packets;
   std::string what;
@@ -105,7 +106,7 @@ ExpectationOutcome RuleWatch::check(const CounterExpectation& c) {
 
 std::vector<RuleHit> RuleWatch::hits_so_far() {
   if (!baseline_) return {};
-  return hits_between(*baseline_, read_counters(lab_, false));
+  return hits_between(*baseline_, last_ ? *last_ : read_counters(lab_, false));
 }
 
 std::string explain_probe(Lab& lab, const Probe& probe, const ProbeOptions& options) {

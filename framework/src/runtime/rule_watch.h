@@ -35,12 +35,16 @@ class RuleWatch {
   RuleWatch(Lab& lab, const Scenario& scenario, const InsightOptions& insight);
 
   ExpectationOutcome check(const CounterExpectation& c);
+  // Traffic may have moved since the last read (a capture or command ran):
+  // the next check reads again. Counters listed one after another share a read.
+  void invalidate() { last_.reset(); }
   // Every rule line's packets since the baseline (coverage).
   std::vector<RuleHit> hits_so_far();
 
  private:
   Lab& lab_;
   std::optional<CounterSnapshot> baseline_;
+  std::optional<CounterSnapshot> last_;
 };
 
 // What decided `probe`'s verdict, from the counters that moved while it ran

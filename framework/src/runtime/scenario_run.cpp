@@ -197,6 +197,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
       o = run_capture(lab, scenario, *c, i, artifacts);
+      watch.invalidate();
     } else if (auto* k = std::get_if<CounterExpectation>(&e)) {
       o = watch.check(*k);
     } else if (auto* c = std::get_if<CommandExpectation>(&e)) {
@@ -206,6 +207,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       // The command ends when its shell does: whatever it left running in
       // the background is killed then, and everything at the timeout.
       auto r = run_in_netns(lab.node(c->from).netns(), {"sh", "-c", c->command}, {}, c->timeout);
+      watch.invalidate();
       o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
       o.passed = !r.timed_out && r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
       std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
