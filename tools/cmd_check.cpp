@@ -8,12 +8,14 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "commands.h"
 #include "junit.h"
+#include "nslab/coverage.h"
 #include "nslab/environment.h"
 #include "nslab/scenario.h"
 #include "nslab/scenario_run.h"
@@ -25,7 +27,7 @@ namespace {
 
 const char* kHelp =
     R"(usage: nslab check [-j N] [--junit FILE] [--summary FILE] [--artifacts DIR [--keep-pcaps]] [--tables]
-                   [--quiet] SCENARIO...
+                   [--quiet] [--coverage FILE] [--coverage-min PERCENT] [--explain] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -43,10 +45,16 @@ options:
   --keep-pcaps   with --artifacts, write every capture, failed or not
   --tables       print every matrix's tables, not only failed ones
   --quiet        print only failures and the summary line per file
+  --coverage FILE  report which firewall rule lines no expectation hit, and
+                 write the rule coverage to FILE (LCOV; Cobertura XML for *.xml)
+  --coverage-min PERCENT  fail (exit 3) when fewer rule lines were hit
+  --explain      name the rule or policy that decided every probe expectation
+                 (a failed one is always explained)
 
 exit codes (the worst over all files): 0 every expectation held, 1 an
 expectation failed, 2 a scenario is invalid (or its rules failed to load),
-4 this environment cannot build labs (the reason is printed).
+3 the rule coverage is under --coverage-min, 4 this environment cannot build
+labs (the reason is printed).
 )";
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -97,9 +105,19 @@ std::string print_program_logs(Lab& lab, Output& o) {
   return text;
 }
 
+// The rule lines of one file's lab that no packet matched.
+void print_coverage(const std::vector<RuleHit>& hits, Output& o) {
+  RuleCoverage c;
+  c.add(hits);
+  if (c.lines() == 0) return;
+  o.out("  rule coverage: {} of {} rule lines hit ({:.0f} %)\n", c.lines_hit(), c.lines(), c.percent());
+  for (const auto& h : c.missed()) o.out("    not hit: {}:{}: {} ({})\n", h.where.file, h.where.line, h.rule, h.node);
+}
+
 struct CheckOptions {
   bool quiet = false, tables = false;
   ArtifactOptions artifacts;
+  InsightOptions insight;
 };
 
 // Checks one file: its result for JUnit, and what to print.
@@ -138,7 +156,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
   try {
     auto lab = std::make_unique<Lab>(scenario.topology, scenario.lab_options);
     double build_ms = lab->build_times().total_ms;
-    suite.outcome = run_expectations(*lab, scenario, opt.artifacts);
+    suite.outcome = run_expectations(*lab, scenario, opt.artifacts, opt.insight);
     run.ran = true;
     std::size_t passed = 0;
     for (const auto& x : suite.outcome.expectations) {
@@ -148,6 +166,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
       if ((!x.passed || opt.tables) && !x.details.empty()) o.out("{}", x.details);
       for (const auto& a : x.artifacts) o.out("       packets kept in {}\n", a);
     }
+    if (opt.insight.coverage) print_coverage(suite.outcome.rule_hits, o);
     bool ok = suite.outcome.passed();
     if (!ok) suite.program_logs = print_program_logs(*lab, o);
     lab.reset();
@@ -252,7 +271,8 @@ int check(const Args& args) {
     std::fputs(kHelp, stdout);
     return kOk;
   }
-  std::string junit, summary;
+  std::string junit, summary, coverage_file;
+  std::optional<double> coverage_min;
   CheckOptions opt;
   unsigned jobs = 1;
   std::vector<std::string> files;
@@ -269,7 +289,24 @@ int check(const Args& args) {
       opt.artifacts.dir = args[++i];
     else if (args[i] == "--keep-pcaps")
       opt.artifacts.always = true;
-    else if ((args[i] == "-j" || args[i] == "--jobs") && i + 1 < args.size()) {
+    else if (args[i] == "--explain")
+      opt.insight.explain = true;
+    else if (args[i] == "--coverage" && i + 1 < args.size()) {
+      coverage_file = args[++i];
+      opt.insight.coverage = true;
+    } else if (args[i] == "--coverage-min" && i + 1 < args.size()) {
+      std::string n = args[++i];
+      if (!n.empty() && n.back() == '%') n.pop_back();
+      double v = -1;
+      auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
+      if (ec != std::errc() || p != n.data() + n.size() || v < 0 || v > 100) {
+        std::fprintf(stderr, "nslab check: --coverage-min needs a percentage, 0 to 100 (e.g. 90%%), not \"%s\"\n",
+                     args[i].c_str());
+        return kUsage;
+      }
+      coverage_min = v;
+      opt.insight.coverage = true;
+    } else if ((args[i] == "-j" || args[i] == "--jobs") && i + 1 < args.size()) {
       const std::string& n = args[++i];
       auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), jobs);
       if (ec != std::errc() || p != n.data() + n.size() || jobs == 0 || jobs > 1024) {
@@ -312,8 +349,25 @@ int check(const Args& args) {
       return kUsage;
     }
   }
+  bool under_min = false;
+  if (opt.insight.coverage) {
+    RuleCoverage c;
+    for (const auto& s : suites) c.add(s.outcome.rule_hits);
+    if (!coverage_file.empty()) {
+      std::ofstream out(coverage_file);
+      out << (coverage_file.ends_with(".xml") ? c.cobertura() : c.lcov());
+      if (!out) {
+        std::fprintf(stderr, "nslab check: cannot write %s\n", coverage_file.c_str());
+        return kUsage;
+      }
+    }
+    std::printf("rule coverage: %zu of %zu rule lines hit (%.1f %%)%s\n", c.lines_hit(), c.lines(), c.percent(),
+                coverage_min ? fmt::format(", at least {}% required", *coverage_min).c_str() : "");
+    under_min = coverage_min && c.percent() + 1e-9 < *coverage_min;
+  }
   if (any_invalid) return kUsage;
   if (any_failed) return kFailed;
+  if (under_min) return kCoverage;
   if (any_skipped && !any_ran) return kSkipped;
   return kOk;
 }

@@ -11,7 +11,7 @@ using Args = std::vector<std::string>;
 
 // Exit codes (README): 0 all expectations hold, 1 one failed, 2 bad
 // scenario or usage, 4 skipped because this environment cannot run labs.
-inline constexpr int kOk = 0, kFailed = 1, kUsage = 2, kSkipped = 4;
+inline constexpr int kOk = 0, kFailed = 1, kUsage = 2, kCoverage = 3, kSkipped = 4;
 
 int check(const Args& args);
 int validate(const Args& args);

@@ -16,7 +16,7 @@ their expected connectivity. Nothing is created in the caller's namespace.
 
 commands:
   check FILE...      build each lab, run its expectations, print the results
-                     and the difference tables; exit 0/1/2/4
+                     and the difference tables; exit 0/1/2/3/4
   validate FILE...   only check the files (no privilege needed)
   graph FILE         write the topology as Graphviz DOT (and SVG with -o X.svg)
   up FILE            build a lab and keep it up for debugging; prints its name
@@ -29,7 +29,8 @@ commands:
 
 exit codes:
   0  every expectation held      2  bad scenario or usage
-  1  an expectation failed       4  skipped: this environment cannot build labs
+  1  an expectation failed       3  rule coverage under check's --coverage-min
+                                 4  skipped: this environment cannot build labs
 
 Run `nslab COMMAND --help` for a command's options.
 )";

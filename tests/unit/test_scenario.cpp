@@ -373,7 +373,7 @@ BOOST_AUTO_TEST_CASE(what_check_would_refuse_or_ignore_validation_refuses) {
       {"nftables: list after a ';'", Lab{.a = "{ nftables: \"table inet t { }; list ruleset\" }"}.yaml(), "2:37",
        "\"list\" is a command, not part of a ruleset"},
       {"nftables: include", Lab{.a = "\n    nftables: |\n      include \"/dev/stdin\""}.yaml(), "4:7",
-       "\"include\" is a command, not part of a ruleset (it reads a file outside the scenario"},
+       "\"include\" is a command, not part of a ruleset (an inline ruleset includes nothing"},
       {"nftables: reset", Lab{.a = "\n    nftables: |\n        # counters\n        reset counters"}.yaml(), "5:9",
        "nftables line 2: \"reset\" is a command"},
       {"two run programs ready on one port",

@@ -58,7 +58,20 @@ struct CommandExpectation {
   std::string str() const;
 };
 
-using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation>;
+// How many packets a firewall rule of a node matched while the expectations
+// before it ran (see nslab/rule_hits.h): a rule or policy line
+// ("rules.v4:12", "office.yaml:9" for inline rules) or an nftables named
+// counter ("ssh_hits").
+struct CounterExpectation {
+  std::string node;
+  std::string rule;
+  CountSpec packets;
+  SourceLocation where;
+  std::string str() const;
+};
+
+using Expectation =
+    std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation, CounterExpectation>;
 
 struct Scenario {
   std::string file;

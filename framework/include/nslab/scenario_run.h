@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nslab/lab.h"
+#include "nslab/rule_hits.h"
 #include "nslab/scenario.h"
 
 namespace nslab {
@@ -26,13 +27,27 @@ struct ArtifactOptions {
   bool always = false;
 };
 
+// What the firewall's counters should tell (see nslab/rule_hits.h): rule
+// coverage, and an explanation of what decided each probe expectation that
+// failed (or of every one, with `explain`). Off by default: they cost a
+// counter read per node, and a probe re-run alone per explanation.
+struct InsightOptions {
+  bool coverage = false;
+  bool explain = false;        // every probe expectation, not only failed ones
+  bool explain_failed = true;  // failed probe expectations (in labs with iptables rules)
+};
+
 struct ScenarioOutcome {
   std::vector<ExpectationOutcome> expectations;
+  // With coverage: every rule and policy line nslab loaded, with the packets
+  // it matched while the expectations ran.
+  std::vector<RuleHit> rule_hits;
   bool passed() const;
 };
 
 // The probes of every probe and matrix expectation run together in one batch.
 // Captures run after that, each during its own probe.
-ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts = {});
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts = {},
+                                 const InsightOptions& insight = {});
 
 }  // namespace nslab

@@ -117,10 +117,14 @@ struct SysctlSpec {
   SourceLocation where;
 };
 
-// Firewall rules as text, with where the text starts (for error locations).
+// Firewall rules as text, with where the text starts (for error locations):
+// written inline, or read from a rule file (then `where` is its line 1).
 struct RulesSpec {
   std::string text;
   SourceLocation where;
+  std::string file;               // the rule file it was read from; empty for inline rules
+  std::string root;               // the folder an nftables file's includes stay inside ("": anywhere)
+  bool includes_outside = false;  // an nftables file may include files outside `root`
   bool empty() const noexcept { return text.find_first_not_of(" \t\n") == std::string::npos; }
 };
 
@@ -156,6 +160,12 @@ struct NodeSpec {
   NodeSpec& iptables_rules(std::string_view lines);
   NodeSpec& ip6tables_rules(std::string_view lines);
   NodeSpec& nftables_ruleset(std::string_view ruleset);
+  // Rules kept in a file (iptables-save format, or nft -f syntax), read now;
+  // a relative path starts from the current directory. Throws ConfigError
+  // when the file cannot be read; replaces rules given before.
+  NodeSpec& iptables_file(const std::string& path);
+  NodeSpec& ip6tables_file(const std::string& path);
+  NodeSpec& nftables_file(const std::string& path);
   const BridgeSpec* find_bridge(std::string_view name) const;
   // Link kinds (link_kinds.h): interface(NodeInterface{.name = "vx0", .kind =
   // InterfaceKind::vxlan, ...}); loopback({"10.255.0.1/32"}) puts addresses on lo.

@@ -213,20 +213,95 @@ std::string builtin_list(const std::string& table) {
 
 }  // namespace
 
+namespace {
+
+bool known_table(const std::string& t) {
+  return t == "filter" || t == "nat" || t == "mangle" || t == "raw" || t == "security";
+}
+
+// "[12:345]": the packet and byte counters iptables-save -c writes.
+bool counters(const std::string& w) {
+  if (w.size() < 5 || w.front() != '[' || w.back() != ']') return false;
+  auto colon = w.find(':');
+  if (colon == std::string::npos || colon == 1 || colon + 2 >= w.size()) return false;
+  for (std::size_t i = 1; i + 1 < w.size(); ++i)
+    if (i != colon && (w[i] < '0' || w[i] > '9')) return false;
+  return true;
+}
+
+}  // namespace
+
 IptablesRules parse_iptables(std::string_view text, const SourceLocation& where) {
   IptablesRules p;
+  // The table block ("*filter" ... "COMMIT") being read, and its line.
+  std::optional<std::string> block;
+  int block_line = 0;
+  auto line_no = [&](int index) { return where.known() ? where.line + index : index + 1; };
+  auto use = [&](const std::string& table) {
+    if (std::find(p.tables.begin(), p.tables.end(), table) == p.tables.end()) p.tables.push_back(table);
+  };
   for (auto& cmd : tokenise(text, where)) {
     const int index = cmd.line;
     const std::string& line = cmd.source;
     auto& w = cmd.words;
     auto word_at = [&](const Word& x) { return at(where, x.line, x.column); };
+    auto fail = [&](const Word& x, const std::string& why) {
+      throw ConfigError(fmt::format("iptables line \"{}\": {}", line, why), word_at(x));
+    };
+    const std::string& first = w[0].text;
+    if (!w[0].quoted && first.size() > 1 && first[0] == '*') {  // "*filter"
+      std::string table = first.substr(1);
+      if (block)
+        fail(w[0], fmt::format("table {} starts before the COMMIT of table {} (line {})", table, *block,
+                               line_no(block_line)));
+      if (!known_table(table)) {
+        std::string hint = closest(table, {"filter", "nat", "mangle", "raw", "security"});
+        fail(w[0], fmt::format("table \"{}\" is not filter, nat, mangle, raw or security{}", table,
+                               hint.empty() ? "" : fmt::format("; did you mean \"*{}\"?", hint)));
+      }
+      if (w.size() != 1) fail(w[1], "a table line is \"*TABLE\" alone");
+      block = table;
+      block_line = index;
+      use(table);
+      continue;
+    }
+    if (!w[0].quoted && first == "COMMIT") {
+      if (!block) fail(w[0], "COMMIT ends a table that no \"*TABLE\" line started");
+      if (w.size() != 1) fail(w[1], "COMMIT stands alone on its line");
+      block.reset();
+      continue;
+    }
+    if (!w[0].quoted && first.size() > 1 && first[0] == ':') {  // ":INPUT DROP [0:0]"
+      if (!block) fail(w[0], "a chain line \":CHAIN POLICY [0:0]\" belongs inside \"*TABLE\" ... COMMIT");
+      std::string chain = first.substr(1);
+      if (w.size() < 2 || w.size() > 3 || (w.size() == 3 && !counters(w[2].text)))
+        fail(w[0], "a chain line is \":CHAIN POLICY [PACKETS:BYTES]\"");
+      if (auto why = chain_problem(chain)) fail(w[0], *why);
+      const std::string& policy = w[1].text;
+      if (is_builtin(*block, chain)) {
+        if (policy != "ACCEPT" && policy != "DROP")
+          fail(w[1], fmt::format("the policy of built-in chain {} is ACCEPT or DROP, not \"{}\"", chain, policy));
+      } else if (policy != "-") {
+        fail(w[1], fmt::format("chain {} is not built into table {} ({}): its policy is \"-\", not \"{}\"", chain,
+                               *block, builtin_list(*block), policy));
+      }
+      p.chains[*block].push_back({index, chain, policy});
+      continue;
+    }
+    if (!w[0].quoted && counters(first)) {  // "[3:180] -A INPUT ...": the counters go
+      if (w.size() == 1) fail(w[0], "counters with no rule after them");
+      w.erase(w.begin());
+    }
     if (!w[0].quoted && (w[0].text == "iptables" || w[0].text == "ip6tables")) w.erase(w.begin());
-    std::string table = "filter";
+    std::string table = block.value_or("filter");
     std::vector<Word> rest;
     for (std::size_t i = 0; i < w.size(); ++i) {
       if (!w[i].quoted && (w[i].text == "-t" || w[i].text == "--table") && i + 1 < w.size()) {
+        if (block)
+          fail(w[i], fmt::format("inside \"*{}\" (line {}) the table is {}; a rule there takes no {}", *block,
+                                 line_no(block_line), *block, w[i].text));
         table = w[++i].text;
-        if (table != "filter" && table != "nat" && table != "mangle" && table != "raw" && table != "security")
+        if (!known_table(table))
           throw ConfigError(fmt::format("iptables line \"{}\": table \"{}\" is not filter, nat, mangle, raw or "
                                         "security",
                                         line, table),
@@ -255,7 +330,7 @@ IptablesRules parse_iptables(std::string_view text, const SourceLocation& where)
         throw ConfigError(
             fmt::format("iptables line \"{}\": a policy is ACCEPT or DROP, not \"{}\"", line, rest[2].text),
             word_at(rest[2]));
-      p.chains[table].push_back(fmt::format(":{} {} [0:0]", rest[1].text, rest[2].text));
+      p.chains[table].push_back({index, rest[1].text, rest[2].text});
     } else if (op == "-N" || op == "--new-chain") {
       if (rest.size() != 2)
         throw ConfigError(fmt::format("iptables line \"{}\": -N takes CHAIN", line), line_of(where, index));
@@ -266,33 +341,50 @@ IptablesRules parse_iptables(std::string_view text, const SourceLocation& where)
                                       "chain",
                                       line, rest[1].text, table),
                           word_at(rest[1]));
-      p.chains[table].push_back(fmt::format(":{} - [0:0]", rest[1].text));
+      p.chains[table].push_back({index, rest[1].text, "-"});
     } else if (op == "-A" || op == "--append" || op == "-I" || op == "--insert") {
-      std::string rule;
-      for (const auto& r : rest) rule += (rule.empty() ? "" : " ") + restore_word(r.text);
-      p.rules[table].push_back({index, rule});
+      IptablesRule r;
+      r.line = index;
+      if (rest.size() < 2 || (!rest[1].quoted && rest[1].text.starts_with("-")))
+        throw ConfigError(fmt::format("iptables line \"{}\": {} takes a CHAIN", line, op), word_at(rest[0]));
+      r.chain = rest[1].text;
+      bool insert = op == "-I" || op == "--insert";
+      if (insert) {
+        r.insert_at = 1;
+        if (rest.size() > 2 && !rest[2].quoted && !rest[2].text.empty() &&
+            std::all_of(rest[2].text.begin(), rest[2].text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          if (rest[2].text.size() > 6 || std::stoi(rest[2].text) < 1)
+            fail(rest[2], fmt::format("rule number {} is not from 1 to 999999", rest[2].text));
+          r.insert_at = std::stoi(rest[2].text);
+        }
+      }
+      for (const auto& x : rest) r.text += (r.text.empty() ? "" : " ") + restore_word(x.text);
+      p.rules[table].push_back(std::move(r));
     } else {
       throw ConfigError(fmt::format("iptables line \"{}\": only -A, -I, -P and -N build a lab's "
                                     "rules (got \"{}\")",
                                     line, op),
                         line_of(where, index));
     }
-    if (std::find(p.tables.begin(), p.tables.end(), table) == p.tables.end()) p.tables.push_back(table);
+    use(table);
   }
+  if (block)
+    throw ConfigError(fmt::format("iptables line {}: table \"*{}\" has no COMMIT: iptables-restore would load "
+                                  "none of it",
+                                  line_no(block_line), *block),
+                      line_of(where, block_line));
   return p;
 }
 
 std::string IptablesRules::restore_input() const {
-  const IptablesRules& p = *this;
   std::string out;
-  auto emit = [&](const std::string& s, int) { out += s + "\n"; };
-  for (const auto& table : p.tables) {
-    emit("*" + table, -1);
-    if (auto it = p.chains.find(table); it != p.chains.end())
-      for (const auto& c : it->second) emit(c, -1);
-    if (auto it = p.rules.find(table); it != p.rules.end())
-      for (const auto& [line, rule] : it->second) emit(rule, line);
-    emit("COMMIT", -1);
+  for (const auto& table : tables) {
+    out += "*" + table + "\n";
+    if (auto it = chains.find(table); it != chains.end())
+      for (const auto& c : it->second) out += fmt::format(":{} {} [0:0]\n", c.name, c.policy);
+    if (auto it = rules.find(table); it != rules.end())
+      for (const auto& r : it->second) out += r.text + "\n";
+    out += "COMMIT\n";
   }
   return out;
 }

@@ -21,7 +21,8 @@ bool word_char(char c) {
 
 }  // namespace
 
-std::optional<ConfigError> nftables_problem(std::string_view text, const SourceLocation& where) {
+std::optional<ConfigError> nftables_problem(std::string_view text, const SourceLocation& where,
+                                            const IncludeCheck& includes) {
   int depth = 0;              // braces open
   bool command_start = true;  // the next word at depth 0 starts a command
   int line = 0;
@@ -60,6 +61,29 @@ std::optional<ConfigError> nftables_problem(std::string_view text, const SourceL
       std::size_t start = i;
       while (i < text.size() && word_char(text[i])) ++i;
       std::string_view word = text.substr(start, i - start);
+      auto position = [&](std::size_t byte) {
+        SourceLocation at = where;
+        if (at.known()) {
+          at.line += line;
+          at.column += static_cast<int>(byte - line_start);
+        }
+        return at;
+      };
+      if (command_start && depth == 0 && word == "include" && includes) {
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+        std::size_t open = i;
+        if (i >= text.size() || text[i] != '"')
+          return ConfigError(
+              fmt::format("nftables line {}: include takes a quoted file name: include \"FILE\"", line + 1),
+              position(open));
+        std::size_t close = text.find_first_of("\"\n", open + 1);
+        if (close == std::string_view::npos || text[close] != '"')
+          return ConfigError(fmt::format("nftables line {}: unterminated \" quote", line + 1), position(open));
+        if (auto e = includes(text.substr(open + 1, close - open - 1), position(open + 1))) return e;
+        i = close + 1;
+        command_start = false;
+        continue;
+      }
       if (command_start && depth == 0 && std::find(kNotRuleset.begin(), kNotRuleset.end(), word) != kNotRuleset.end()) {
         SourceLocation at = where;
         if (at.known()) {
@@ -67,7 +91,8 @@ std::optional<ConfigError> nftables_problem(std::string_view text, const SourceL
           at.column += static_cast<int>(start - line_start);
         }
         std::string why = word == "monitor"   ? "it watches events and never ends"
-                          : word == "include" ? "it reads a file outside the scenario; write the rules inline"
+                          : word == "include" ? "an inline ruleset includes nothing; keep the ruleset in a file "
+                                                "(nftables_file:) to include files beside it"
                                               : "it does not build rules";
         return ConfigError(fmt::format("nftables line {}: \"{}\" is a command, not part of a ruleset ({}); "
                                        "a lab loads only rules (table, chain, set, add, insert, delete, "

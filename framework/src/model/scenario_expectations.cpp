@@ -65,6 +65,9 @@ void Loader::expectation(const YAML::Node& item) {
   } else if (auto c = item["capture"]) {
     if (!r_.keys(item, {"capture"}, "a capture expectation")) return;
     capture(c);
+  } else if (auto k = item["counter"]) {
+    if (!r_.keys(item, {"counter"}, "a counter expectation")) return;
+    counter(k);
   } else if (item["command"]) {
     command_expectation(item);
   } else {

@@ -52,6 +52,8 @@ class Loader {
   void run(NodeSpec& n, const YAML::Node& item);
   void environment(RunSpec& r, const YAML::Node& e);
   void rules(const YAML::Node& node, RulesSpec& out, std::string_view what);
+  // scenario_rule_files.cpp: `iptables_file:` and the like (`inline_rules`: the node's inline key)
+  void rule_file(const YAML::Node& node, const YAML::Node& inline_rules, RulesSpec& out, std::string_view what);
   void bridges(NodeSpec& n, const YAML::Node& b);
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
@@ -88,6 +90,8 @@ class Loader {
   void command_expectation(const YAML::Node& item);
   void capture(const YAML::Node& c);
   void matrix(const YAML::Node& m);
+  // scenario_counters.cpp
+  void counter(const YAML::Node& c);
   // A probe as an expectation or a capture's "during" writes it: from, to,
   // one of icmp, tcp: PORT, udp: PORT, family and payload, with its
   // addresses checked against the lab. Empty when from, to or the protocol

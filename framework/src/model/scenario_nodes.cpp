@@ -62,6 +62,9 @@ void Loader::node(NodeSpec& n, const YAML::Node& own) {
   rules(body["iptables"], n.iptables, "iptables");
   rules(body["ip6tables"], n.ip6tables, "ip6tables");
   rules(body["nftables"], n.nftables, "nftables");
+  rule_file(body["iptables_file"], body["iptables"], n.iptables, "iptables_file");
+  rule_file(body["ip6tables_file"], body["ip6tables"], n.ip6tables, "ip6tables_file");
+  rule_file(body["nftables_file"], body["nftables"], n.nftables, "nftables_file");
 }
 
 void Loader::hostname(NodeSpec& n, const YAML::Node& h) {

@@ -16,6 +16,7 @@
 #include "link_kind_problems.h"
 #include "nftables_text.h"
 #include "routing_problems.h"
+#include "rule_files.h"
 
 namespace nslab {
 
@@ -266,8 +267,11 @@ void firewall_problems(const Topology& t, Problems& problem) {
         problem(fmt::format("node \"{}\": {}", n.name, e.message()), or_else(e.where(), n.where));
       }
     }
+    IncludeCheck includes;  // a ruleset kept in a file may include files beside it
+    if (!n.nftables.file.empty())
+      includes = [&](std::string_view path, const SourceLocation& at) { return include_problem(n.nftables, path, at); };
     if (!n.nftables.empty())
-      if (auto e = nftables_problem(n.nftables.text, n.nftables.where))
+      if (auto e = nftables_problem(n.nftables.text, n.nftables.where, includes))
         problem(fmt::format("node \"{}\": {}", n.name, e->message()), or_else(e->where(), n.where));
   }
 }

@@ -1,12 +1,14 @@
 #include "firewall.h"
 
 #include <nftables/libnftables.h>
+#include <nlohmann/json.hpp>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <filesystem>
 #include <fmt/format.h>
 #include <map>
 #include <memory>
@@ -39,7 +41,7 @@ void apply_iptables(const Node& node, std::string_view lines, Family family, con
     for (const auto& table : parsed.tables)
       if (auto it = parsed.chains.find(table); it != parsed.chains.end()) {
         chains += "*" + table + "\n";
-        for (const auto& c : it->second) chains += c + "\n";
+        for (const auto& c : it->second) chains += fmt::format(":{} {} [0:0]\n", c.name, c.policy);
         chains += "COMMIT\n";
       }
     bool found = false;
@@ -48,11 +50,11 @@ void apply_iptables(const Node& node, std::string_view lines, Family family, con
       if (found) break;
       auto it = parsed.rules.find(table);
       if (it == parsed.rules.end()) continue;
-      for (const auto& [line, text] : it->second) {
-        std::string one = "*" + table + "\n" + text + "\nCOMMIT\n";
+      for (const auto& r : it->second) {
+        std::string one = "*" + table + "\n" + r.text + "\nCOMMIT\n";
         if (run_in_netns(scratch, {tool, "--noflush", "--wait"}, one).status != 0) {
-          at = line_of(where, line);
-          rule = text;
+          at = line_of(where, r.line);
+          rule = r.text;
           found = true;
           break;
         }
@@ -67,7 +69,8 @@ void apply_iptables(const Node& node, std::string_view lines, Family family, con
                     at);
 }
 
-void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where) {
+void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where,
+                    const std::string& include_dir) {
   // The ruleset is read from a memfd by name, so that nft's messages carry
   // "PATH:LINE:COLUMN" (its messages for in-memory buffers quote the wrong line).
   Fd file(::memfd_create("nslab-nftables", MFD_CLOEXEC));
@@ -79,6 +82,10 @@ void apply_nftables(const Node& node, std::string_view ruleset, const SourceLoca
     if (!ctx) return std::string("cannot create an nftables context");
     nft_ctx_buffer_output(ctx);
     nft_ctx_buffer_error(ctx);
+    // A ruleset kept in a file includes files beside it, and nothing from
+    // the machine's own include path (/etc).
+    nft_ctx_clear_include_paths(ctx);
+    if (!include_dir.empty()) nft_ctx_add_include_path(ctx, include_dir.c_str());
     int rc = nft_run_cmd_from_filename(ctx, path.c_str());
     std::string err = rc == 0 ? std::string() : std::string(nft_ctx_get_error_buffer(ctx));
     if (rc != 0 && err.empty()) err = "nft failed without a message";
@@ -93,158 +100,32 @@ void apply_nftables(const Node& node, std::string_view ruleset, const SourceLoca
     at = line_of(where, std::stoi(m[1]) - 1);
     // Columns count from the ruleset's own indentation in the scenario.
     if (at.known()) at.column = where.column + std::stoi(m[2]) - 1;
+  } else if (!include_dir.empty() &&
+             std::regex_search(error, m, std::regex("(/[^:\n]+):([0-9]+):([0-9]+)"))) {  // in an included file
+    at = SourceLocation{m[1], std::stoi(m[2]), std::stoi(m[3])};
   }
-  // Name the lab, not our memfd, in the tool's message.
-  error = std::regex_replace(error, std::regex(path + ":"), "line ");
+  // Name the lab's file, not our memfd, in the tool's message.
+  error = std::regex_replace(error, std::regex(path + ":"),
+                             where.file.empty() || include_dir.empty() ? std::string("line ") : where.file + ":");
   throw ConfigError(fmt::format("node \"{}\": nftables ruleset rejected: {}", node.name(), error), at);
+}
+
+std::string include_dir(const RulesSpec& rules) {
+  if (rules.file.empty()) return {};
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(std::filesystem::path(rules.file).parent_path(), ec);
+  return ec ? std::string() : dir.lexically_normal().string();
 }
 
 namespace {
 
-// Just enough JSON for libnftables' output: objects keep their order.
-// (A member is its own struct: std::pair<std::string, Json> inside Json
-// would need Json complete, which only GCC's library lets pass.)
-struct JsonMember;
-struct Json {
-  enum Kind { null, boolean, number, string, array, object } kind = null;
-  std::string text;  // string; a number's digits
-  std::vector<Json> items;
-  std::vector<JsonMember> members;
+using Json = nlohmann::json;
 
-  const Json* get(std::string_view key) const;
-  std::string str_of(std::string_view key) const {
-    const Json* v = get(key);
-    return v && v->kind == string ? v->text : std::string();
-  }
-};
-struct JsonMember {
-  std::string key;
-  Json value;
-};
-
-const Json* Json::get(std::string_view key) const {
-  for (const auto& [k, v] : members)
-    if (k == key) return &v;
-  return nullptr;
+std::string str_of(const Json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
-
-class JsonReader {
- public:
-  explicit JsonReader(std::string_view in) : in_(in) {}
-  std::optional<Json> document() {
-    Json v;
-    if (!value(v, 0)) return std::nullopt;
-    space();
-    if (at_ != in_.size()) return std::nullopt;
-    return v;
-  }
-
- private:
-  void space() {
-    while (at_ < in_.size() && (in_[at_] == ' ' || in_[at_] == '\n' || in_[at_] == '\t' || in_[at_] == '\r')) ++at_;
-  }
-  bool literal(std::string_view word) {
-    if (in_.substr(at_, word.size()) != word) return false;
-    at_ += word.size();
-    return true;
-  }
-  bool string(std::string& out) {
-    if (at_ >= in_.size() || in_[at_] != '"') return false;
-    ++at_;
-    while (at_ < in_.size() && in_[at_] != '"') {
-      char c = in_[at_++];
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (at_ >= in_.size()) return false;
-      char e = in_[at_++];
-      switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'u':
-          if (at_ + 4 > in_.size()) return false;
-          out += '?';  // names only matter to us in ASCII
-          at_ += 4;
-          break;
-        default: out += e;
-      }
-    }
-    if (at_ >= in_.size()) return false;
-    ++at_;
-    return true;
-  }
-  bool value(Json& v, int depth) {
-    if (depth > 200) return false;
-    space();
-    if (at_ >= in_.size()) return false;
-    char c = in_[at_];
-    if (c == '{') {
-      v.kind = Json::object;
-      ++at_;
-      space();
-      if (at_ < in_.size() && in_[at_] == '}') return ++at_, true;
-      for (;;) {
-        space();
-        std::string key;
-        if (!string(key)) return false;
-        space();
-        if (at_ >= in_.size() || in_[at_++] != ':') return false;
-        Json member;
-        if (!value(member, depth + 1)) return false;
-        v.members.push_back(JsonMember{std::move(key), std::move(member)});
-        space();
-        if (at_ >= in_.size()) return false;
-        if (in_[at_] == ',') {
-          ++at_;
-          continue;
-        }
-        return in_[at_++] == '}';
-      }
-    }
-    if (c == '[') {
-      v.kind = Json::array;
-      ++at_;
-      space();
-      if (at_ < in_.size() && in_[at_] == ']') return ++at_, true;
-      for (;;) {
-        Json item;
-        if (!value(item, depth + 1)) return false;
-        v.items.push_back(std::move(item));
-        space();
-        if (at_ >= in_.size()) return false;
-        if (in_[at_] == ',') {
-          ++at_;
-          continue;
-        }
-        return in_[at_++] == ']';
-      }
-    }
-    if (c == '"') {
-      v.kind = Json::string;
-      return string(v.text);
-    }
-    if (literal("null")) return true;
-    if (literal("true") || literal("false")) {
-      v.kind = Json::boolean;
-      return true;
-    }
-    std::size_t start = at_;
-    while (at_ < in_.size() && (std::isdigit(static_cast<unsigned char>(in_[at_])) || in_[at_] == '-' ||
-                                in_[at_] == '+' || in_[at_] == '.' || in_[at_] == 'e' || in_[at_] == 'E'))
-      ++at_;
-    if (at_ == start) return false;
-    v.kind = Json::number;
-    v.text = std::string(in_.substr(start, at_ - start));
-    return true;
-  }
-
-  std::string_view in_;
-  std::size_t at_ = 0;
-};
 
 template <std::size_t N>
 bool one_of(std::string_view word, const std::array<std::string_view, N>& list) {
@@ -286,6 +167,7 @@ struct RulesetScan {
   const std::set<std::string>& xt_allowed;
   std::string where;  // the table and chain being looked at
   std::optional<std::string> problem;
+  int depth = 0;
 
   bool fail(std::string what) {
     if (!problem) problem = fmt::format("rules with \"{}\"{}", what, where.empty() ? "" : " (" + where + ")");
@@ -294,82 +176,97 @@ struct RulesetScan {
 
   // The values inside a statement's or an expression's body.
   bool fields(const Json& body) {
-    if (body.kind == Json::array) return expr(body);
-    for (const auto& [k, m] : body.members)
-      if (!expr(m)) return false;
+    if (body.is_array()) return expr(body);
+    if (body.is_object())
+      for (const auto& m : body)
+        if (!expr(m)) return false;
     return true;
   }
 
   bool expr(const Json& v) {
-    if (v.kind == Json::array) {
-      for (const auto& i : v.items)
+    if (++depth > 200) return fail("expressions nested too deep");
+    bool ok = expr_body(v);
+    --depth;
+    return ok;
+  }
+
+  bool expr_body(const Json& v) {
+    if (v.is_array()) {
+      for (const auto& i : v)
         if (!expr(i)) return false;
       return true;
     }
-    if (v.kind != Json::object) return true;  // a literal; "@name" refers to a set, scanned on its own
-    if (v.members.size() != 1) return fields(v);
-    const auto& [kind, body] = v.members.front();
+    if (!v.is_object()) return true;  // a literal; "@name" refers to a set, scanned on its own
+    if (v.size() != 1) return fields(v);
+    const std::string& kind = v.begin().key();
+    const Json& body = v.begin().value();
     if (kind == "meta") {
-      std::string key = body.str_of("key");
+      std::string key = str_of(body, "key");
       return one_of(key, kMetaKeys) || fail("meta " + key);
     }
     if (kind == "ct") {
-      std::string key = body.str_of("key");
+      std::string key = str_of(body, "key");
       return one_of(key, kCtKeys) || fail("ct " + key);
     }
-    if (kind == "elem" && (body.get("timeout") || body.get("expires"))) return fail("element timeout");
+    if (kind == "elem" && body.is_object() && (body.contains("timeout") || body.contains("expires")))
+      return fail("element timeout");
     if (!one_of(kind, kExpressions)) return fail(kind);
     return fields(body);
   }
 
   bool statement(const Json& s) {
-    if (s.kind != Json::object || s.members.size() != 1) return fail("an unknown statement");
-    const auto& [kind, body] = s.members.front();
+    if (!s.is_object() || s.size() != 1) return fail("an unknown statement");
+    const std::string& kind = s.begin().key();
+    const Json& body = s.begin().value();
     if (!one_of(kind, kStatements)) return fail(kind);
     if (kind == "xt") {
-      std::string name = body.str_of("name");
+      std::string name = str_of(body, "name");
       return one_of(name, kXt) || xt_allowed.count(name) || fail("xt " + name);
     }
     if (kind == "meta") {  // meta KEY set VALUE
-      std::string key = body.str_of("key");
+      std::string key = str_of(body, "key");
       if (!one_of(key, kMetaKeys)) return fail("meta " + key);
     }
     return fields(body);
   }
 
   bool set(const Json& body, std::string_view what) {
-    if (const Json* flags = body.get("flags"))
-      for (const auto& f : flags->items)
-        if (f.text == "timeout" || f.text == "dynamic") return fail(fmt::format("a {} with flag {}", what, f.text));
-    if (body.get("timeout") || body.get("gc-interval")) return fail(fmt::format("a {} with timeouts", what));
-    if (const Json* stmts = body.get("stmt"))
-      for (const auto& st : stmts->items)
+    if (auto flags = body.find("flags"); flags != body.end()) {
+      // One flag is a string, several an array.
+      Json list = flags->is_array() ? *flags : Json::array({*flags});
+      for (const auto& f : list)
+        if (f == "timeout" || f == "dynamic") return fail(fmt::format("a {} with flag {}", what, f.get<std::string>()));
+    }
+    if (body.contains("timeout") || body.contains("gc-interval")) return fail(fmt::format("a {} with timeouts", what));
+    if (auto stmts = body.find("stmt"); stmts != body.end() && stmts->is_array())
+      for (const auto& st : *stmts)
         if (!statement(st)) return false;
-    if (const Json* elems = body.get("elem"))
+    if (auto elems = body.find("elem"); elems != body.end())
       if (!expr(*elems)) return false;
     return true;
   }
 
   void object(const Json& item, const std::set<std::string>& skip) {
-    if (item.kind != Json::object || item.members.size() != 1) {
+    if (!item.is_object() || item.size() != 1) {
       fail("an unknown object");
       return;
     }
-    const auto& [kind, body] = item.members.front();
-    std::string family = body.str_of("family");
-    std::string table = kind == "table" ? body.str_of("name") : body.str_of("table");
+    const std::string& kind = item.begin().key();
+    const Json& body = item.begin().value();
+    std::string family = str_of(body, "family");
+    std::string table = kind == "table" ? str_of(body, "name") : str_of(body, "table");
     if (skip.count(family + " " + table)) return;
     where = fmt::format("{} {}", family, table);
     if (kind == "metainfo" || kind == "table" || kind == "chain" || kind == "counter") return;
     if (kind == "rule") {
-      where += " " + body.str_of("chain");
-      if (const Json* e = body.get("expr"))
-        for (const auto& st : e->items)
+      where += " " + str_of(body, "chain");
+      if (auto e = body.find("expr"); e != body.end() && e->is_array())
+        for (const auto& st : *e)
           if (!statement(st)) return;
       return;
     }
     if (kind == "set" || kind == "map" || kind == "element") {
-      where += " " + body.str_of("name");
+      where += " " + str_of(body, "name");
       set(body, kind == "element" ? "set" : kind);
       return;
     }
@@ -394,11 +291,11 @@ std::optional<std::string> time_dependent_rule(std::string_view json, const std:
                                                const std::set<std::string>& xt_allowed) {
   // An empty ruleset lists as nothing at all, or as metainfo alone.
   if (json.find_first_not_of(" \n\t") == std::string_view::npos) return std::nullopt;
-  auto doc = JsonReader(json).document();
-  const Json* list = doc ? doc->get("nftables") : nullptr;
-  if (!list || list->kind != Json::array) return std::string("a ruleset nslab cannot read");
+  Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array())
+    return std::string("a ruleset nslab cannot read");
   RulesetScan scan{xt_allowed, {}, std::nullopt};
-  for (const auto& item : list->items) {
+  for (const auto& item : doc["nftables"]) {
     scan.object(item, skip);
     if (scan.problem) return scan.problem;
   }

@@ -12,6 +12,7 @@
 
 #include "nslab/error.h"
 #include "nslab/ip_address.h"
+#include "nslab/topology.h"
 
 namespace nslab {
 
@@ -19,7 +20,14 @@ class Node;
 
 // `where` is the location of the first line of `lines`; errors name the line.
 void apply_iptables(const Node& node, std::string_view lines, Family family, const SourceLocation& where = {});
-void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where = {});
+// `include_dir`: where the ruleset's `include "FILE"` finds FILE (a rule
+// file's folder); empty: nowhere.
+void apply_nftables(const Node& node, std::string_view ruleset, const SourceLocation& where = {},
+                    const std::string& include_dir = {});
+
+// The folder a ruleset read from a rule file includes from (its own, made
+// absolute); empty for inline rules.
+std::string include_dir(const RulesSpec& rules);
 
 // The nftables ruleset of the calling thread's namespace as the kernel holds
 // it, in libnftables' JSON (`nft -j list ruleset`). iptables-nft rules are in

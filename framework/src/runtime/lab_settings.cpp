@@ -51,7 +51,7 @@ void Lab::apply_impairments() {
 void Lab::apply_firewalls() {
   for (const auto& spec : topology_.nodes()) {
     const Node& n = node(spec.name);
-    if (!spec.nftables.empty()) apply_nftables(n, spec.nftables.text, spec.nftables.where);
+    if (!spec.nftables.empty()) apply_nftables(n, spec.nftables.text, spec.nftables.where, include_dir(spec.nftables));
     if (!spec.iptables.empty()) apply_iptables(n, spec.iptables.text, Family::ipv4, spec.iptables.where);
     if (!spec.ip6tables.empty()) apply_iptables(n, spec.ip6tables.text, Family::ipv6, spec.ip6tables.where);
   }

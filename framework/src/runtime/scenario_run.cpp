@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "probe_engine.h"
+#include "rule_watch.h"
 #include "subprocess.h"
 #include <fmt/format.h>
 
@@ -153,7 +154,9 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
 
 }  // namespace
 
-ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts) {
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
+                                 const InsightOptions& insight) {
+  detail::RuleWatch watch(lab, scenario, insight);  // counters' baseline, when asked
   std::vector<Probe> probes;
   std::vector<std::pair<std::size_t, std::size_t>> slices;  // per expectation: first, count
   for (const auto& e : scenario.expectations) {
@@ -198,6 +201,9 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
       o = run_capture(lab, scenario, *c, i, artifacts);
+      watch.invalidate();
+    } else if (auto* k = std::get_if<CounterExpectation>(&e)) {
+      o = watch.check(*k);
     } else if (auto* c = std::get_if<CommandExpectation>(&e)) {
       o.title = c->str();
       o.where = c->where;
@@ -205,6 +211,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       // The command ends when its shell does: whatever it left running in
       // the background is killed then, and everything at the timeout.
       auto r = run_in_node(lab.node(c->from), {"sh", "-c", c->command}, c->timeout);
+      watch.invalidate();
       o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
       o.passed = !r.timed_out && r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
       std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
@@ -227,6 +234,12 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     }
     out.expectations.push_back(std::move(o));
   }
+  if (insight.coverage) out.rule_hits = watch.hits_so_far();  // before explanations re-run probes
+  for (std::size_t i = 0; i < scenario.expectations.size(); ++i)
+    if (auto* p = std::get_if<ProbeExpectation>(&scenario.expectations[i]))
+      if (insight.explain || (insight.explain_failed && !out.expectations[i].passed))
+        if (auto why = detail::explain_probe(lab, p->probe, scenario.probe_options); !why.empty())
+          out.expectations[i].summary += "; " + why;
   // A `run:` program that had to keep running and died while the
   // expectations ran fails the scenario, with its exit code and output.
   for (const auto& dead : lab.exited_programs()) {

@@ -1,0 +1,48 @@
+// How often each firewall rule of a lab's node matched: the kernel's own
+// counters, read in-process (libnftables' JSON for rules, nf_tables netlink
+// for the chains' policy counters), never by parsing iptables-save.
+//
+// iptables rules (inline or from a rule file) are iptables-nft rules, so
+// nftables rules: each -A/-I line is matched to the kernel rule at its place
+// in its chain (nslab loads the lines into chains it alone fills, in the
+// order written, -I positions applied). When a chain no longer holds as many
+// rules as nslab loaded (a `run:` program added or removed some), the lines
+// cannot be told apart and reading fails rather than guess. A built-in
+// chain's policy line (":INPUT DROP [0:0]", "-P INPUT DROP") counts the
+// packets the policy decided. nftables rulesets are counted by their named
+// counters (`counter NAME { }`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nslab/error.h"
+
+namespace nslab {
+
+class Lab;
+
+struct RuleHit {
+  std::string node;
+  SourceLocation where;  // the rule's line: rules.v4:12:1, or the scenario's line for inline rules
+  std::string table;     // "filter"
+  std::string chain;     // "INPUT"
+  std::string rule;      // "-A INPUT -p tcp --dport 22 -j ACCEPT", or "policy DROP"
+  bool ipv6 = false;
+  bool policy = false;
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::string str() const;  // "rules.v4:12 -A INPUT ... -j ACCEPT: 3 packets"
+};
+
+// Every rule and policy line nslab loaded into the node, in the order
+// written, with the counters now. Throws Error when they cannot be read.
+std::vector<RuleHit> rule_hits(Lab& lab, std::string_view node);
+// The node's named nftables counters, "TABLE NAME" -> packets (also by NAME
+// alone when only one table has it).
+std::map<std::string, std::uint64_t> nft_counters(Lab& lab, std::string_view node);
+
+}  // namespace nslab
