@@ -90,9 +90,9 @@ std::string print_program_logs(Lab& lab, Output& o) {
   for (const auto& p : lab.processes()) {
     auto code = p->exit_code();
     std::string tail = p->log_tail();
-    text +=
-        fmt::format("  log of {} ({}){}\n", p->label(), code ? "exited with code " + std::to_string(*code) + p->exit_note(*code) : "running",
-                    tail.empty() ? ": nothing" : ", the end:");
+    text += fmt::format("  log of {} ({}){}\n", p->label(),
+                        code ? "exited with code " + std::to_string(*code) + p->exit_note(*code) : "running",
+                        tail.empty() ? ": nothing" : ", the end:");
     std::size_t start = 0;
     while (start < tail.size()) {
       auto end = tail.find('\n', start);

@@ -13,6 +13,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <stdexcept>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -46,7 +47,8 @@ auto on_new_thread(F&& fn) -> std::invoke_result_t<F&> {
       }
     }).join();
     if (error) std::rethrow_exception(error);
-    return std::move(result).value();  // set unless fn threw
+    if (!result) throw std::logic_error("Netns::run: no result and no exception");
+    return std::move(*result);
   }
 }
 

@@ -50,11 +50,11 @@ void apply_iptables(const Node& node, std::string_view lines, Family family, con
       if (found) break;
       auto it = parsed.rules.find(table);
       if (it == parsed.rules.end()) continue;
-      for (const auto& r : it->second) {
-        std::string one = "*" + table + "\n" + r.text + "\nCOMMIT\n";
+      for (const auto& line : it->second) {
+        std::string one = "*" + table + "\n" + line.text + "\nCOMMIT\n";
         if (run_in_netns(scratch, {tool, "--noflush", "--wait"}, one).status != 0) {
-          at = line_of(where, r.line);
-          rule = r.text;
+          at = line_of(where, line.line);
+          rule = line.text;
           found = true;
           break;
         }

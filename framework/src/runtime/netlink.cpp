@@ -105,13 +105,13 @@ int Netlink::Impl::transact(nl_msg* m, LinkInfo* reply, std::vector<LinkInfo>* d
 }
 
 int Netlink::Impl::dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn) {
-  nl_sock* sock = socket();
-  if (nl_send_auto(sock, m) < 0) return EIO;
+  nl_sock* handle = socket();
+  if (nl_send_auto(handle, m) < 0) return EIO;
   struct Ctx {
     int err = 0;
     const std::function<void(nlmsghdr*)>* fn;
   } ctx{0, &fn};
-  nl_cb* cb = nl_cb_clone(nl_socket_get_cb(sock));
+  nl_cb* cb = nl_cb_clone(nl_socket_get_cb(handle));
   if (!cb) throw std::bad_alloc();
   nl_cb_err(
       cb, NL_CB_CUSTOM,
@@ -127,7 +127,7 @@ int Netlink::Impl::dump(nl_msg* m, const std::function<void(nlmsghdr*)>& fn) {
         return NL_OK;
       },
       &ctx);
-  int rc = nl_recvmsgs(sock, cb);
+  int rc = nl_recvmsgs(handle, cb);
   nl_cb_put(cb);
   if (ctx.err != 0) return ctx.err;
   return rc < 0 ? EIO : 0;
@@ -280,7 +280,7 @@ void Netlink::add_address(int index, const Prefix& prefix, std::string_view labe
   ifaddrmsg ifa{};
   ifa.ifa_family = static_cast<unsigned char>(to_af(prefix.family()));
   ifa.ifa_prefixlen = static_cast<unsigned char>(prefix.length());
-  ifa.ifa_scope = options && options->scope ? *options->scope : RT_SCOPE_UNIVERSE;
+  ifa.ifa_scope = options && options->scope ? *options->scope : static_cast<unsigned char>(RT_SCOPE_UNIVERSE);
   ifa.ifa_index = static_cast<unsigned>(index);
   if (!prefix.address().is_v4()) ifa.ifa_flags = IFA_F_NODAD;
   append(m.get(), ifa);

@@ -62,7 +62,7 @@ void Netlink::add_route(const RouteRequest& r) {
   rtmsg rtm{};
   rtm.rtm_family = static_cast<unsigned char>(to_af(r.family));
   rtm.rtm_dst_len = r.destination ? static_cast<unsigned char>(r.destination->length()) : 0;
-  rtm.rtm_table = r.table < 256 ? static_cast<unsigned char>(r.table) : RT_TABLE_UNSPEC;
+  rtm.rtm_table = static_cast<unsigned char>(r.table < 256 ? r.table : RT_TABLE_UNSPEC);
   rtm.rtm_protocol = r.protocol;
   rtm.rtm_type = route_type(r.type);
   rtm.rtm_scope = r.scope ? *r.scope : default_scope(r);
@@ -88,7 +88,7 @@ void Netlink::add_rule(const RuleRequest& r) {
   h.src_len = r.from ? static_cast<unsigned char>(r.from->length()) : 0;
   h.dst_len = r.to ? static_cast<unsigned char>(r.to->length()) : 0;
   h.action = r.action;
-  h.table = r.table < 256 ? static_cast<unsigned char>(r.table) : RT_TABLE_UNSPEC;
+  h.table = static_cast<unsigned char>(r.table < 256 ? r.table : RT_TABLE_UNSPEC);
   if (r.invert) h.flags |= FIB_RULE_INVERT;
   append(m.get(), h);
   if (r.from) put(m.get(), FRA_SRC, r.from->address().data(), r.from->address().size());

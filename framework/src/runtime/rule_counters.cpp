@@ -67,14 +67,14 @@ std::map<std::string, Count> chain_counters_here(std::uint8_t family) {
       int len = static_cast<int>(nh->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg))));
       std::string table, chain;
       std::optional<Count> count;
-      auto walk = [](const char* p, int len, auto&& fn) {
-        while (len >= static_cast<int>(sizeof(nlattr))) {
+      auto walk = [](const char* p, int size, auto&& fn) {
+        while (size >= static_cast<int>(sizeof(nlattr))) {
           auto* a = reinterpret_cast<const nlattr*>(p);
-          if (a->nla_len < sizeof(nlattr) || a->nla_len > len) break;
+          if (a->nla_len < sizeof(nlattr) || a->nla_len > size) break;
           fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, static_cast<int>(a->nla_len - NLA_HDRLEN));
           int step = NLA_ALIGN(a->nla_len);
           p += step;
-          len -= step;
+          size -= step;
         }
       };
       auto be64 = [](const char* p) {

@@ -165,7 +165,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       if (!p->ports) probes.push_back(p->probe);  // a port set is a scan of its own, after the batch
     } else if (auto* m = std::get_if<MatrixSpec>(&e)) {
       expected_table(*m);
-      for (auto& p : matrix_probes(*m)) probes.push_back(std::move(p));
+      for (auto& cell : matrix_probes(*m)) probes.push_back(std::move(cell));
     }
     slices.push_back({first, probes.size() - first});
   }
@@ -199,11 +199,11 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       if (p->seen_from && r.verdict == Verdict::reachable && r.seen_from != p->seen_from->str())
         o.summary += fmt::format("; expected the service to see {}, it saw {}", p->seen_from->str(),
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
-    } else if (auto* c = std::get_if<CaptureExpectation>(&e)) {
-      o = run_capture(lab, scenario, *c, i, artifacts);
+    } else if (auto* cap = std::get_if<CaptureExpectation>(&e)) {
+      o = run_capture(lab, scenario, *cap, i, artifacts);
       watch.invalidate();
-    } else if (auto* k = std::get_if<CounterExpectation>(&e)) {
-      o = watch.check(*k);
+    } else if (auto* counter = std::get_if<CounterExpectation>(&e)) {
+      o = watch.check(*counter);
     } else if (auto* c = std::get_if<CommandExpectation>(&e)) {
       o.title = c->str();
       o.where = c->where;
@@ -214,12 +214,12 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       watch.invalidate();
       o.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
       o.passed = !r.timed_out && r.status == c->exit && (!c->output || r.output.find(*c->output) != std::string::npos);
-      std::string out = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
-      while (!out.empty() && out.back() == '\n') out.pop_back();
-      for (std::size_t k = 0; (k = out.find('\n', k)) != std::string::npos;) out.replace(k, 1, " | ");
+      std::string text = r.output.size() > 300 ? r.output.substr(0, 300) + "..." : r.output;
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      for (std::size_t k = 0; (k = text.find('\n', k)) != std::string::npos;) text.replace(k, 1, " | ");
       o.summary = r.timed_out ? fmt::format("timed out after {} ms, output so far: {}", c->timeout.count(),
-                                            out.empty() ? "(none)" : out)
-                              : fmt::format("exit {}, output: {}", r.status, out.empty() ? "(none)" : out);
+                                            text.empty() ? "(none)" : text)
+                              : fmt::format("exit {}, output: {}", r.status, text.empty() ? "(none)" : text);
     } else {
       const auto& m = std::get<MatrixSpec>(e);
       std::vector<ProbeResult> mine(results.begin() + static_cast<std::ptrdiff_t>(first),
