@@ -3,6 +3,8 @@
 // whose hostname is the node's own — never the machine's.
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
 #include <sys/utsname.h>
 
 #include "kept_labs.h"
@@ -23,10 +25,16 @@ links:
 )";
 
 // A tmux server of this test's own (its own socket), killed at the end.
+// The socket is a path of its own (-S), not one under /tmp/tmux-UID: in a
+// user namespace (the rootless lane) uid 0 would meet the real root's
+// /tmp/tmux-0, which tmux refuses as unsafe.
 struct Tmux {
-  std::string socket = fmt::format("nslab-test-{}", ::getpid());
-  ~Tmux() { sh(cmd("kill-server")); }
-  std::string cmd(const std::string& args) const { return fmt::format("tmux -L {} -f /dev/null {}", socket, args); }
+  std::string socket = fmt::format("/tmp/nslab-tmux-{}", ::getpid());
+  ~Tmux() {
+    sh(cmd("kill-server"));
+    ::unlink(socket.c_str());
+  }
+  std::string cmd(const std::string& args) const { return fmt::format("tmux -S {} -f /dev/null {}", socket, args); }
   // A detached session running command in a 200x50 pane.
   void open(const std::string& session, const std::string& command) const {
     auto r = sh(cmd(fmt::format("new-session -d -s {} -x 200 -y 50 \"{}\"", session, command)));
