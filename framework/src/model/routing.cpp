@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "nslab/topology.h"
+#include "words.h"
 
 namespace nslab {
 
@@ -16,20 +17,7 @@ namespace {
 
 using Words = std::vector<std::string_view>;
 
-// The words of `s`, split at white space as the shell splits them.
-Words split_words(std::string_view s) {
-  constexpr std::string_view blanks = " \t\n\v\f\r";
-  Words out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && blanks.find(s[i]) != std::string_view::npos) ++i;
-    std::size_t j = i;
-    while (j < s.size() && blanks.find(s[j]) == std::string_view::npos) ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+using detail::split_words;
 
 // A whole number from `lo` to `hi`, decimal or 0x-hex.
 std::optional<std::uint64_t> number(std::string_view text, std::uint64_t hi) {

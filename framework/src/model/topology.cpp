@@ -10,27 +10,14 @@
 #include <unordered_map>
 #include <utility>
 
+#include "words.h"
+
 namespace nslab {
 
-namespace {
-// The words of `s`, split at any of `blanks`.
-std::vector<std::string_view> split_ws(std::string_view s, std::string_view blanks = " \t") {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && blanks.find(s[i]) != std::string_view::npos) ++i;
-    std::size_t j = i;
-    while (j < s.size() && blanks.find(s[j]) == std::string_view::npos) ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-}  // namespace
+using detail::split_words;
 
 Endpoint Endpoint::parse(std::string_view text, const SourceLocation& where) {
-  auto words = split_ws(text);
+  auto words = split_words(text, " \t");
   if (words.empty())
     throw ConfigError("an endpoint cannot be empty (expected \"node:interface [ADDRESS/LEN]\")", where);
   Endpoint e;
