@@ -22,6 +22,7 @@
 #include "nslab/ip_address.h"
 #include "nslab/options.h"
 #include "nslab/probe.h"
+#include "own_connections.h"
 #include "stillness.h"
 #include "verdict_rules.h"
 
@@ -73,9 +74,10 @@ struct Task {
   Node* src = nullptr;
   std::optional<IpAddress> bind;  // the source address, when the probe sets one
   Family family = Family::ipv4;
-  Fd fd;                  // tcp/udp: the probe's own socket (tcp: the connected attempt)
-  std::vector<Fd> spare;  // tcp: further connection attempts in flight
-  int icmp_fd = -1;       // icmp: the source node's shared raw socket
+  Fd fd;                                       // tcp/udp: the probe's own socket (tcp: the connected attempt)
+  std::vector<Fd> spare;                       // tcp: further connection attempts in flight
+  std::vector<detail::OwnConnectionMark> own;  // tcp: its attempts, for the built-in services
+  int icmp_fd = -1;                            // icmp: the source node's shared raw socket
   std::uint32_t echo = 0;
   int attempts = 0;           // requests sent and connections tried
   std::optional<int> needed;  // attempts before stillness decides it; empty: only the timeout does
@@ -140,7 +142,8 @@ class Engine {
   int poll_once(int timeout_ms);
 
   // Sockets, connects and requests (probe_send.cpp).
-  static Fd stream_socket(const Task& t, const Node& n);
+  static Fd stream_socket(Task& t, const Node& n);
+  static void register_own(Task& t, int fd);
   static Fd raw_socket(Family f, const Node& n);
   void make_raw_sockets();
   void own_rules_refused(Task& t);

@@ -47,7 +47,7 @@ socklen_t make_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage
   return sizeof(sockaddr_in6);
 }
 
-Fd Engine::stream_socket(const Task& t, const Node& n) {
+Fd Engine::stream_socket(Task& t, const Node& n) {
   int type = t.result.probe.protocol == Protocol::tcp ? SOCK_STREAM : SOCK_DGRAM;
   Fd fd = sys::socket(to_af(t.family), type | SOCK_NONBLOCK, 0, fmt::format("probe socket in \"{}\"", n.name()));
   // ICMP errors for the socket come with their type, code and sender.
@@ -70,7 +70,30 @@ Fd Engine::stream_socket(const Task& t, const Node& n) {
     }
   }
   bind_source(fd.get(), t.bind, t.result.probe.sport, t.family, t.result.probe.str());
+  if (type == SOCK_STREAM) register_own(t, fd.get());
   return fd;
+}
+
+// A TCP probe's socket is bound before it connects, so that its source port
+// is known, and registered, before the service can accept the connection
+// (own_connections.h). Binding is only for that: when the kernel has no
+// port to give at bind time, the socket stays unbound and connect() reports
+// what it would for any client (EADDRNOTAVAIL: no local port is left).
+void Engine::register_own(Task& t, int fd) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0)
+    throw SystemError(fmt::format("probe {}: getsockname", t.result.probe.str()), errno);
+  auto port_of = [&] {
+    return ntohs(local.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(local).sin_port
+                                            : reinterpret_cast<const sockaddr_in6&>(local).sin6_port);
+  };
+  if (port_of() == 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), len) != 0) return;
+    len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
+  }
+  t.own.emplace_back(detail::OwnConnection{t.result.target, t.result.probe.port, port_of()});
 }
 
 // The source address and port a probe asks for, bound as `nc -s ADDR -p

@@ -18,6 +18,7 @@
 
 #include "nslab/error.h"
 #include "nslab/node.h"
+#include "own_connections.h"
 #include "service_http.h"
 #include "sys.h"
 
@@ -214,11 +215,13 @@ void ServiceHost::handle(int fd, std::uint32_t events) {
       int c = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (c < 0) return;
       // The greeting waits for the client's first bytes (an HTTP request
-      // gets an HTTP answer instead), or for kGreetingDelay.
+      // gets an HTTP answer instead), or for kGreetingDelay; one of nslab's
+      // own probes, which sends nothing first, is greeted at once.
       Conn conn{Fd(c), node, false, Protocol::tcp};
       conn.greeted = false;
       conn.greeting = greeting(node, peer);
-      conn.greet_at = Clock::now() + kGreetingDelay;
+      conn.greet_now = detail::is_own_connection(c, peer);
+      conn.greet_at = Clock::now() + (conn.greet_now ? std::chrono::milliseconds(0) : kGreetingDelay);
       conn.events = EPOLLIN | EPOLLRDHUP;
       auto at = conn.greet_at;
       try {
