@@ -2,34 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "xml_text.h"
+
 namespace nslab::cli {
 
 namespace {
-
-// The length of the well-formed UTF-8 sequence at s[i] that encodes a
-// character XML 1.0 allows, or 0.
-std::size_t xml_char_length(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  std::size_t n;
-  char32_t cp, min;
-  if (c >= 0xc2 && c <= 0xdf)
-    n = 2, cp = c & 0x1f, min = 0x80;
-  else if (c >= 0xe0 && c <= 0xef)
-    n = 3, cp = c & 0x0f, min = 0x800;
-  else if (c >= 0xf0 && c <= 0xf4)
-    n = 4, cp = c & 0x07, min = 0x10000;
-  else
-    return 0;  // a continuation byte, an overlong lead (C0, C1) or beyond U+10FFFF
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (byte(i + k) & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff) return 0;                                       // overlong, too large
-  if ((cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) return 0;  // surrogates, non-characters
-  return n;
-}
 
 std::string xml(std::string_view s) {
   return xml_escape(s, true);
@@ -46,7 +23,7 @@ std::string xml_escape(std::string_view s, bool attribute) {
   for (std::size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      if (std::size_t n = xml_char_length(s, i)) {
+      if (std::size_t n = detail::xml_char_length(s, i)) {
         out.append(s.substr(i, n));
         i += n;
       } else {

@@ -324,19 +324,15 @@ class Scanner {
     Clock::time_point deadline = Clock::time_point::max();
     prune();
     for (auto i : running_) deadline = std::min(deadline, tasks_[i].deadline);
-    while (poll(0) == kEventsPerPoll) {}
-    if (!still_->look(deadline)) {
-      if (const auto& why = still_->blocker()) {
-        still_reason_ = *why;
+    std::string why;
+    switch (still_->settle(
+        deadline, [this] { return poll(0); }, kEventsPerPoll, why)) {
+      case detail::Stillness::Settled::moved: return;
+      case detail::Stillness::Settled::gave_up:
+        still_reason_ = why;
         still_.reset();
-      }
-      return;
-    }
-    while (poll(0) > 0) {}
-    if (std::string why; still_->someone_inside(why)) {
-      still_reason_ = why;
-      still_.reset();
-      return;
+        return;
+      case detail::Stillness::Settled::still: break;
     }
     std::vector<std::size_t> again;
     prune();

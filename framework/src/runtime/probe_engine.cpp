@@ -238,21 +238,15 @@ void Engine::look_for_stillness(Clock::time_point now) {
       decidable = decidable || t.needed;
     }
   if (!decidable) return;
-  while (poll_once(0) == kEventsPerPoll) {}
-  if (!still_->look(deadline)) {
-    if (const auto& why = still_->blocker()) {
-      still_reason_ = *why;
+  std::string why;
+  switch (still_->settle(
+      deadline, [this] { return poll_once(0); }, kEventsPerPoll, why)) {
+    case detail::Stillness::Settled::moved: return;
+    case detail::Stillness::Settled::gave_up:
+      still_reason_ = why;
       still_.reset();
-    }
-    return;
-  }
-  // Everything delivered before the last look is in our sockets now.
-  while (poll_once(0) > 0) {}
-  // A program started meanwhile (by another thread) may still answer.
-  if (std::string why; still_->someone_inside(why)) {
-    still_reason_ = why;
-    still_.reset();
-    return;
+      return;
+    case detail::Stillness::Settled::still: break;
   }
   std::vector<std::size_t> again;
   for (std::size_t i = 0; i < tasks_.size(); ++i) {

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -77,6 +78,16 @@ class Stillness {
   // True when a process or thread runs inside one of the lab's nodes (a
   // process found since the batch began); `why` says which.
   bool someone_inside(std::string& why) const;
+
+  // One look as a prober takes it. `poll` reads its sockets without waiting
+  // and returns how many events it handled; reading them before the look
+  // (while a full batch of `batch` comes back) and after it (until none is
+  // left) counts every answer the lab delivered before the look. `still`:
+  // the probes waiting since may be decided; `moved`: look again later;
+  // `gave_up`: stillness can no longer decide in this batch, for the reason
+  // in `why` (a rate limit dropped packets, someone runs inside a node).
+  enum class Settled { still, moved, gave_up };
+  Settled settle(Clock::time_point deadline, const std::function<int()>& poll, int batch, std::string& why);
 
  private:
   struct Look {

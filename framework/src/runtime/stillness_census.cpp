@@ -338,4 +338,18 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
   return std::nullopt;
 }
 
+Stillness::Settled Stillness::settle(Clock::time_point deadline, const std::function<int()>& poll, int batch,
+                                     std::string& why) {
+  while (poll() == batch) {}
+  if (!look(deadline)) {
+    if (!blocker_) return Settled::moved;
+    why = *blocker_;
+    return Settled::gave_up;
+  }
+  while (poll() > 0) {}
+  // A program started meanwhile (by another thread) may still answer.
+  if (someone_inside(why)) return Settled::gave_up;
+  return Settled::still;
+}
+
 }  // namespace nslab::detail
