@@ -1,9 +1,9 @@
 // Node limits (cgroups): what a program in a limited node meets is what the
 // kernel enforces, read back independently (/proc/PID/cgroup, the cgroup's
 // own files, /proc/PID/stat), and no cgroup directory outlives its lab, even
-// when nslab is SIGKILLed. Own main: where this machine cannot give a lab
-// cgroups (rootless without delegation, no controller), the program exits 4
-// with the reason.
+// when nslab is SIGKILLed. Where this machine cannot give a lab cgroups
+// (rootless without delegation, no controller), the program exits 4 with
+// the reason (a TestPrecondition, at the end).
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,8 +20,8 @@
 #include "cgroup.h"
 #include "node_internals.h"
 #include "nslab/lab.h"
+#include "nslab/lab_fixture.h"
 #include "nslab/process.h"
-#include "rootless.h"
 #include "scratch.h"
 #include "text.h"
 
@@ -188,21 +187,9 @@ expect:
   BOOST_TEST(lab_dirs_of(child).empty(), "a cgroup directory of the killed nslab remains");
 }
 
-namespace {
-bool init() {
-  return true;
-}
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (auto why = nslab::enter_rootless_sandbox_if_needed()) {
-    std::fprintf(stderr, "SKIP: %s\n", why->c_str());
-    return 4;
-  }
+// Where this machine cannot give a lab cgroups, the program is skipped.
+const nslab::TestPrecondition kCgroups{[]() -> std::optional<std::string> {
   std::string why;
-  if (!nslab::detail::cgroups_usable(why)) {
-    std::fprintf(stderr, "SKIP: node limits: %s\n", why.c_str());
-    return 4;
-  }
-  return boost::unit_test::unit_test_main(&init, argc, argv);
-}
+  if (nslab::detail::cgroups_usable(why)) return std::nullopt;
+  return "node limits: " + why;
+}};
