@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <memory>
@@ -14,6 +15,8 @@
 #include <vector>
 
 #include "commands.h"
+#include "kept_lab.h"
+#include "kept_lab_inspect.h"
 #include "junit.h"
 #include "nslab/coverage.h"
 #include "nslab/environment.h"
@@ -27,7 +30,7 @@ namespace {
 
 const char* kHelp =
     R"(usage: nslab check [-j N] [--junit FILE] [--summary FILE] [--artifacts DIR [--keep-pcaps]] [--tables]
-                   [--quiet] [--coverage FILE] [--coverage-min PERCENT] [--explain] SCENARIO...
+                   [--quiet] [--coverage FILE] [--coverage-min PERCENT] [--explain] [--lab LAB] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -50,6 +53,9 @@ options:
   --coverage-min PERCENT  fail (exit 3) when fewer rule lines were hit
   --explain      name the rule or policy that decided every probe expectation
                  (a failed one is always explained)
+  --lab LAB      build nothing: run the expectations against LAB, a lab kept
+                 up by `nslab up` (as it stands, changed by hand or not); warns
+                 when the file describes another lab than LAB was built from
 
 exit codes (the worst over all files): 0 every expectation held, 1 an
 expectation failed, 2 a scenario is invalid (or its rules failed to load),
@@ -118,6 +124,7 @@ struct CheckOptions {
   bool quiet = false, tables = false;
   ArtifactOptions artifacts;
   InsightOptions insight;
+  std::optional<KeptLab> lab;  // --lab: run against this kept lab instead of building one
 };
 
 // Checks one file: its result for JUnit, and what to print.
@@ -126,6 +133,50 @@ struct FileRun {
   Output output;
   bool invalid = false, failed = false, ran = false, skipped = false;
 };
+
+// One expectation's lines, as every way of checking prints them.
+void print_expectation(const ExpectationOutcome& x, const CheckOptions& opt, Output& o) {
+  if (x.passed && opt.quiet) return;
+  o.out("  {:<4} {}: {} — {}\n", x.passed ? "ok" : "FAIL", x.where.str(), x.title, x.summary);
+  if ((!x.passed || opt.tables) && !x.details.empty()) o.out("{}", x.details);
+  for (const auto& a : x.artifacts) o.out("       packets kept in {}\n", a);
+}
+
+// --lab: the keeper of a lab kept by `nslab up` runs the file's expectations
+// against that lab, as it stands (changed by hand since, maybe).
+FileRun check_against_kept_lab(const std::string& file, const KeptLab& lab, const CheckOptions& opt, FileRun run,
+                               std::chrono::steady_clock::time_point t0) {
+  SuiteResult& suite = run.suite;
+  Output& o = run.output;
+  try {
+    auto got = kept_lab_check(lab, std::filesystem::absolute(file).string(), opt.insight.explain);
+    if (!got.same_lab)
+      o.err("WARN {}: describes another lab than {} was built from ({}); its expectations run against {} as it is\n",
+            file, lab.id, lab.scenario, lab.id);
+    suite.outcome.expectations = std::move(got.expectations);
+    run.ran = true;
+    std::size_t passed = 0;
+    for (const auto& x : suite.outcome.expectations) {
+      passed += x.passed;
+      print_expectation(x, opt, o);
+    }
+    bool ok = suite.outcome.passed();
+    run.failed = !ok;
+    if (!ok) o.out("  (the programs' output: nslab logs {})\n", lab.id);
+    o.out("{} {}: {} of {} expectations held against lab {} (total {:.0f} ms)\n", ok ? "PASS" : "FAIL", file, passed,
+          suite.outcome.expectations.size(), lab.id, seconds_since(t0) * 1000);
+  } catch (const std::exception& e) {
+    o.out("FAIL {}: {}\n", file, e.what());
+    ExpectationOutcome x;
+    x.title = "the kept lab answers";
+    x.summary = e.what();
+    suite.outcome.expectations.push_back(std::move(x));
+    run.failed = true;
+    run.ran = true;
+  }
+  suite.seconds = seconds_since(t0);
+  return run;
+}
 
 FileRun check_file(const std::string& file, const CheckOptions& opt) {
   FileRun run;
@@ -146,6 +197,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
     run.invalid = true;
     return run;
   }
+  if (opt.lab) return check_against_kept_lab(file, *opt.lab, opt, std::move(run), t0);
   if (auto why = lab_environment_problem()) {  // asked once per process
     o.out("SKIP {}: {}\n", file, *why);
     suite.kind = SuiteResult::Kind::skipped;
@@ -161,10 +213,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
     std::size_t passed = 0;
     for (const auto& x : suite.outcome.expectations) {
       passed += x.passed;
-      if (x.passed && opt.quiet) continue;
-      o.out("  {:<4} {}: {} — {}\n", x.passed ? "ok" : "FAIL", x.where.str(), x.title, x.summary);
-      if ((!x.passed || opt.tables) && !x.details.empty()) o.out("{}", x.details);
-      for (const auto& a : x.artifacts) o.out("       packets kept in {}\n", a);
+      print_expectation(x, opt, o);
     }
     if (opt.insight.coverage) print_coverage(suite.outcome.rule_hits, o);
     bool ok = suite.outcome.passed();
@@ -275,6 +324,7 @@ int check(const Args& args) {
   std::optional<double> coverage_min;
   CheckOptions opt;
   unsigned jobs = 1;
+  std::string lab_name;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--junit" && i + 1 < args.size())
@@ -306,6 +356,8 @@ int check(const Args& args) {
       }
       coverage_min = v;
       opt.insight.coverage = true;
+    } else if (args[i] == "--lab" && i + 1 < args.size()) {
+      lab_name = args[++i];
     } else if ((args[i] == "-j" || args[i] == "--jobs") && i + 1 < args.size()) {
       const std::string& n = args[++i];
       auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), jobs);
@@ -322,6 +374,21 @@ int check(const Args& args) {
   if (files.empty()) {
     std::fputs(kHelp, stderr);
     return kUsage;
+  }
+  if (!lab_name.empty()) {
+    if (opt.insight.coverage || !opt.artifacts.dir.empty()) {
+      std::fprintf(stderr,
+                   "nslab check: --lab runs in the lab's keeper, without --coverage, --coverage-min or "
+                   "--artifacts\n");
+      return kUsage;
+    }
+    try {
+      opt.lab = find_kept_lab(lab_name);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nslab check: %s\n", e.what());
+      return kUsage;
+    }
+    jobs = 1;  // one keeper answers one request at a time
   }
 
   std::vector<SuiteResult> suites;

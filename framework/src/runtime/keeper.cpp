@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <fmt/format.h>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "kept_lab_control.h"
@@ -102,7 +104,9 @@ Published publish(Lab& lab, const std::string& id, const std::string& scenario) 
   if (::renameat(dir.get(), "state.new", dir.get(), "state") != 0)
     throw SystemError(fmt::format("cannot write {}", state_path(id)), errno);
 
-  auto control = std::make_unique<KeeperControl>(lab, dir.get());
+  std::string built_from;
+  if (std::ifstream in(scenario, std::ios::binary); in) built_from.assign(std::istreambuf_iterator<char>(in), {});
+  auto control = std::make_unique<KeeperControl>(lab, dir.get(), std::move(built_from));
 
   prepare_netns_dir();
   for (const auto& n : lab.nodes()) {

@@ -9,10 +9,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <fmt/format.h>
 
 #include "nslab/error.h"
 #include "nslab/lab.h"
+#include "nslab/scenario.h"
+#include "nslab/scenario_run.h"
+#include "scenario_compare.h"
 #include "sys.h"
 
 namespace nslab {
@@ -73,7 +78,8 @@ std::string control_unescape(const std::string& s) {
   return out;
 }
 
-KeeperControl::KeeperControl(Lab& lab, int record_dir) : lab_(lab) {
+KeeperControl::KeeperControl(Lab& lab, int record_dir, std::string built_from)
+    : lab_(lab), built_from_(std::move(built_from)) {
   listen_ = Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listen_) throw SystemError("cannot make the keeper's control socket", errno);
   ::unlinkat(record_dir, kKeeperControlFile, 0);
@@ -117,7 +123,7 @@ void KeeperControl::serve() {
 void KeeperControl::answer(int conn) {
   std::string request;
   char c = 0;
-  while (request.size() < 256 && sys::retry([&] { return ::recv(conn, &c, 1, 0); }) == 1 && c != '\n') request += c;
+  while (request.size() < 8192 && sys::retry([&] { return ::recv(conn, &c, 1, 0); }) == 1 && c != '\n') request += c;
   const auto& programs = lab_.processes();
   if (request == "programs") {
     std::string out;
@@ -141,18 +147,42 @@ void KeeperControl::answer(int conn) {
     if (i >= programs.size())
       throw Error(fmt::format("no program {} (the lab has {})", request.substr(4), programs.size()));
     send_all(conn, programs[i]->log());
+  } else if (request.rfind("check\t", 0) == 0) {
+    auto rest = request.substr(6);
+    auto tab = rest.rfind('\t');
+    if (tab == std::string::npos) throw Error("a check request needs a path and EXPLAIN");
+    // Expectations may take as long as their probes and captures do.
+    timeval tv{600, 0};
+    ::setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    send_all(conn, check(control_unescape(rest.substr(0, tab)), rest.substr(tab + 1) == "1"));
   } else {
     throw Error(fmt::format("unknown request \"{}\"", control_escape(request)));
   }
 }
 
-std::string ask_keeper(int record_dir, const std::string& id, const std::string& request) {
+std::string KeeperControl::check(const std::string& path, bool explain) {
+  Scenario scenario = load_scenario(path);
+  std::string text;
+  if (std::ifstream in(path, std::ios::binary); in) text.assign(std::istreambuf_iterator<char>(in), {});
+  InsightOptions insight;
+  insight.explain = explain;
+  auto outcome = run_expectations(lab_, scenario, {}, insight);
+  std::string out = fmt::format("lab\t{}\n", detail::same_lab_description(text, built_from_) ? "same" : "differs");
+  for (const auto& x : outcome.expectations)
+    out += fmt::format("expectation\t{}\t{}\t{}\t{}\t{:.3f}\t{}\t{}\t{}\n", x.passed ? 1 : 0,
+                       control_escape(x.where.file), x.where.line, x.where.column, x.ms, control_escape(x.title),
+                       control_escape(x.summary), control_escape(x.details));
+  return out;
+}
+
+std::string ask_keeper(int record_dir, const std::string& id, const std::string& request,
+                       std::chrono::seconds timeout) {
   Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) throw SystemError("cannot make a socket to ask the keeper", errno);
   sockaddr_un a = control_address(record_dir);
   if (sys::retry([&] { return ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a); }) != 0)
     throw SystemError(fmt::format("the keeper of lab {} does not answer on its control socket", id), errno);
-  timeval tv{10, 0};
+  timeval tv{static_cast<time_t>(timeout.count()), 0};
   ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   send_all(s.get(), request + "\n");
   std::string out;

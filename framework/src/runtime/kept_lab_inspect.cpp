@@ -21,7 +21,7 @@ using namespace kept_detail;
 
 namespace {
 
-std::string ask(const KeptLab& k, const std::string& request) {
+std::string ask(const KeptLab& k, const std::string& request, std::chrono::seconds timeout = std::chrono::seconds(10)) {
   auto status = keeper_status(k);
   if (status.state == KeeperStatus::gone)
     throw Error(
@@ -30,7 +30,7 @@ std::string ask(const KeptLab& k, const std::string& request) {
   Fd root = open_root(false);
   if (!root) throw Error(fmt::format("no lab \"{}\" is up", k.id));
   Fd dir = open_record_dir(root.get(), k.id);
-  return ask_keeper(dir.get(), k.id, request);
+  return ask_keeper(dir.get(), k.id, request, timeout);
 }
 
 std::vector<std::string> fields(const std::string& line) {
@@ -148,6 +148,29 @@ KeptLabPrograms kept_lab_programs(const KeptLab& k) {
 
 std::string kept_program_log(const KeptLab& k, std::size_t index) {
   return ask(k, fmt::format("log {}", index));
+}
+
+KeptCheck kept_lab_check(const KeptLab& k, const std::string& path, bool explain) {
+  KeptCheck out;
+  // As long as the expectations take; the keeper bounds them by their timeouts.
+  std::istringstream in(
+      ask(k, fmt::format("check\t{}\t{}", control_escape(path), explain ? 1 : 0), std::chrono::seconds(3600)));
+  for (std::string line; std::getline(in, line);) {
+    auto f = fields(line);
+    if (f[0] == "lab" && f.size() == 2) {
+      out.same_lab = f[1] == "same";
+    } else if (f[0] == "expectation" && f.size() == 9) {
+      ExpectationOutcome x;
+      x.passed = f[1] == "1";
+      x.where = SourceLocation{f[2], std::stoi(f[3]), std::stoi(f[4])};
+      x.ms = std::stod(f[5]);
+      x.title = f[6];
+      x.summary = f[7];
+      x.details = f[8];
+      out.expectations.push_back(std::move(x));
+    }
+  }
+  return out;
 }
 
 std::vector<KeptNodeView> inspect_kept_nodes(const KeptLab& k, bool json) {

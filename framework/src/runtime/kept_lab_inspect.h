@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kept_lab.h"
+#include "nslab/scenario_run.h"
 
 namespace nslab {
 
@@ -31,6 +32,16 @@ struct KeptLabPrograms {
 // Asks the lab's keeper, which must be running; throws Error naming why not.
 KeptLabPrograms kept_lab_programs(const KeptLab& lab);
 std::string kept_program_log(const KeptLab& lab, std::size_t index);
+
+// `nslab check --lab`: the keeper runs the expectations of the scenario file
+// at `path` (absolute) against its lab, and says whether that file describes
+// the lab it built (scenario_compare.h). Throws Error when the keeper is not
+// running or the file does not load there.
+struct KeptCheck {
+  bool same_lab = true;
+  std::vector<ExpectationOutcome> expectations;
+};
+KeptCheck kept_lab_check(const KeptLab& lab, const std::string& path, bool explain);
 
 // One node as the kernel holds it. In text form: `ip -br address`, `ip
 // route`, `ip -6 route` (without the kernel's fe80::/64 and multicast
