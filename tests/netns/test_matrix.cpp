@@ -35,8 +35,11 @@ BOOST_AUTO_TEST_CASE(twenty_nodes_with_a_third_blocked_cost_about_one_timeout) {
   std::size_t blocked = 0;
   for (const auto& r : report.results) blocked += r.verdict == Verdict::blocked;
   BOOST_TEST(blocked == 133u);
-  // Sequential probing would take 133 timeouts; concurrent takes about one.
-  BOOST_TEST(report.elapsed_ms < 3 * 1000.0, report.elapsed_ms);
+  // Waiting out the drops one after another would take 133 timeouts (133 s);
+  // concurrent probes take about one. The bound is far from both, so that
+  // a loaded machine (load 24 took it past 3 s) does not fail it; speed
+  // itself is measured in bench/matrix_bench.cpp.
+  BOOST_TEST(report.elapsed_ms < 20 * 1000.0, report.elapsed_ms);
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_expectation_prints_the_difference) {
