@@ -52,11 +52,12 @@ bool is_own_connection(int fd, const sockaddr_storage& peer) {
   sockaddr_storage local{};
   socklen_t len = sizeof local;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return false;
-  OwnConnection c;
-  IpAddress ignored;
-  if (!read(local, c.to, c.port) || !read(peer, ignored, c.sport)) return false;
+  OwnConnection by_destination, by_source;
+  if (!read(local, by_destination.address, by_destination.port) || !read(peer, by_source.address, by_destination.sport))
+    return false;
+  by_source.sport = by_destination.sport;
   std::lock_guard lock(g_mutex);
-  return g_connections.count(c) > 0;
+  return g_connections.count(by_destination) > 0 || g_connections.count(by_source) > 0;
 }
 
 }  // namespace nslab::detail

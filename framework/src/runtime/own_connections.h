@@ -4,9 +4,11 @@
 // A built-in service holds its greeting for ServiceHost::kGreetingDelay in
 // case the client speaks HTTP first (curl); a probe sends nothing first, so
 // without this it would wait that long on every connection. A connection is
-// known by what both ends see alike when no NAT lies between them: the
-// destination address and port, and the source port. Through a NAT the
-// service does not find it and greets after the delay, as for any client.
+// known by what both ends see alike: its destination address and port with
+// its source port (which a source NAT such as MASQUERADE leaves alone), or
+// its source address and port (which a DNAT port forward leaves alone).
+// Through both kinds of NAT at once the service does not find it and greets
+// after the delay, as for any client.
 #pragma once
 
 #include <compare>
@@ -19,8 +21,8 @@
 namespace nslab::detail {
 
 struct OwnConnection {
-  IpAddress to;
-  std::uint16_t port = 0;
+  IpAddress address;       // the destination's, or (port 0) the source's
+  std::uint16_t port = 0;  // the destination port; 0: `address` is the source's
   std::uint16_t sport = 0;
   friend auto operator<=>(const OwnConnection&, const OwnConnection&) = default;
 };

@@ -93,7 +93,23 @@ void Engine::register_own(Task& t, int fd) {
     len = sizeof local;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
   }
-  t.own.emplace_back(detail::OwnConnection{t.result.target, t.result.probe.port, port_of()});
+  std::uint16_t sport = port_of();
+  t.own.emplace_back(detail::OwnConnection{t.result.target, t.result.probe.port, sport});
+  // The source address connect() will pick, from the same route lookup
+  // made for a UDP socket (it sends nothing). Only a key: if the kernel picks
+  // another address for the TCP socket, the service greets after its delay.
+  std::optional<IpAddress> source = t.bind;
+  if (!source) {
+    sockaddr_storage to;
+    socklen_t to_len = make_sockaddr(t.result.target, t.result.probe.port, to);
+    Fd udp(::socket(local.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    if (udp && ::connect(udp.get(), reinterpret_cast<sockaddr*>(&to), to_len) == 0 &&
+        ::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&from), &from_len) == 0)
+      source = from_sockaddr(from);
+  }
+  if (source) t.own.emplace_back(detail::OwnConnection{*source, 0, sport});
 }
 
 // The source address and port a probe asks for, bound as `nc -s ADDR -p
