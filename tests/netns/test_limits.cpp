@@ -22,6 +22,7 @@
 #include "nslab/lab.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/process.h"
+#include "kept_labs.h"
 #include "scratch.h"
 #include "text.h"
 
@@ -185,6 +186,35 @@ expect:
   deadline = std::chrono::steady_clock::now() + 15s;
   while (!lab_dirs_of(child).empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   BOOST_TEST(lab_dirs_of(child).empty(), "a cgroup directory of the killed nslab remains");
+}
+
+// `nslab exec` into a limited node of a kept lab runs under the node's
+// limits, as its programs do: the command is in the node's cgroup (its own
+// /proc/self/cgroup says so) and meets its pids limit (a shell that forks
+// more than the limit is refused by the kernel).
+BOOST_AUTO_TEST_CASE(exec_into_a_kept_limited_node_joins_its_cgroup) {
+  nslab::testing::Scratch s("nslab-limits");
+  std::string file = s.write("kept.yaml", R"(name: kept-limits
+nodes:
+  a: { limits: { pids: 8 } }
+  b:
+links: [ [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ] ]
+)");
+  std::string env = "NSLAB_STATE_DIR=" + s.dir + "/state ";
+  auto up = nslab::testing::kept::sh(env + NSLAB_BINARY + " up --name kl " + file + " 2>&1");
+  BOOST_REQUIRE_MESSAGE(up.status == 0, up.out);
+  auto in_a = nslab::testing::kept::sh(env + NSLAB_BINARY + " exec kl a -- cat /proc/self/cgroup 2>&1");
+  auto in_b = nslab::testing::kept::sh(env + NSLAB_BINARY + " exec kl b -- cat /proc/self/cgroup 2>&1");
+  // 20 sleeps at once from one shell: the limit of 8 refuses some forks.
+  auto forks = nslab::testing::kept::sh(env + NSLAB_BINARY +
+                                        " exec kl a -- sh -c 'for i in $(seq 20); do sleep 2 & done; wait' 2>&1");
+  auto down = nslab::testing::kept::sh(env + NSLAB_BINARY + " down kl 2>&1");
+  BOOST_TEST(in_a.status == 0, in_a.out);
+  BOOST_TEST(has(in_a.out, "/nslab-"), "exec into a is not in a lab cgroup:\n" << in_a.out);
+  BOOST_TEST(has(in_a.out, "/a\n"), in_a.out);
+  BOOST_TEST(!has(in_b.out, "/nslab-"), "b has no limits, yet exec into it joined a lab cgroup:\n" << in_b.out);
+  BOOST_TEST(has(forks.out, "fork"), "20 forks under pids 8 were not refused:\n" << forks.out);
+  BOOST_TEST(down.status == 0, down.out);
 }
 
 // Where this machine cannot give a lab cgroups, the program is skipped.

@@ -16,7 +16,9 @@
 #include <memory>
 
 #include "kept_lab_control.h"
+#include "cgroup.h"
 #include "kept_lab_detail.h"
+#include "node_internals.h"
 #include "nslab/error.h"
 #include "nslab/lab.h"
 #include "nslab/scenario.h"
@@ -68,7 +70,10 @@ Published publish(Lab& lab, const std::string& id, const std::string& scenario) 
   if (::stat("/proc/self/exe", &exe) != 0) throw SystemError("cannot stat /proc/self/exe", errno);
   k.keeper_exe_dev = exe.st_dev;
   k.keeper_exe_ino = exe.st_ino;
-  for (const auto& n : lab.nodes()) k.netns.push_back({n->name(), id + "-" + n->name(), n->netns().inode(), {}});
+  for (const auto& n : lab.nodes()) {
+    k.netns.push_back({n->name(), id + "-" + n->name(), n->netns().inode(), {}, {}});
+    if (const auto& cgroup = NodeInternals::cgroup(*n)) k.netns.back().cgroups = cgroup->dirs();
+  }
   for (const auto& spec : lab.topology().nodes())
     for (auto& ns : k.netns)
       if (ns.node == spec.name) ns.hostname = spec.hostname;

@@ -267,6 +267,13 @@ Netns enter_kept_node(const KeptLab& k, const std::string& node) {
   const KeptLab::Namespace& ns = kept_node(k, node);
   enter_running_keeper(k);
   Netns netns = open_kept_netns(k, ns);
+  // A limited node's commands run under its limits, as its programs do: the
+  // process joins the node's cgroups (their paths are the keeper's).
+  for (const auto& dir : ns.cgroups) {
+    Fd procs(::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!procs || ::write(procs.get(), "0", 1) != 1)
+      throw SystemError(fmt::format("cannot join the cgroup {} of node \"{}\" (its limits:)", dir, node), errno);
+  }
   netns.enter_this_thread();
   return netns;
 }

@@ -41,6 +41,9 @@ struct KeptLab {
     std::string name;         // id + "-" + node, a file in /run/netns
     std::uint64_t inode = 0;  // of the namespace up made
     std::string hostname;     // the node's `hostname:`, or empty
+    // The node's cgroup directories (`limits:`; one per hierarchy on v1),
+    // which `nslab exec` joins; empty for a node without limits.
+    std::vector<std::string> cgroups;
   };
   std::string id;        // "port-forward-3fa2c1"
   std::string scenario;  // the file it was built from

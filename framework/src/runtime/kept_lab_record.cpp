@@ -87,7 +87,7 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
       for (auto* o : out)
         if (!parse_u64(f[i++], *o)) throw bad(fmt::format("its \"{}\" line has \"{}\", not a number", key, f[i - 1]));
     };
-    if (key != "netns" && key != "hostname" && !seen.insert(key).second)
+    if (key != "netns" && key != "hostname" && key != "cgroup" && !seen.insert(key).second)
       throw bad(fmt::format("it has two \"{}\" lines", key));
     if (key == "id") {
       if (f.size() != 1 || f[0] != id)
@@ -125,6 +125,21 @@ KeptLab parse_record(const std::string& text, const std::string& id, const std::
           }))
         throw bad(fmt::format("node \"{}\" has a hostname \"{}\" that no scenario allows", f[0], printable(f[1])));
       it->hostname = f[1];
+    } else if (key == "cgroup") {
+      // "cgroup NODE DIR": DIR is the rest of the line (a cgroup path may hold
+      // spaces), a directory nslab made for the node below /sys/fs/cgroup.
+      auto node_end = rest.find(' ');
+      std::string node = rest.substr(0, node_end), dir = node_end == std::string::npos ? "" : rest.substr(node_end + 1);
+      auto it = std::find_if(k.netns.begin(), k.netns.end(), [&](const auto& n) { return n.node == node; });
+      if (it == k.netns.end())
+        throw bad(fmt::format("a cgroup for node \"{}\", which it does not list", printable(node)));
+      bool ours = dir.rfind("/sys/fs/cgroup/", 0) == 0 && dir.ends_with("/" + node) &&
+                  dir.find("/nslab-") != std::string::npos && dir.find("/../") == std::string::npos &&
+                  dir.find("/./") == std::string::npos &&
+                  std::none_of(dir.begin(), dir.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+      if (!ours)
+        throw bad(fmt::format("node \"{}\" has a cgroup \"{}\" that nslab would not make", node, printable(dir)));
+      it->cgroups.push_back(dir);
     } else {
       throw bad(fmt::format("unknown line \"{}\"", printable(key)));
     }
@@ -207,6 +222,7 @@ std::string record_text(const KeptLab& k) {
   for (const auto& n : k.netns) {
     s += fmt::format("netns {} {} {}\n", n.node, n.name, n.inode);
     if (!n.hostname.empty()) s += fmt::format("hostname {} {}\n", n.node, n.hostname);
+    for (const auto& dir : n.cgroups) s += fmt::format("cgroup {} {}\n", n.node, dir);
   }
   return s;
 }
