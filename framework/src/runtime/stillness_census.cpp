@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -89,8 +90,35 @@ struct NodeCensus {
   std::string ruleset_error;
 };
 
+// How many sockets each protocol has in this namespace ("TCP" -> 2), from
+// sockstat and sockstat6.
+std::map<std::string, long> sockets_in_use() {
+  std::map<std::string, long> out;
+  for (const char* f : {"/proc/thread-self/net/sockstat", "/proc/thread-self/net/sockstat6"}) {
+    std::istringstream in(read_file(f));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream l(line);
+      std::string name, word;
+      long n = -1;
+      if (l >> name >> word >> n && word == "inuse" && !name.empty() && name.back() == ':') {
+        name.pop_back();
+        out[name] = n;
+      }
+    }
+  }
+  return out;
+}
+
 void read_sockets(NodeCensus& c) {
+  // Reading /proc/net/tcp walks every bucket of the kernel's established
+  // hash, which all namespaces share (262,144 buckets on a machine with a
+  // few GiB): half of a seed scenario's CPU went there. A table whose
+  // protocol has no socket in use here is not read.
+  auto in_use = sockets_in_use();
   for (const char* f : {"tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6", "icmp", "icmp6"}) {
+    std::string upper;
+    for (const char* p = f; *p; ++p) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+    if (auto it = in_use.find(upper); it != in_use.end() && it->second == 0) continue;
     std::istringstream in(read_file(std::string("/proc/thread-self/net/") + f));
     std::string line;
     std::getline(in, line);  // header
