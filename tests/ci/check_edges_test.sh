@@ -160,4 +160,43 @@ run_check 1 "$work/loss.yaml"
 grep -q "FAIL $work/loss.yaml:11:5: .*observed unreachable (.*a broadcast destination" <<<"$out" ||
   fail "loss: the broadcast probe does not name its cause:"$'\n'"$out"
 
+# --- an nftables file in the current directory that includes another ---------------
+mkdir "$work/here"
+cat > "$work/here/inc.yaml" <<'YAML'
+name: inc
+nodes:
+  a: { nftables_file: top.nft }
+  b:
+links: [ [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ] ]
+expect:
+  - { from: b, to: a, icmp: blocked }
+YAML
+printf 'include "inc.nft"\n' >"$work/here/top.nft"
+printf 'table ip f {\n  chain in { type filter hook input priority 0; icmp type echo-request drop; }\n}\n' \
+  >"$work/here/inc.nft"
+(cd "$work/here" && run_check 0 inc.yaml) || exit 1
+
+# --- an iptables rpfilter match: stillness decides, no timeout is waited out --------
+cat > "$work/rpf.yaml" <<'YAML'
+name: rpf
+nodes:
+  a:
+    interfaces: { lo: [ 10.0.5.1/32 ] }
+    routes: [ "default via 10.0.0.2" ]
+  b:
+    sysctl: { net.ipv4.ip_forward: 1 }
+    routes: [ "10.0.5.0/24 via 10.0.1.2" ]
+    iptables: |
+      -t raw -A PREROUTING -m rpfilter --invert -j DROP
+  c: { routes: [ "default via 10.0.1.1" ] }
+links:
+  - [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ]
+  - [ "b:eth1 10.0.1.1/24", "c:eth0 10.0.1.2/24" ]
+expect:
+  - { from: a, to: c, icmp: reachable }
+  - { from: a, source: 10.0.5.1, to: c, icmp: blocked }
+YAML
+run_check 0 "$work/rpf.yaml"
+! grep -q "waited it out" <<<"$out" || fail "rpfilter made stillness wait:"$'\n'"$out"
+
 echo "a silent program fails its scenario plainly; same-named scenarios keep their own artifacts; greeting-like echoes read whole; loss 100% drops all"

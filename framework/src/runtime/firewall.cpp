@@ -113,7 +113,10 @@ void apply_nftables(const Node& node, std::string_view ruleset, const SourceLoca
 std::string include_dir(const RulesSpec& rules) {
   if (rules.file.empty()) return {};
   std::error_code ec;
-  auto dir = std::filesystem::absolute(std::filesystem::path(rules.file).parent_path(), ec);
+  // A file in the current directory has an empty parent, which absolute()
+  // refuses (EINVAL): its directory is ".".
+  auto parent = std::filesystem::path(rules.file).parent_path();
+  auto dir = std::filesystem::absolute(parent.empty() ? std::filesystem::path(".") : parent, ec);
   return ec ? std::string() : dir.lexically_normal().string();
 }
 
@@ -156,12 +159,12 @@ constexpr std::array<std::string_view, 22> kStatements = {
 // alone (the others, such as limit, statistic, recent, hashlimit,
 // connlimit, time, quota, conntrack with --ctexpire, set, CT, depend on
 // time, chance or ageing state).
-constexpr std::array<std::string_view, 44> kXt = {
+constexpr std::array<std::string_view, 45> kXt = {
     "comment", "addrtype", "multiport", "iprange",  "mac",        "pkttype", "mark",   "connmark", "state",
     "icmp",    "icmp6",    "tcp",       "udp",      "sctp",       "physdev", "length", "ttl",      "hl",
     "dscp",    "tos",      "ecn",       "devgroup", "ipv6header", "frag",    "hbh",    "rt",       "ah",
     "esp",     "REJECT",   "LOG",       "NFLOG",    "MASQUERADE", "SNAT",    "DNAT",   "REDIRECT", "NETMAP",
-    "MARK",    "CONNMARK", "TCPMSS",    "DSCP",     "TOS",        "TTL",     "HL",     "NOTRACK"};
+    "MARK",    "CONNMARK", "TCPMSS",    "DSCP",     "TOS",        "TTL",     "HL",     "NOTRACK",  "rpfilter"};
 
 struct RulesetScan {
   const std::set<std::string>& xt_allowed;
