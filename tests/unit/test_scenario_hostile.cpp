@@ -158,4 +158,14 @@ BOOST_AUTO_TEST_CASE(empty_commands_are_refused) {
   BOOST_TEST(errors_of(node("{ run: [ [ printf, \"\" ] ] }")) == "");
 }
 
+// A mistake in `defaults` was reported once per node (the same line, the
+// same message, three times for three nodes).
+BOOST_AUTO_TEST_CASE(a_mistake_in_defaults_is_reported_once) {
+  auto e = errors_of("defaults: { sysctl: [x], limits: { cpu: 99999 } }\nnodes:\n  a: {}\n  b: {}\n  c: {}\n");
+  BOOST_TEST(e == "lab.yaml:1:41: limits.cpu must be a number of CPUs from 0.01 to 1024 (0.5: half of one CPU), not "
+                  "\"99999\"\n"
+                  "lab.yaml:1:21: \"sysctl\" must be a mapping, e.g. { net.ipv4.ip_forward: 1 }",
+             e);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <set>
 
 #include "scenario_loader.h"
 #include "yaml_reader.h"
@@ -173,7 +174,15 @@ Scenario parse_scenario(std::string_view yaml, const std::string& file) {
   if (r.errors().empty()) {
     for (auto& p : s.topology.problems()) r.error(p.where(), p.message());
   }
-  if (!r.errors().empty()) throw ScenarioError(std::move(r.errors()));
+  if (!r.errors().empty()) {
+    // A problem in `defaults` (or in a merge key's anchor) is found once per
+    // node that uses it, at the same place: it is reported once.
+    std::vector<ConfigError> once;
+    std::set<std::string> seen;
+    for (auto& e : r.errors())
+      if (seen.insert(e.what()).second) once.push_back(std::move(e));
+    throw ScenarioError(std::move(once));
+  }
   return s;
 }
 
