@@ -176,6 +176,33 @@ BOOST_AUTO_TEST_CASE(addresses_and_routes_see_the_new_interfaces) {
   BOOST_TEST(problems_of(any) == "");
 }
 
+// A macvlan or ipvlan sends on its parent's wire: an address it shares with
+// the far end of that wire collides there (validate accepted it, and two
+// nodes then answered ARP for one address). A vlan is a wire of its own.
+BOOST_AUTO_TEST_CASE(a_macvlan_address_meets_its_parents_wire) {
+  for (const char* kind : {"macvlan", "ipvlan"}) {
+    auto y = lab(std::string("      m0: { kind: ") + kind + ", parent: eth0, addresses: [ 10.0.0.2/24 ] }\n");
+    auto e = errors_of(y);
+    BOOST_TEST(has(e,
+                   "lab.yaml:8:29: address 10.0.0.2 on \"b:eth0\" is already in use on \"a:m0\", on the same "
+                   "network segment"),
+               kind << ": " << e);
+    // Another address on that wire is fine, as is the same address on a vlan.
+    BOOST_TEST(errors_of(lab(std::string("      m0: { kind: ") + kind +
+                             ", parent: eth0, addresses: [ 10.0.0.3/24 ] }\n")) == "");
+  }
+  BOOST_TEST(errors_of(lab("      v0: { kind: vlan, parent: eth0, id: 10, addresses: [ 10.0.0.2/24 ] }\n")) == "");
+  // Two nodes' macvlans on one wire, the same address.
+  auto t = pair();
+  for (const char* n : {"a", "b"})
+    t.node(n).interface({.name = "m0",
+                         .kind = K::macvlan,
+                         .addresses = {nslab::Prefix::from_string("10.0.0.50/24")},
+                         .parent = "eth0"});
+  BOOST_TEST(has(problems_of(t), "address 10.0.0.50 on \"b:m0\" is already in use on \"a:m0\", on the same network"),
+             problems_of(t));
+}
+
 BOOST_AUTO_TEST_CASE(a_cpp_description_passes_the_same_checks) {
   auto t = pair();
   t.node("a").interface({.name = "v0", .kind = K::vlan, .parent = "eth0", .vlan_id = 5000});

@@ -182,3 +182,21 @@ BOOST_AUTO_TEST_CASE(mistakes_name_their_position_and_the_closest_word) {
     BOOST_TEST(has(p, c.phrase));
   }
 }
+
+// An IPv4-only lab turns IPv6 off in its nodes, and the kernel then refuses
+// an IPv6 neighbour entry (EINVAL): `check` failed with "cannot add
+// neighbour entries in "a": Invalid argument" and no position, where
+// `validate` had accepted the file. Now validate says why, at the entry.
+BOOST_AUTO_TEST_CASE(an_ipv6_neighbour_needs_ipv6_in_the_lab) {
+  const std::string v4 =
+      "nodes:\n  a: { neighbours: [ \"fd00::9 lladdr 02:00:00:00:00:09 dev eth0\" ] }\n  b:\n"
+      "links:\n  - [ \"a:eth0 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n";
+  auto p = first_problem(v4);
+  BOOST_TEST(has(p, "lab.yaml:2:22:"), p);
+  BOOST_TEST(has(p, "an IPv6 neighbour in a lab without IPv6 addresses"), p);
+  // An IPv6 address anywhere in the lab (here on b's lo) keeps IPv6 on.
+  std::string v6 = v4;
+  v6.replace(v6.find("  b:\n"), 5, "  b: { interfaces: { lo: [ \"fd00:9::1/128\" ] } }\n");
+  BOOST_TEST(first_problem(v6) == "");
+  BOOST_TEST(first_problem(lab("{ neighbours: [ \"fd00::9 lladdr 02:00:00:00:00:09 dev eth0\" ] }")) == "");
+}

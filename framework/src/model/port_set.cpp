@@ -18,18 +18,25 @@ PortSet PortSet::range(std::uint16_t lo, std::uint16_t hi) {
   return s;
 }
 
+// The ranges stay sorted and apart (no two touch): the new range merges
+// with the neighbours it touches, in place. Adding ports in ascending order
+// (a parsed list, a scan's results) appends; sorting the whole set on every
+// add made "1, 3, 5, ..., 65535" take minutes.
 void PortSet::add(std::uint16_t lo, std::uint16_t hi) {
   if (lo > hi) std::swap(lo, hi);
-  ranges_.emplace_back(lo, hi);
-  std::sort(ranges_.begin(), ranges_.end());
-  std::vector<std::pair<std::uint16_t, std::uint16_t>> merged;
-  for (const auto& r : ranges_) {
-    if (!merged.empty() && static_cast<unsigned>(r.first) <= static_cast<unsigned>(merged.back().second) + 1)
-      merged.back().second = std::max(merged.back().second, r.second);
-    else
-      merged.push_back(r);
+  // The first range that ends at or after lo - 1 (it may touch or overlap).
+  auto first = std::lower_bound(ranges_.begin(), ranges_.end(), static_cast<unsigned>(lo),
+                                [](const auto& r, unsigned l) { return static_cast<unsigned>(r.second) + 1 < l; });
+  // The ranges from `first` that start at or before hi + 1 merge with it.
+  auto last = first;
+  while (last != ranges_.end() && static_cast<unsigned>(last->first) <= static_cast<unsigned>(hi) + 1) ++last;
+  if (first == last) {
+    ranges_.insert(first, {lo, hi});
+    return;
   }
-  ranges_ = std::move(merged);
+  first->first = std::min(first->first, lo);
+  first->second = std::max(std::prev(last)->second, hi);
+  ranges_.erase(std::next(first), last);
 }
 
 bool PortSet::contains(std::uint16_t port) const noexcept {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace nslab {
@@ -18,10 +19,28 @@ bool uses_policy_routing(const NodeSpec& n) {
   });
 }
 
+// Whether any interface of the lab has an IPv6 address: the lab turns IPv6
+// off in every node otherwise (Lab), and the kernel then refuses IPv6
+// neighbour entries (EINVAL). One pass over the description.
+bool lab_has_ipv6(const Topology& t) {
+  auto any_v6 = [](const std::vector<Prefix>& addresses) {
+    return std::any_of(addresses.begin(), addresses.end(), [](const Prefix& p) { return !p.address().is_v4(); });
+  };
+  for (const auto& n : t.nodes()) {
+    for (const auto& b : n.bridges)
+      if (any_v6(b.addresses)) return true;
+    for (const auto& i : n.interfaces)
+      if (any_v6(i.addresses)) return true;
+  }
+  for (const auto& l : t.links())
+    if (any_v6(l.a.addresses) || any_v6(l.b.addresses)) return true;
+  return false;
+}
+
 class NodeCheck {
  public:
-  NodeCheck(const Topology& t, const NodeSpec& n, std::vector<ConfigError>& out)
-      : n_(n), ifaces_(t.interfaces_of(n.name)), out_(out) {
+  NodeCheck(const Topology& t, const NodeSpec& n, std::vector<ConfigError>& out, bool lab_ipv6)
+      : n_(n), ifaces_(t.interfaces_of(n.name)), out_(out), lab_ipv6_(lab_ipv6) {
     names_.push_back("lo");
     for (const auto& i : ifaces_) names_.push_back(i.name);
     for (const auto& tb : n.tables) tables_.push_back(tb.name);
@@ -149,6 +168,11 @@ class NodeCheck {
         problem(fmt::format("{}: {} {}", what, e.address.str(), *why), e.where);
       else if (own(e.address))
         problem(fmt::format("{}: {} is an address of \"{}\" itself", what, e.address.str(), n_.name), e.where);
+      if (!e.address.is_v4() && !lab_ipv6_)
+        problem(fmt::format("{}: an IPv6 neighbour in a lab without IPv6 addresses (IPv6 is off in its nodes then); "
+                            "give an interface of the lab an IPv6 address",
+                            what),
+                e.where);
       if (e.lladdr[0] & 1)
         problem(fmt::format("{}: {} is a multicast MAC address", what, to_string(e.lladdr)), e.where);
       if (!seen.emplace(e.dev, e.address).second)
@@ -160,6 +184,7 @@ class NodeCheck {
   std::vector<Topology::InterfaceSpec> ifaces_;
   std::vector<std::string> names_, tables_;
   std::vector<ConfigError>& out_;
+  bool lab_ipv6_;
 };
 
 }  // namespace
@@ -174,8 +199,12 @@ std::set<std::pair<std::string, IpAddress>> shared_addresses(const Topology& t) 
 }
 
 void routing_problems(const Topology& t, std::vector<ConfigError>& out) {
+  std::optional<bool> ipv6;  // asked once, and only when some node needs it
   for (const auto& n : t.nodes())
-    if (uses_policy_routing(n)) NodeCheck(t, n, out).run();
+    if (uses_policy_routing(n)) {
+      if (!ipv6) ipv6 = lab_has_ipv6(t);
+      NodeCheck(t, n, out, *ipv6).run();
+    }
 }
 
 }  // namespace nslab

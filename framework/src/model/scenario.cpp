@@ -6,15 +6,24 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <sstream>
+#include <set>
 
 #include "scenario_loader.h"
 #include "yaml_reader.h"
 
 namespace nslab {
+
+namespace {
+// A scenario file read whole: far beyond any description (the seed labs
+// are 1 to 3 kB; groups: write hundreds of nodes in a few lines).
+constexpr std::size_t kMaxScenarioBytes = 16u << 20;
+}  // namespace
 
 namespace detail {
 
@@ -75,6 +84,10 @@ std::vector<std::string> Loader::command(const YAML::Node& n, std::string_view w
       r_.error(n, fmt::format("{} cannot hold a NUL character", what));
       return argv;
     }
+    if (n.Scalar().find_first_not_of(" \t\n") == std::string::npos) {
+      r_.error(n, fmt::format("{} is empty", what));
+      return argv;
+    }
     return {"sh", "-c", n.Scalar()};
   }
   if (!n.IsSequence() || n.size() == 0) {
@@ -85,6 +98,8 @@ std::vector<std::string> Loader::command(const YAML::Node& n, std::string_view w
     if (auto v = r_.scalar(w, "a command word")) {
       if (v->find('\0') != std::string::npos)
         r_.error(w, "a command word cannot hold a NUL character");
+      else if (argv.empty() && v->empty())
+        r_.error(w, fmt::format("the program of {} (its first word) is empty", what));
       else
         argv.push_back(*v);
     }
@@ -129,32 +144,67 @@ Scenario parse_scenario(std::string_view yaml, const std::string& file) {
   detail::Reader r(file, yaml);
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(yaml));
+    // Every document is parsed (YAML::Load reads the first and ignores the
+    // rest, so a lab after a stray `---` was silently lost); a file holds
+    // one lab, and empty documents around it are nothing to lose.
+    std::vector<YAML::Node> docs;
+    for (auto& d : YAML::LoadAll(std::string(yaml)))
+      if (d && !d.IsNull()) docs.push_back(d);
+    if (docs.size() > 1)
+      throw ScenarioError({ConfigError(
+          "a second YAML document: a scenario file holds one lab (one document); put the other in a file of its own",
+          r.at(docs[1], {file, 1, 1}))});
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     SourceLocation w{file, e.mark.line + 1, e.mark.column + 1};
     if (e.mark.is_null()) w = {file, 0, 0};
-    throw ScenarioError({ConfigError(fmt::format("YAML syntax: {}", e.msg), w)});
+    throw ScenarioError({ConfigError(detail::Reader::printable(fmt::format("YAML syntax: {}", e.msg)), w)});
   }
   if (!root || root.IsNull()) throw ScenarioError({ConfigError("the scenario is empty", {file, 1, 1})});
   try {
     r.expand_merge_keys(root);
     if (r.errors().empty()) detail::Loader(r, s).load(root);
   } catch (const YAML::Exception& e) {
-    r.errors().emplace_back(fmt::format("YAML: {}", e.msg), SourceLocation{file, e.mark.line + 1, e.mark.column + 1});
+    // A yaml-cpp fault of the loader's own (a missing node assigned, an
+    // iterator misused): where the mark is unknown, the file's start.
+    r.errors().emplace_back(
+        detail::Reader::printable(fmt::format("YAML: {}", e.msg)),
+        e.mark.is_null() ? SourceLocation{file, 1, 1} : SourceLocation{file, e.mark.line + 1, e.mark.column + 1});
   }
   if (r.errors().empty()) {
     for (auto& p : s.topology.problems()) r.error(p.where(), p.message());
   }
-  if (!r.errors().empty()) throw ScenarioError(std::move(r.errors()));
+  if (!r.errors().empty()) {
+    // A problem in `defaults` (or in a merge key's anchor) is found once per
+    // node that uses it, at the same place: it is reported once.
+    std::vector<ConfigError> once;
+    std::set<std::string> seen;
+    for (auto& e : r.errors())
+      if (seen.insert(e.what()).second) once.push_back(std::move(e));
+    throw ScenarioError(std::move(once));
+  }
   return s;
 }
 
 Scenario load_scenario(const std::string& path) {
+  auto fail = [&](const std::string& why) { throw ScenarioError({ConfigError(why, {path, 0, 0})}); };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail("the scenario file is a directory");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ScenarioError({ConfigError("cannot read the scenario file", {path, 0, 0})});
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse_scenario(buf.str(), path);
+  if (!in) fail(fmt::format("cannot read the scenario file: {}", std::strerror(errno)));
+  // Read at most kMaxScenarioBytes (and one more, to tell): a pipe
+  // (<(...)) is fine, /dev/zero or a runaway generator is not a scenario.
+  std::string text;
+  char chunk[1 << 16];
+  while (text.size() <= kMaxScenarioBytes && in.read(chunk, sizeof chunk).gcount() > 0)
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) fail(fmt::format("cannot read the scenario file: {}", std::strerror(errno)));
+  if (text.size() > kMaxScenarioBytes)
+    fail(
+        fmt::format("the scenario file is larger than {} MiB; a scenario is a short description (use groups: for "
+                    "many alike nodes)",
+                    kMaxScenarioBytes >> 20));
+  return parse_scenario(text, path);
 }
 
 }  // namespace nslab

@@ -56,7 +56,10 @@ YAML::Node Loader::with_defaults(const YAML::Node& body) {
 namespace {
 
 // "pc{i}", "10.0.1.{i+9}/24": {i} is the member's number, {i+N} and {i-N}
-// add to it. Throws ConfigError for anything else in braces.
+// add to it (N: digits only, at most kMaxOffset, so the sum cannot
+// overflow). Throws ConfigError for anything else in braces.
+constexpr long kMaxOffset = 1000000;
+
 std::string substitute(std::string_view text, long i) {
   std::string out;
   for (std::size_t k = 0; k < text.size(); ++k) {
@@ -67,18 +70,20 @@ std::string substitute(std::string_view text, long i) {
     auto end = text.find('}', k);
     if (end == std::string_view::npos) throw ConfigError(fmt::format("\"{}\": an unclosed '{{'", text));
     std::string_view inner = text.substr(k + 1, end - k - 1);
+    auto bad = [&] {
+      return ConfigError(fmt::format("\"{}\": \"{{{}}}\" is not {{i}}, {{i+N}} or {{i-N}}", text, inner));
+    };
     long add = 0;
-    if (inner.size() > 1 && (inner[1] == '+' || inner[1] == '-')) {
+    if (inner.size() > 1 && inner[0] == 'i' && (inner[1] == '+' || inner[1] == '-')) {
       auto digits = inner.substr(2);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) throw bad();
       auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), add);
-      if (ec != std::errc{} || p != digits.data() + digits.size() || digits.empty())
-        throw ConfigError(fmt::format("\"{}\": \"{{{}}}\" is not {{i}}, {{i+N}} or {{i-N}}", text, inner));
+      if (ec != std::errc{} || add > kMaxOffset)
+        throw ConfigError(fmt::format("\"{}\": the offset in \"{{{}}}\" is larger than {}", text, inner, kMaxOffset));
       if (inner[1] == '-') add = -add;
     } else if (inner != "i") {
-      throw ConfigError(fmt::format("\"{}\": \"{{{}}}\" is not {{i}}, {{i+N}} or {{i-N}}", text, inner));
+      throw bad();
     }
-    if (inner.empty() || inner[0] != 'i')
-      throw ConfigError(fmt::format("\"{}\": \"{{{}}}\" is not {{i}}, {{i+N}} or {{i-N}}", text, inner));
     out += std::to_string(i + add);
     k = end;
   }

@@ -136,6 +136,8 @@ void Loader::command_expectation(const YAML::Node& item) {
   check_node(item["from"], c.from, "from");
   c.command = r_.scalar(item["command"], "command").value_or("");
   if (c.command.find('\0') != std::string::npos) r_.error(item["command"], "a command cannot hold a NUL character");
+  if (item["command"].IsScalar() && c.command.find_first_not_of(" \t\n") == std::string::npos)
+    r_.error(item["command"], "the command is empty");
   if (auto x = item["exit"])
     if (auto v = r_.integer(x, "exit", 0, 255)) c.exit = static_cast<int>(*v);
   if (auto o = item["output"]) c.output = r_.scalar(o, "output");

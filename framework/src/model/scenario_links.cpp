@@ -9,23 +9,22 @@
 namespace nslab::detail {
 
 void Loader::link(const YAML::Node& item) {
-  YAML::Node ends;
   int mtu = 0;
-  if (item.IsSequence()) {
-    ends = item;
-  } else if (item.IsMap()) {
+  if (item.IsMap()) {
     if (!r_.keys(item, {"endpoints", "mtu", "impair"}, "a link")) return;
-    ends = item["endpoints"];
-    if (!ends) {
+    if (!item["endpoints"]) {
       r_.error(item, "a link needs \"endpoints\": [node:if, node:if]");
       return;
     }
     if (auto m = item["mtu"])
       if (auto v = r_.integer(m, "mtu", 68, 65535)) mtu = static_cast<int>(*v);
-  } else {
+  } else if (!item.IsSequence()) {
     r_.error(item, "a link is [\"node:if ADDR\", \"node:if ADDR\"] or {endpoints: [...]}");
     return;
   }
+  // Bound once, never assigned: assigning a missing (zombie) node to a
+  // YAML::Node throws InvalidNode, which a link map without "endpoints" did.
+  const YAML::Node ends = item.IsMap() ? item["endpoints"] : item;
   if (!ends.IsSequence() || ends.size() != 2) {
     r_.error(ends, "a link has exactly two endpoints");
     return;

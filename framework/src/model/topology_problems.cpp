@@ -171,9 +171,17 @@ void bridge_mtu_problems(const Topology& t, Problems& problem) {
 }
 
 // Address collisions: within one node, and within one layer-2 segment
-// (a veth pair, or a bridge with its ports).
+// (a veth pair, or a bridge with its ports). A macvlan or ipvlan sends on
+// its parent's wire, so its addresses meet the parent segment's (a
+// segment of its own in Topology::segments, which plans neighbours per
+// interface).
 void address_problems(const Topology& t, Problems& problem) {
-  const auto segment = t.segments();
+  auto segment = t.segments();
+  for (int pass = 0; pass < 2; ++pass)  // a macvlan on a macvlan's parent chain (validated elsewhere)
+    for (const auto& n : t.nodes())
+      for (const auto& i : n.interfaces)
+        if ((i.kind == InterfaceKind::macvlan || i.kind == InterfaceKind::ipvlan) && !i.parent.empty())
+          if (auto p = segment.find(n.name + ":" + i.parent); p != segment.end()) segment[i.label(n.name)] = p->second;
   auto find = [&](const std::string& label) {
     auto it = segment.find(label);
     return it == segment.end() ? -1 : it->second;
