@@ -94,6 +94,12 @@ int SysctlWriter::root() {
   return proc_.get();
 }
 
+int SysctlWriter::root_for(int lookups) {
+  int r = root();
+  if (r >= 0) writes_ += lookups;
+  return r;
+}
+
 bool SysctlWriter::private_procfs() {
   return root() >= 0;
 }

@@ -41,6 +41,10 @@ class SysctlWriter {
   bool exists(std::string_view key);
   // True when writes go through a procfs of this writer's own.
   bool private_procfs();
+  // For reads that would walk /proc/sys as often: a directory descriptor of
+  // this writer's procfs root, counted as `lookups` lookups, or -1 where
+  // there is none (then read through /proc).
+  int root_for(int lookups);
 
  private:
   int root();  // the procfs root to walk from, or -1 for /proc
