@@ -40,6 +40,17 @@ nodes:
   "<script>":
 YAML
 
+# Refused with --lab (it runs in a keeper) and with --artifacts (the pcaps go beside the page).
+for other in "--lab nosuchlab" "--artifacts $work/a"; do
+  set +e
+  # shellcheck disable=SC2086
+  msg=$("$nslab" check --report "$work/r" $other "$work/invalid.yaml" 2>&1)
+  rc=$?
+  set -e
+  if [ "$rc" != 2 ] || ! grep -q -- "--report" <<<"$msg"; then fail "--report with $other: exit $rc, $msg"; fi
+done
+"$nslab" check --help | grep -q -- "--report DIR" || fail "--report is not in nslab check --help"
+
 set +e
 out=$(timeout 200 "$nslab" check --report "$work/report" "$scenarios/seed/07-nat-masquerade.yaml" "$work/fail.yaml" \
   "$work/invalid.yaml" 2>&1)

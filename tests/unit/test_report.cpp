@@ -4,6 +4,8 @@
 // pcap links relative to the page.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+
 #include "nslab/matrix.h"
 #include "report.h"
 
@@ -136,4 +138,17 @@ BOOST_AUTO_TEST_CASE(a_drawing_is_inline_svg_and_labels_stay_text) {
   BOOST_TEST(has(svg, "&lt;script&gt;"), svg);
   std::string html = html_report(suites, {});
   BOOST_TEST(has(html, "<figure class=\"topology\">\n<svg"), html);
+}
+
+BOOST_AUTO_TEST_CASE(without_dot_the_page_says_so) {
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", "/nonexistent", 1);  // dot is in /usr/bin, not searched then
+  std::vector<ReportSuite> suites(1);
+  suites[0].dot = "graph g { a -- b; }";
+  draw_topologies(suites);
+  ::setenv("PATH", path.c_str(), 1);
+  BOOST_TEST(!suites[0].svg.has_value());
+  std::string html = html_report(suites, {});
+  BOOST_TEST(has(html, "topology: not drawn: Graphviz&#39;s `dot` is not installed"), html);
+  BOOST_TEST(!has(html, "<svg"), html);
 }
