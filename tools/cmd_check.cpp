@@ -20,8 +20,10 @@
 #include "junit.h"
 #include "nslab/coverage.h"
 #include "nslab/environment.h"
+#include "nslab/graph.h"
 #include "nslab/scenario.h"
 #include "nslab/scenario_run.h"
+#include "report.h"
 #include "summary.h"
 
 namespace nslab::cli {
@@ -30,7 +32,8 @@ namespace {
 
 const char* kHelp =
     R"(usage: nslab check [-j N] [--junit FILE] [--summary FILE] [--artifacts DIR [--keep-pcaps]] [--tables]
-                   [--quiet] [--coverage FILE] [--coverage-min PERCENT] [--explain] [--lab LAB] SCENARIO...
+                   [--quiet] [--coverage FILE] [--coverage-min PERCENT] [--explain] [--lab LAB]
+                   [--report DIR] SCENARIO...
 
 For each scenario file: validate it, build its lab (in namespaces of its own),
 run all its expectations' probes at once (a scenario costs about one probe
@@ -43,6 +46,9 @@ options:
   --junit FILE   also write the results as JUnit XML
   --summary FILE  also write them as Markdown for a CI job's summary page
                  (--summary "$GITHUB_STEP_SUMMARY" appends to it)
+  --report DIR   also write DIR/index.html, one page that works offline: each
+                 file's topology drawing, expectations, matrix grids, programs'
+                 output; every capture's pcap is kept beside it, linked
   --artifacts DIR  write the packets of every failed capture expectation to
                  DIR/SCENARIO/NN-NODE-IFACE.pcap (tcpdump -r, Wireshark)
   --keep-pcaps   with --artifacts, write every capture, failed or not
@@ -121,7 +127,7 @@ void print_coverage(const std::vector<RuleHit>& hits, Output& o) {
 }
 
 struct CheckOptions {
-  bool quiet = false, tables = false;
+  bool quiet = false, tables = false, report = false;
   ArtifactOptions artifacts;
   InsightOptions insight;
   std::optional<KeptLab> lab;  // --lab: run against this kept lab instead of building one
@@ -132,6 +138,8 @@ struct FileRun {
   SuiteResult suite;
   Output output;
   bool invalid = false, failed = false, ran = false, skipped = false;
+  double build_ms = -1;
+  std::string dot;  // with --report: the topology, to draw
 };
 
 // One expectation's lines, as every way of checking prints them.
@@ -189,6 +197,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
   try {
     scenario = load_scenario(file);
     suite.name = scenario.name;
+    if (opt.report) run.dot = to_dot(scenario.topology);
     for (const auto& w : scenario.warnings) o.err("{}\n", w);
   } catch (const ScenarioError& e) {
     o.err("{}\nINVALID {}\n", e.what(), file);
@@ -207,7 +216,7 @@ FileRun check_file(const std::string& file, const CheckOptions& opt) {
   }
   try {
     auto lab = std::make_unique<Lab>(scenario.topology, scenario.lab_options);
-    double build_ms = lab->build_times().total_ms;
+    double build_ms = run.build_ms = lab->build_times().total_ms;
     suite.outcome = run_expectations(*lab, scenario, opt.artifacts, opt.insight);
     run.ran = true;
     std::size_t passed = 0;
@@ -320,7 +329,7 @@ int check(const Args& args) {
     std::fputs(kHelp, stdout);
     return kOk;
   }
-  std::string junit, summary, coverage_file;
+  std::string junit, summary, coverage_file, report_dir;
   std::optional<double> coverage_min;
   CheckOptions opt;
   unsigned jobs = 1;
@@ -331,6 +340,8 @@ int check(const Args& args) {
       junit = args[++i];
     else if (args[i] == "--summary" && i + 1 < args.size())
       summary = args[++i];
+    else if (args[i] == "--report" && i + 1 < args.size())
+      report_dir = args[++i];
     else if (args[i] == "--quiet")
       opt.quiet = true;
     else if (args[i] == "--tables")
@@ -376,10 +387,10 @@ int check(const Args& args) {
     return kUsage;
   }
   if (!lab_name.empty()) {
-    if (opt.insight.coverage || !opt.artifacts.dir.empty()) {
+    if (opt.insight.coverage || !opt.artifacts.dir.empty() || !report_dir.empty()) {
       std::fprintf(stderr,
-                   "nslab check: --lab runs in the lab's keeper, without --coverage, --coverage-min or "
-                   "--artifacts\n");
+                   "nslab check: --lab runs in the lab's keeper, without --coverage, --coverage-min, "
+                   "--artifacts or --report\n");
       return kUsage;
     }
     try {
@@ -391,13 +402,23 @@ int check(const Args& args) {
     jobs = 1;  // one keeper answers one request at a time
   }
 
+  if (!report_dir.empty()) {
+    if (!opt.artifacts.dir.empty()) {
+      std::fprintf(stderr, "nslab check: --report DIR keeps every pcap in DIR itself, without --artifacts\n");
+      return kUsage;
+    }
+    opt.artifacts = {report_dir, true};
+    opt.report = true;
+  }
   std::vector<SuiteResult> suites;
+  std::vector<ReportSuite> report;
   bool any_invalid = false, any_failed = false, any_ran = false, any_skipped = false;
   for (auto& r : check_files(files, opt, jobs)) {
     any_invalid = any_invalid || r.invalid;
     any_failed = any_failed || r.failed;
     any_ran = any_ran || r.ran;
     any_skipped = any_skipped || r.skipped;
+    if (opt.report) report.push_back({r.suite, r.build_ms, std::move(r.dot), {}, {}});
     suites.push_back(std::move(r.suite));
   }
   if (!junit.empty()) {
@@ -416,6 +437,11 @@ int check(const Args& args) {
       return kUsage;
     }
   }
+  if (opt.report)
+    if (auto err = write_report(std::move(report), {report_dir, "nslab " NSLAB_VERSION}); !err.empty()) {
+      std::fprintf(stderr, "nslab check: --report: %s\n", err.c_str());
+      return kUsage;
+    }
   bool under_min = false;
   if (opt.insight.coverage) {
     RuleCoverage c;

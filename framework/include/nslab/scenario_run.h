@@ -2,10 +2,12 @@
 // expectation that the command line, JUnit output and fixtures all print.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nslab/lab.h"
+#include "nslab/matrix.h"
 #include "nslab/rule_hits.h"
 #include "nslab/scenario.h"
 
@@ -19,6 +21,7 @@ struct ExpectationOutcome {
   SourceLocation where;
   double ms = 0;
   std::vector<std::string> artifacts;  // pcap files written for it
+  std::optional<MatrixReport> matrix;  // a matrix's cells, as `details` shows them
 };
 
 // Where captures are kept: under dir, when their expectation fails, or always.

@@ -231,6 +231,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       o.summary = fmt::format("{} of {} cells as expected", report.results.size() - report.mismatches.size(),
                               report.results.size());
       o.details = report.text();
+      o.matrix = std::move(report);
     }
     out.expectations.push_back(std::move(o));
   }
