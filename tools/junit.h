@@ -20,6 +20,15 @@ struct SuiteResult {
   std::string program_logs;  // the end of each program's output, when it failed
 };
 
+// How a file's check ended, as the summary and the report show it.
+enum class SuiteState { passed, failed, invalid, skipped, empty };
+inline SuiteState state_of(const SuiteResult& s) {
+  if (s.kind == SuiteResult::Kind::invalid) return SuiteState::invalid;
+  if (s.kind == SuiteResult::Kind::skipped) return SuiteState::skipped;
+  if (s.outcome.expectations.empty()) return SuiteState::empty;
+  return s.outcome.passed() ? SuiteState::passed : SuiteState::failed;
+}
+
 // The file is always well-formed XML 1.0 in UTF-8, whatever a program in a
 // lab printed: see xml_escape().
 std::string junit_xml(const std::vector<SuiteResult>& suites);

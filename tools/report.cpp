@@ -90,14 +90,7 @@ std::string link_to(const std::string& file, const std::string& dir) {
   return url_path(rel.string());
 }
 
-enum class State { passed, failed, invalid, skipped, empty };
-
-State state_of(const SuiteResult& s) {
-  if (s.kind == SuiteResult::Kind::invalid) return State::invalid;
-  if (s.kind == SuiteResult::Kind::skipped) return State::skipped;
-  if (s.outcome.expectations.empty()) return State::empty;
-  return s.outcome.passed() ? State::passed : State::failed;
-}
+using State = SuiteState;
 
 const char* state_name(State s) {
   switch (s) {

@@ -7,14 +7,7 @@ namespace nslab::cli {
 
 namespace {
 
-enum class State { passed, failed, invalid, skipped, empty };
-
-State state_of(const SuiteResult& s) {
-  if (s.kind == SuiteResult::Kind::invalid) return State::invalid;
-  if (s.kind == SuiteResult::Kind::skipped) return State::skipped;
-  if (s.outcome.expectations.empty()) return State::empty;
-  return s.outcome.passed() ? State::passed : State::failed;
-}
+using State = SuiteState;
 
 const char* mark(State s) {
   switch (s) {
