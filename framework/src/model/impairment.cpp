@@ -65,8 +65,8 @@ std::string Impairment::str() const {
   auto add = [&](const std::string& part) { s += (s.empty() ? "" : ", ") + part; };
   if (rate) add("rate " + rate->str());
   if (loss_percent) add(fmt::format("loss {}%", *loss_percent));
-  if (delay) add(fmt::format("delay {}ms", delay->count() / 1000.0));
-  if (jitter) add(fmt::format("jitter {}ms", jitter->count() / 1000.0));
+  if (delay) add(fmt::format("delay {}ms", std::chrono::duration<double, std::milli>(*delay).count()));
+  if (jitter) add(fmt::format("jitter {}ms", std::chrono::duration<double, std::milli>(*jitter).count()));
   if (direction == Direction::a_to_b) add("first endpoint to second only");
   if (direction == Direction::b_to_a) add("second endpoint to first only");
   return s;

@@ -179,7 +179,8 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     auto [first, count] = slices[i];
     ExpectationOutcome o;
     // Its own time: until its probe (a matrix: its last cell) was decided.
-    for (std::size_t k = first; k < first + count; ++k) o.ms = std::max(o.ms, results[k].rtt.count() / 1000.0);
+    for (std::size_t k = first; k < first + count; ++k)
+      o.ms = std::max(o.ms, std::chrono::duration<double, std::milli>(results[k].rtt).count());
     if (auto* p = std::get_if<ProbeExpectation>(&e); p && p->ports) {
       o = run_scan_expectation(lab, *p, scenario.probe_options);
     } else if (p) {
