@@ -8,21 +8,14 @@
 
 #include "nslab/graph.h"
 #include "nslab/scenario.h"
+#include "scenario_errors.h"
 #include "text.h"
 
 using nslab::testing::has;
+using nslab::testing::scenario_errors;
 using K = nslab::InterfaceKind;
 
 namespace {
-
-std::string errors_of(const std::string& yaml) {
-  try {
-    nslab::parse_scenario(yaml, "lab.yaml");
-  } catch (const nslab::ScenarioError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Two routed nodes with a veth between them; `a_interfaces` is the YAML of
 // a's `interfaces:` (indented by six).
@@ -89,77 +82,78 @@ BOOST_AUTO_TEST_CASE(every_kind_loads_with_its_keys) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_kinds_modes_and_keys_suggest_the_closest) {
-  BOOST_TEST(has(errors_of(lab("      x0: { kind: vxlam, vni: 1, remote: 10.0.0.2 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      x0: { kind: vxlam, vni: 1, remote: 10.0.0.2 }\n")),
                  "lab.yaml:5:19: unknown interface kind \"vxlam\"; did you mean \"vxlan\"?"));
-  BOOST_TEST(has(errors_of(lab("      m0: { kind: macvlan, parent: eth0, mode: bridg }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      m0: { kind: macvlan, parent: eth0, mode: bridg }\n")),
                  "lab.yaml:5:48: unknown macvlan mode \"bridg\"; did you mean \"bridge\"?"));
-  BOOST_TEST(has(errors_of(lab("      b0: { kind: bond, mode: active-backpu, members: [ eth1 ] }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      b0: { kind: bond, mode: active-backpu, members: [ eth1 ] }\n")),
                  "unknown bond mode \"active-backpu\"; did you mean \"active-backup\"?"));
-  BOOST_TEST(has(errors_of(lab("      v0: { kind: vlan, parent: eth0, idd: 10 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { kind: vlan, parent: eth0, idd: 10 }\n")),
                  "lab.yaml:5:39: unknown key \"idd\" in interface \"a:v0\"; did you mean \"id\"?"));
-  BOOST_TEST(has(errors_of(lab("      v0: { kind: vlan, parent: eth0, id: 10, vni: 3 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { kind: vlan, parent: eth0, id: 10, vni: 3 }\n")),
                  "lab.yaml:5:47: key \"vni\" does not apply to kind vlan"));
-  BOOST_TEST(has(errors_of(lab("      v0: { parent: eth0, id: 10 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { parent: eth0, id: 10 }\n")),
                  "lab.yaml:5:11: interface \"a:v0\" needs a \"kind\""));
-  BOOST_TEST(has(errors_of(lab("      x0: { kind: vxlan, remote: 10.0.0.2 }\n")), "needs a \"vni\""));
+  BOOST_TEST(has(scenario_errors(lab("      x0: { kind: vxlan, remote: 10.0.0.2 }\n")), "needs a \"vni\""));
 }
 
 BOOST_AUTO_TEST_CASE(parents_and_members_must_exist_in_the_node) {
-  BOOST_TEST(has(errors_of(lab("      v0: { kind: vlan, parent: eth9, id: 10 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { kind: vlan, parent: eth9, id: 10 }\n")),
                  "lab.yaml:5:7: interface \"a:v0\": parent \"eth9\" is no interface of node \"a\""));
-  BOOST_TEST(has(errors_of(lab("      v0: { kind: vlan, id: 10 }\n")), "a vlan needs a \"parent\""));
-  BOOST_TEST(has(errors_of(lab("      b0: { kind: bond, members: [ eth1, nope ] }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { kind: vlan, id: 10 }\n")), "a vlan needs a \"parent\""));
+  BOOST_TEST(has(scenario_errors(lab("      b0: { kind: bond, members: [ eth1, nope ] }\n")),
                  "lab.yaml:5:7: interface \"a:b0\": member \"nope\" is no interface of node \"a\""));
-  BOOST_TEST(has(errors_of(lab("      b0: { kind: bond, members: [] }\n")), "a bond needs \"members\""));
+  BOOST_TEST(has(scenario_errors(lab("      b0: { kind: bond, members: [] }\n")), "a bond needs \"members\""));
   // A member of two bonds: reported at the second.
-  BOOST_TEST(has(errors_of(lab("      b0: { kind: bond, members: [ eth1 ] }\n"
-                               "      b1: { kind: bond, members: [ eth1 ] }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      b0: { kind: bond, members: [ eth1 ] }\n"
+                                     "      b1: { kind: bond, members: [ eth1 ] }\n")),
                  "lab.yaml:6:7: interface \"a:b1\": member \"eth1\" is already a member of bond \"b0\""));
-  BOOST_TEST(has(errors_of(lab("      b0: { kind: bond, members: [ eth0 ] }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      b0: { kind: bond, members: [ eth0 ] }\n")),
                  "member \"eth0\" has addresses; a bond's addresses belong on the bond"));
-  BOOST_TEST(
-      has(errors_of(lab("      v0: { kind: vlan, parent: v1, id: 1 }\n      v1: { kind: vlan, parent: v0, id: 2 }\n")),
-          "(a cycle)"));
+  BOOST_TEST(has(scenario_errors(
+                     lab("      v0: { kind: vlan, parent: v1, id: 1 }\n      v1: { kind: vlan, parent: v0, id: 2 }\n")),
+                 "(a cycle)"));
 }
 
 BOOST_AUTO_TEST_CASE(numbers_and_names_have_their_ranges) {
-  BOOST_TEST(has(errors_of(lab("      v0: { kind: vlan, parent: eth0, id: 4095 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { kind: vlan, parent: eth0, id: 4095 }\n")),
                  "lab.yaml:5:43: vlan id must be a whole number from 1 to 4094, not \"4095\""));
-  BOOST_TEST(has(errors_of(lab("      v0: { kind: vlan, parent: eth0, id: 0 }\n")), "from 1 to 4094, not \"0\""));
-  BOOST_TEST(has(
-      errors_of(lab("      v0: { kind: vlan, parent: eth0, id: 5 }\n      v1: { kind: vlan, parent: eth0, id: 5 }\n")),
-      "\"v0\" is vlan 5 on \"eth0\" already"));
-  BOOST_TEST(has(errors_of(lab("      x0: { kind: vxlan, vni: 16777216, remote: 10.0.0.2 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      v0: { kind: vlan, parent: eth0, id: 0 }\n")), "from 1 to 4094, not \"0\""));
+  BOOST_TEST(has(scenario_errors(lab(
+                     "      v0: { kind: vlan, parent: eth0, id: 5 }\n      v1: { kind: vlan, parent: eth0, id: 5 }\n")),
+                 "\"v0\" is vlan 5 on \"eth0\" already"));
+  BOOST_TEST(has(scenario_errors(lab("      x0: { kind: vxlan, vni: 16777216, remote: 10.0.0.2 }\n")),
                  "vni must be a whole number from 0 to 16777215"));
-  BOOST_TEST(has(errors_of(lab("      r0: { kind: vrf, table: 254 }\n")), "254 (main)"));
-  BOOST_TEST(has(errors_of(lab("      averyveryverylongname0: { kind: dummy }\n")), "lab.yaml:5:7"));
-  BOOST_TEST(has(errors_of(lab("      \"d\\x1b0\": { kind: dummy }\n")), "\\x1b"));
-  BOOST_TEST(has(errors_of(lab("      eth0: { kind: dummy }\n")), "duplicate interface"));
-  BOOST_TEST(has(errors_of(lab("      lo: { kind: dummy }\n")), "lo is the node's loopback"));
+  BOOST_TEST(has(scenario_errors(lab("      r0: { kind: vrf, table: 254 }\n")), "254 (main)"));
+  BOOST_TEST(has(scenario_errors(lab("      averyveryverylongname0: { kind: dummy }\n")), "lab.yaml:5:7"));
+  BOOST_TEST(has(scenario_errors(lab("      \"d\\x1b0\": { kind: dummy }\n")), "\\x1b"));
+  BOOST_TEST(has(scenario_errors(lab("      eth0: { kind: dummy }\n")), "duplicate interface"));
+  BOOST_TEST(has(scenario_errors(lab("      lo: { kind: dummy }\n")), "lo is the node's loopback"));
   // A vlan may carry a dot in its name; other kinds may not.
-  BOOST_TEST(errors_of(lab("      eth0.10: { kind: vlan, parent: eth0, id: 10 }\n")) == "");
-  BOOST_TEST(has(errors_of(lab("      d.0: { kind: dummy }\n")), "lab.yaml:5:7"));
-  BOOST_TEST(has(errors_of(lab("      eth0..10: { kind: vlan, parent: eth0, id: 10 }\n")), "\"..\""));
+  BOOST_TEST(scenario_errors(lab("      eth0.10: { kind: vlan, parent: eth0, id: 10 }\n")) == "");
+  BOOST_TEST(has(scenario_errors(lab("      d.0: { kind: dummy }\n")), "lab.yaml:5:7"));
+  BOOST_TEST(has(scenario_errors(lab("      eth0..10: { kind: vlan, parent: eth0, id: 10 }\n")), "\"..\""));
 }
 
 BOOST_AUTO_TEST_CASE(tunnel_ends_are_checked) {
-  BOOST_TEST(has(errors_of(lab("      g0: { kind: gre, local: 10.0.0.1 }\n")), "a gre needs a \"remote\""));
-  BOOST_TEST(has(errors_of(lab("      g0: { kind: gre, local: 10.7.0.1, remote: 10.0.0.2 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      g0: { kind: gre, local: 10.0.0.1 }\n")), "a gre needs a \"remote\""));
+  BOOST_TEST(has(scenario_errors(lab("      g0: { kind: gre, local: 10.7.0.1, remote: 10.0.0.2 }\n")),
                  "local 10.7.0.1 is no address of node \"a\""));
-  BOOST_TEST(has(errors_of(lab("      x0: { kind: vxlan, vni: 1, remote: 10.0.0.2, group: 239.1.1.1 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("      x0: { kind: vxlan, vni: 1, remote: 10.0.0.2, group: 239.1.1.1 }\n")),
                  "a \"remote\" or a \"group\", not both"));
-  BOOST_TEST(has(errors_of(lab("      x0: { kind: vxlan, vni: 1, group: 10.1.1.1 }\n")), "not a multicast address"));
-  BOOST_TEST(has(errors_of(lab("      x0: { kind: vxlan, vni: 1, remote: nowhere }\n")),
-                 "lab.yaml:5:42: remote \"nowhere\" is not an IP address"));
-  BOOST_TEST(has(errors_of(lab("      i0: { kind: ipip, remote: fd00::2 }\n")), "IPv4"));
   BOOST_TEST(
-      has(errors_of(lab("      i0: { kind: ipip, remote: 10.0.0.2, key: 5 }\n")), "does not apply to kind ipip"));
+      has(scenario_errors(lab("      x0: { kind: vxlan, vni: 1, group: 10.1.1.1 }\n")), "not a multicast address"));
+  BOOST_TEST(has(scenario_errors(lab("      x0: { kind: vxlan, vni: 1, remote: nowhere }\n")),
+                 "lab.yaml:5:42: remote \"nowhere\" is not an IP address"));
+  BOOST_TEST(has(scenario_errors(lab("      i0: { kind: ipip, remote: fd00::2 }\n")), "IPv4"));
+  BOOST_TEST(
+      has(scenario_errors(lab("      i0: { kind: ipip, remote: 10.0.0.2, key: 5 }\n")), "does not apply to kind ipip"));
 }
 
 BOOST_AUTO_TEST_CASE(addresses_and_routes_see_the_new_interfaces) {
   // A route over a vlan, an address collision with a veth end.
   auto y = lab("      v0: { kind: vlan, parent: eth0, id: 10, addresses: [ 10.0.0.1/24 ] }\n");
-  BOOST_TEST(has(errors_of(y), "address 10.0.0.1 on \"a:v0\" is already in use on \"a:eth0\""));
+  BOOST_TEST(has(scenario_errors(y), "address 10.0.0.1 on \"a:v0\" is already in use on \"a:eth0\""));
   auto t = pair();
   t.node("a").interface({.name = "v0",
                          .kind = K::vlan,
@@ -182,16 +176,17 @@ BOOST_AUTO_TEST_CASE(addresses_and_routes_see_the_new_interfaces) {
 BOOST_AUTO_TEST_CASE(a_macvlan_address_meets_its_parents_wire) {
   for (const char* kind : {"macvlan", "ipvlan"}) {
     auto y = lab(std::string("      m0: { kind: ") + kind + ", parent: eth0, addresses: [ 10.0.0.2/24 ] }\n");
-    auto e = errors_of(y);
+    auto e = scenario_errors(y);
     BOOST_TEST(has(e,
                    "lab.yaml:8:29: address 10.0.0.2 on \"b:eth0\" is already in use on \"a:m0\", on the same "
                    "network segment"),
                kind << ": " << e);
     // Another address on that wire is fine, as is the same address on a vlan.
-    BOOST_TEST(errors_of(lab(std::string("      m0: { kind: ") + kind +
-                             ", parent: eth0, addresses: [ 10.0.0.3/24 ] }\n")) == "");
+    BOOST_TEST(scenario_errors(lab(std::string("      m0: { kind: ") + kind +
+                                   ", parent: eth0, addresses: [ 10.0.0.3/24 ] }\n")) == "");
   }
-  BOOST_TEST(errors_of(lab("      v0: { kind: vlan, parent: eth0, id: 10, addresses: [ 10.0.0.2/24 ] }\n")) == "");
+  BOOST_TEST(scenario_errors(lab("      v0: { kind: vlan, parent: eth0, id: 10, addresses: [ 10.0.0.2/24 ] }\n")) ==
+             "");
   // Two nodes' macvlans on one wire, the same address.
   auto t = pair();
   for (const char* n : {"a", "b"})

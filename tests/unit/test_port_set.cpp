@@ -8,23 +8,16 @@
 
 #include "nslab/probe.h"
 #include "nslab/scenario.h"
+#include "scenario_errors.h"
 #include "text.h"
 
 using nslab::PortSet;
 using nslab::Protocol;
 using nslab::Verdict;
 using nslab::testing::has;
+using nslab::testing::scenario_errors;
 
 namespace {
-
-std::string errors_of(const std::string& yaml) {
-  try {
-    nslab::parse_scenario(yaml, "lab.yaml");
-  } catch (const nslab::ScenarioError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // a has two interfaces (10.0.1.5 on eth0, 10.0.2.5 on eth1) to r.
 std::string lab(const std::string& expect) {
@@ -111,7 +104,7 @@ BOOST_AUTO_TEST_CASE(a_set_of_many_apart_ports_parses) {
   for (int p = 65535; p >= 1; p -= 2) down.add(static_cast<std::uint16_t>(p));
   BOOST_TEST((down == *s));
   std::string yaml = lab("  - { from: a, to: \"r:eth0\", scan: tcp/1-65535, open: [" + text + "] }\n");
-  BOOST_TEST(errors_of(yaml) == "");
+  BOOST_TEST(scenario_errors(yaml) == "");
 }
 
 BOOST_AUTO_TEST_CASE(a_scan_lists_unexpected_ports_as_ranges) {
@@ -161,21 +154,22 @@ BOOST_AUTO_TEST_CASE(scenario_port_sets_and_scans_load) {
 }
 
 BOOST_AUTO_TEST_CASE(scenario_scans_are_refused_with_positions) {
-  BOOST_TEST(has(errors_of(lab("  - { from: a, to: r, scan: icmp/1-5, open: [] }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, to: r, scan: icmp/1-5, open: [] }\n")),
                  "lab.yaml:9:29: scan \"icmp/1-5\" is not tcp/PORTS or udp/PORTS"));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, to: r, scan: tcp/1-5 }\n")), "lab.yaml:9:5: a scan needs \"open\""));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, to: r, scan: tcp/1-5, open: [80] }\n")),
+  BOOST_TEST(
+      has(scenario_errors(lab("  - { from: a, to: r, scan: tcp/1-5 }\n")), "lab.yaml:9:5: a scan needs \"open\""));
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, to: r, scan: tcp/1-5, open: [80] }\n")),
                  "lab.yaml:9:44: open port 80 is outside the scan (1-5)"));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, to: r, scan: tcp/1-5, opn: [1] }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, to: r, scan: tcp/1-5, opn: [1] }\n")),
                  "lab.yaml:9:38: unknown key \"opn\" in a scan; did you mean \"open\"?"));
-  BOOST_TEST(
-      has(errors_of(lab("  - { from: a, to: r, tcp: [22, 0] }\n")), "lab.yaml:9:33: a port set: \"0\" is not a port"));
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, to: r, tcp: [22, 0] }\n")),
+                 "lab.yaml:9:33: a port set: \"0\" is not a port"));
   // An empty set would probe nothing: validate refuses it, as check would.
-  BOOST_TEST(
-      has(errors_of(lab("  - { from: a, to: r, tcp: [], verdict: refused }\n")), "lab.yaml:9:28: a port set is empty"));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, to: r, tcp: 1-3, served_by: r }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, to: r, tcp: [], verdict: refused }\n")),
+                 "lab.yaml:9:28: a port set is empty"));
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, to: r, tcp: 1-3, served_by: r }\n")),
                  "lab.yaml:9:44: served_by needs a single port"));
-  BOOST_TEST(has(errors_of(lab("  - capture: { on: \"r:eth0\", during: { from: a, to: r, tcp: [1, 2] } }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - capture: { on: \"r:eth0\", during: { from: a, to: r, tcp: [1, 2] } }\n")),
                  "a probe takes a single port, not a port set"));
 }
 
@@ -199,22 +193,22 @@ BOOST_AUTO_TEST_CASE(scenario_sources_load) {
 }
 
 BOOST_AUTO_TEST_CASE(scenario_sources_are_refused_with_positions) {
-  BOOST_TEST(has(errors_of(lab("  - { from: 10.9.9.9, to: r, icmp: reachable }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: 10.9.9.9, to: r, icmp: reachable }\n")),
                  "lab.yaml:9:13: from 10.9.9.9 is no address of a node"));
-  BOOST_TEST(has(errors_of(lab("  - { from: \"a:eth7\", to: r, icmp: reachable }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: \"a:eth7\", to: r, icmp: reachable }\n")),
                  "lab.yaml:9:13: node \"a\" has no interface \"eth7\""));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, source: 10.0.1.1, to: r, icmp: reachable }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, source: 10.0.1.1, to: r, icmp: reachable }\n")),
                  "lab.yaml:9:24: source 10.0.1.1 is not an address of node \"a\" (it has 10.0.1.5, 10.0.2.5)"));
-  BOOST_TEST(has(errors_of(lab("  - { from: \"a:eth0\", source: 10.0.2.5, to: r, icmp: reachable }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: \"a:eth0\", source: 10.0.2.5, to: r, icmp: reachable }\n")),
                  "lab.yaml:9:31: from \"a:eth0\" already sets the source address"));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, sport: 70000, to: r, tcp: 80 }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, sport: 70000, to: r, tcp: 80 }\n")),
                  "lab.yaml:9:23: sport must be a whole number from 1 to 65535"));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, sport: 7, to: r, icmp: reachable }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, sport: 7, to: r, icmp: reachable }\n")),
                  "lab.yaml:9:23: sport needs a tcp or udp probe"));
-  BOOST_TEST(has(errors_of(lab("  - { from: a, source: fd00::1, to: r, icmp: reachable }\n")),
+  BOOST_TEST(has(scenario_errors(lab("  - { from: a, source: fd00::1, to: r, icmp: reachable }\n")),
                  "lab.yaml:9:24: source fd00::1 is not an address"));
-  BOOST_TEST(
-      has(errors_of(lab("  - matrix: { nodes: [\"10.0.1.5\", r] }\n")), "matrix node \"10.0.1.5\" is an address"));
+  BOOST_TEST(has(scenario_errors(lab("  - matrix: { nodes: [\"10.0.1.5\", r] }\n")),
+                 "matrix node \"10.0.1.5\" is an address"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

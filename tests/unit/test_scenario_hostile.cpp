@@ -7,23 +7,13 @@
 #include <string>
 
 #include "nslab/scenario.h"
+#include "scenario_errors.h"
 #include "text.h"
 
 using nslab::testing::has;
+using nslab::testing::scenario_errors;
 
 namespace {
-
-// The full error text of parsing `yaml` as lab.yaml ("" when it is valid).
-std::string errors_of(const std::string& yaml) {
-  try {
-    nslab::parse_scenario(yaml, "lab.yaml");
-  } catch (const nslab::ScenarioError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not a ScenarioError: ") + e.what();
-  }
-  return "";
-}
 
 // Every line of `errors` starts with lab.yaml:LINE:COLUMN (both known).
 bool all_positioned(const std::string& errors) {
@@ -50,12 +40,12 @@ BOOST_AUTO_TEST_SUITE(scenario_hostile)
 // iterator" with no position, and every later link and expectation was
 // never read.
 BOOST_AUTO_TEST_CASE(a_link_map_without_endpoints_is_positioned) {
-  auto e = errors_of(kNodes +
-                     "links:\n"
-                     "  - { \"@\": [ \"a:eth0 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ], mtu: 1400 }\n"
-                     "  - { endpont: [ \"a:eth1 10.0.1.1/24\", \"b:eth1 10.0.1.2/24\" ] }\n"
-                     "  - { mtu: 1400 }\n"
-                     "expect:\n  - { from: a, to: b, icmp: reachabel }\n");
+  auto e = scenario_errors(kNodes +
+                           "links:\n"
+                           "  - { \"@\": [ \"a:eth0 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ], mtu: 1400 }\n"
+                           "  - { endpont: [ \"a:eth1 10.0.1.1/24\", \"b:eth1 10.0.1.2/24\" ] }\n"
+                           "  - { mtu: 1400 }\n"
+                           "expect:\n  - { from: a, to: b, icmp: reachabel }\n");
   BOOST_TEST(all_positioned(e), e);
   BOOST_TEST(!has(e, "invalid node"), e);
   BOOST_TEST(has(e, "lab.yaml:5:7: unknown key \"@\" in a link"), e);
@@ -69,19 +59,19 @@ BOOST_AUTO_TEST_CASE(a_link_map_without_endpoints_is_positioned) {
 // after a stray `---` was silently lost.
 BOOST_AUTO_TEST_CASE(a_second_document_is_refused_not_ignored) {
   const std::string lab = kNodes + "links:\n  - [ \"a:eth0 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n";
-  auto e = errors_of(lab + "---\n" + lab);
+  auto e = scenario_errors(lab + "---\n" + lab);
   BOOST_TEST(has(e, "lab.yaml:7:1: a second YAML document: a scenario file holds one lab"), e);
   BOOST_TEST(all_positioned(e), e);
   // A syntax error in the second document is found, not skipped.
-  e = errors_of(lab + "---\nnodes: [\n");
+  e = scenario_errors(lab + "---\nnodes: [\n");
   BOOST_TEST((has(e, "lab.yaml:") && has(e, "YAML syntax")), e);
   // Empty documents around the lab lose nothing: a leading ---, a trailing
   // --- or ..., a document of only a comment.
-  BOOST_TEST(errors_of("---\n" + lab) == "");
-  BOOST_TEST(errors_of(lab + "...\n") == "");
-  BOOST_TEST(errors_of(lab + "---\n") == "");
-  BOOST_TEST(errors_of(lab + "---\n# nothing\n") == "");
-  BOOST_TEST(has(errors_of("---\n---\n"), "lab.yaml:1:1: the scenario is empty"));
+  BOOST_TEST(scenario_errors("---\n" + lab) == "");
+  BOOST_TEST(scenario_errors(lab + "...\n") == "");
+  BOOST_TEST(scenario_errors(lab + "---\n") == "");
+  BOOST_TEST(scenario_errors(lab + "---\n# nothing\n") == "");
+  BOOST_TEST(has(scenario_errors("---\n---\n"), "lab.yaml:1:1: the scenario is empty"));
 }
 
 // `nslab validate /dev/zero` read until memory ran out; a directory read
@@ -107,7 +97,7 @@ BOOST_AUTO_TEST_CASE(a_scenario_file_that_is_no_file_is_named) {
 // yaml-cpp's own messages quote the file: a raw NUL or escape character is
 // shown escaped, one problem per line.
 BOOST_AUTO_TEST_CASE(yaml_syntax_messages_are_printable) {
-  auto e = errors_of("nodes:\n  a: \"x\\\x01\"\n");
+  auto e = scenario_errors("nodes:\n  a: \"x\\\x01\"\n");
   BOOST_TEST(has(e, "lab.yaml:2:"), e);
   BOOST_TEST(e.find('\x01') == std::string::npos, e);
   BOOST_TEST(has(e, "\\x01"), e);
@@ -121,20 +111,20 @@ BOOST_AUTO_TEST_CASE(group_offsets_are_digits_and_bounded) {
     return "nodes:\n  sw: { bridges: [br0] }\ngroups:\n  pc: { count: 2, links: [ [ \"" + end +
            "\", \"sw:p{i}@br0\" ] ] }\n";
   };
-  auto e = errors_of(group("pc{i}:eth0 10.0.1.{i+9223372036854775807}/24"));
+  auto e = scenario_errors(group("pc{i}:eth0 10.0.1.{i+9223372036854775807}/24"));
   BOOST_TEST(has(e,
                  "lab.yaml:4:30: \"pc{i}:eth0 10.0.1.{i+9223372036854775807}/24\": the offset in "
                  "\"{i+9223372036854775807}\" is larger than 1000000"),
              e);
-  e = errors_of(group("pc{i}:eth0 10.0.1.{i+-5}/24"));
+  e = scenario_errors(group("pc{i}:eth0 10.0.1.{i+-5}/24"));
   BOOST_TEST(has(e, "lab.yaml:4:30: \"pc{i}:eth0 10.0.1.{i+-5}/24\": \"{i+-5}\" is not {i}, {i+N} or {i-N}"), e);
-  e = errors_of(group("pc{i}:eth0 10.0.1.{i--9223372036854775808}/24"));
+  e = scenario_errors(group("pc{i}:eth0 10.0.1.{i--9223372036854775808}/24"));
   BOOST_TEST(has(e, "\"{i--9223372036854775808}\" is not {i}, {i+N} or {i-N}"), e);
-  BOOST_TEST(has(errors_of(group("pc{i}:eth0 10.0.1.{i+ 5}/24")), "\"{i+ 5}\" is not"));
-  BOOST_TEST(has(errors_of(group("pc{i}:eth0 10.0.1.{x+5}/24")), "\"{x+5}\" is not"));
+  BOOST_TEST(has(scenario_errors(group("pc{i}:eth0 10.0.1.{i+ 5}/24")), "\"{i+ 5}\" is not"));
+  BOOST_TEST(has(scenario_errors(group("pc{i}:eth0 10.0.1.{x+5}/24")), "\"{x+5}\" is not"));
   // The offsets the README shows still work.
-  BOOST_TEST(errors_of(group("pc{i}:eth0 10.0.1.{i+9}/24")) == "");
-  BOOST_TEST(errors_of(group("pc{i}:eth0 10.0.1.{i-0}/24")) == "");
+  BOOST_TEST(scenario_errors(group("pc{i}:eth0 10.0.1.{i+9}/24")) == "");
+  BOOST_TEST(scenario_errors(group("pc{i}:eth0 10.0.1.{i-0}/24")) == "");
 }
 
 // An empty command ran as `sh -c ''` (a run: entry then "exited with code
@@ -145,23 +135,24 @@ BOOST_AUTO_TEST_CASE(empty_commands_are_refused) {
   auto node = [](const std::string& body) {
     return "nodes:\n  a: " + body + "\n  b: {}\nlinks:\n  - [ \"a:eth0 10.0.0.1/24\", \"b:eth0 10.0.0.2/24\" ]\n";
   };
-  BOOST_TEST(has(errors_of(node("{ run: [ \"\" ] }")), "lab.yaml:2:15: run is empty"));
-  BOOST_TEST(has(errors_of(node("{ run: [ \"  \" ] }")), "lab.yaml:2:15: run is empty"));
+  BOOST_TEST(has(scenario_errors(node("{ run: [ \"\" ] }")), "lab.yaml:2:15: run is empty"));
+  BOOST_TEST(has(scenario_errors(node("{ run: [ \"  \" ] }")), "lab.yaml:2:15: run is empty"));
+  BOOST_TEST(has(scenario_errors(node("{ run: [ [ \"\", x ] ] }")),
+                 "lab.yaml:2:17: the program of run (its first word) is empty"));
+  BOOST_TEST(has(scenario_errors(node("{ run: [ { command: \"\" } ] }")), "lab.yaml:2:26: command is empty"));
   BOOST_TEST(
-      has(errors_of(node("{ run: [ [ \"\", x ] ] }")), "lab.yaml:2:17: the program of run (its first word) is empty"));
-  BOOST_TEST(has(errors_of(node("{ run: [ { command: \"\" } ] }")), "lab.yaml:2:26: command is empty"));
-  BOOST_TEST(has(errors_of(node("{ run: [ { command: \"sleep 9\", ready: { command: [ \"\" ] }, timeout: 2s } ] }")),
-                 "the program of ready command (its first word) is empty"));
-  BOOST_TEST(
-      has(errors_of(node("{}") + "expect:\n  - { from: a, command: \"\" }\n"), "lab.yaml:7:25: the command is empty"));
+      has(scenario_errors(node("{ run: [ { command: \"sleep 9\", ready: { command: [ \"\" ] }, timeout: 2s } ] }")),
+          "the program of ready command (its first word) is empty"));
+  BOOST_TEST(has(scenario_errors(node("{}") + "expect:\n  - { from: a, command: \"\" }\n"),
+                 "lab.yaml:7:25: the command is empty"));
   // An empty word after the program is an ordinary argument.
-  BOOST_TEST(errors_of(node("{ run: [ [ printf, \"\" ] ] }")) == "");
+  BOOST_TEST(scenario_errors(node("{ run: [ [ printf, \"\" ] ] }")) == "");
 }
 
 // A mistake in `defaults` was reported once per node (the same line, the
 // same message, three times for three nodes).
 BOOST_AUTO_TEST_CASE(a_mistake_in_defaults_is_reported_once) {
-  auto e = errors_of("defaults: { sysctl: [x], limits: { cpu: 99999 } }\nnodes:\n  a: {}\n  b: {}\n  c: {}\n");
+  auto e = scenario_errors("defaults: { sysctl: [x], limits: { cpu: 99999 } }\nnodes:\n  a: {}\n  b: {}\n  c: {}\n");
   BOOST_TEST(e == "lab.yaml:1:41: limits.cpu must be a number of CPUs from 0.01 to 1024 (0.5: half of one CPU), not "
                   "\"99999\"\n"
                   "lab.yaml:1:21: \"sysctl\" must be a mapping, e.g. { net.ipv4.ip_forward: 1 }",
