@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "nslab/fd.h"
 #include "node_internals.h"
+#include "netlink_dump.h"
 #include "nslab/node.h"
 #include "subprocess.h"
 
@@ -140,29 +141,13 @@ std::optional<bool> tcp_listening_here(std::uint16_t port) {
     req.r.sdiag_protocol = IPPROTO_TCP;
     req.r.idiag_states = 1u << TCP_LISTEN;
     req.r.id.idiag_sport = htons(port);
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(s.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-      return std::nullopt;
-    alignas(nlmsghdr) char buf[8192];
-    for (bool done = false; !done;) {
-      ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return std::nullopt;
-      }
-      int left = static_cast<int>(n);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-        if (h->nlmsg_type == NLMSG_DONE) {
-          done = true;
-          break;
-        }
-        if (h->nlmsg_type == NLMSG_ERROR) return std::nullopt;
-        const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-        if (ntohs(m->id.idiag_sport) == port) return true;
-      }
-      if (n == 0) return std::nullopt;
-    }
+    bool found = false;
+    int error = detail::netlink_dump(s.get(), &req, sizeof req, [&](const nlmsghdr& h) {
+      found = ntohs(static_cast<const inet_diag_msg*>(NLMSG_DATA(&h))->id.idiag_sport) == port;
+      return !found;
+    });
+    if (error) return std::nullopt;
+    if (found) return true;
   }
   return false;
 }

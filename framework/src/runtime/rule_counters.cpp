@@ -18,6 +18,7 @@
 
 #include "firewall.h"
 #include "iptables_text.h"
+#include "netlink_dump.h"
 #include "nslab/fd.h"
 #include "nslab/lab.h"
 
@@ -48,55 +49,45 @@ std::map<std::string, Count> chain_counters_here(std::uint8_t family) {
   req.nh.nlmsg_seq = 1;
   req.g.nfgen_family = family;
   req.g.version = NFNETLINK_V0;
-  if (::send(fd.get(), &req, sizeof(req), 0) < 0) throw SystemError("cannot ask nf_tables for its chains", errno);
   std::map<std::string, Count> out;
-  std::vector<char> buf(1 << 16);
-  for (;;) {
-    ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SystemError("cannot read nf_tables' chains", errno);
-    int left = static_cast<int>(n);
-    for (auto* nh = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
-      if (nh->nlmsg_type == NLMSG_DONE) return out;
-      if (nh->nlmsg_type == NLMSG_ERROR) {
-        auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(nh));
-        if (e->error == 0) return out;
-        throw SystemError("nf_tables refused to list its chains", -e->error);
+  int error = detail::netlink_dump(fd.get(), &req, sizeof req, [&](const nlmsghdr& m) {
+    const nlmsghdr* nh = &m;
+    const char* data = static_cast<const char*>(NLMSG_DATA(nh)) + NLMSG_ALIGN(sizeof(nfgenmsg));
+    int len = static_cast<int>(nh->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg))));
+    std::string table, chain;
+    std::optional<Count> count;
+    auto walk = [](const char* p, int size, auto&& fn) {
+      while (size >= static_cast<int>(sizeof(nlattr))) {
+        auto* a = reinterpret_cast<const nlattr*>(p);
+        if (a->nla_len < sizeof(nlattr) || a->nla_len > size) break;
+        fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, static_cast<int>(a->nla_len - NLA_HDRLEN));
+        int step = NLA_ALIGN(a->nla_len);
+        p += step;
+        size -= step;
       }
-      const char* data = static_cast<const char*>(NLMSG_DATA(nh)) + NLMSG_ALIGN(sizeof(nfgenmsg));
-      int len = static_cast<int>(nh->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg))));
-      std::string table, chain;
-      std::optional<Count> count;
-      auto walk = [](const char* p, int size, auto&& fn) {
-        while (size >= static_cast<int>(sizeof(nlattr))) {
-          auto* a = reinterpret_cast<const nlattr*>(p);
-          if (a->nla_len < sizeof(nlattr) || a->nla_len > size) break;
-          fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, static_cast<int>(a->nla_len - NLA_HDRLEN));
-          int step = NLA_ALIGN(a->nla_len);
-          p += step;
-          size -= step;
-        }
-      };
-      auto be64 = [](const char* p) {
-        std::uint64_t v;
-        std::memcpy(&v, p, sizeof(v));
-        return be64toh(v);
-      };
-      walk(data, len, [&](int type, const char* p, int l) {
-        if (type == NFTA_CHAIN_TABLE) table.assign(p, strnlen(p, static_cast<std::size_t>(l)));
-        if (type == NFTA_CHAIN_NAME) chain.assign(p, strnlen(p, static_cast<std::size_t>(l)));
-        if (type == NFTA_CHAIN_COUNTERS) {
-          count = Count{};
-          walk(p, l, [&](int t, const char* q, int ql) {
-            if (ql < 8) return;
-            if (t == NFTA_COUNTER_PACKETS) count->packets = be64(q);
-            if (t == NFTA_COUNTER_BYTES) count->bytes = be64(q);
-          });
-        }
-      });
-      if (count) out[table + " " + chain] = *count;
-    }
-  }
+    };
+    auto be64 = [](const char* p) {
+      std::uint64_t v;
+      std::memcpy(&v, p, sizeof(v));
+      return be64toh(v);
+    };
+    walk(data, len, [&](int type, const char* p, int l) {
+      if (type == NFTA_CHAIN_TABLE) table.assign(p, strnlen(p, static_cast<std::size_t>(l)));
+      if (type == NFTA_CHAIN_NAME) chain.assign(p, strnlen(p, static_cast<std::size_t>(l)));
+      if (type == NFTA_CHAIN_COUNTERS) {
+        count = Count{};
+        walk(p, l, [&](int t, const char* q, int ql) {
+          if (ql < 8) return;
+          if (t == NFTA_COUNTER_PACKETS) count->packets = be64(q);
+          if (t == NFTA_COUNTER_BYTES) count->bytes = be64(q);
+        });
+      }
+    });
+    if (count) out[table + " " + chain] = *count;
+    return true;
+  });
+  if (error) throw SystemError("cannot list nf_tables' chains", error);
+  return out;
 }
 
 // The rules' counters of one family ("ip", "ip6"), "TABLE CHAIN" -> in chain order.

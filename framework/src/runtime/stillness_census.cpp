@@ -31,6 +31,7 @@
 #include "node_internals.h"
 #include "nslab/fd.h"
 #include "nslab/lab.h"
+#include "netlink_dump.h"
 #include "subprocess.h"
 #include "sys.h"
 
@@ -207,17 +208,12 @@ bool has_proxy_entries() {
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.nd.ndm_family = AF_UNSPEC;
   req.nd.ndm_flags = NTF_PROXY;
-  if (sys::retry([&] { return ::send(fd.get(), &req, sizeof req, 0); }) < 0) return true;
-  alignas(nlmsghdr) char buf[16384];
-  for (;;) {
-    ssize_t n = sys::retry([&] { return ::recv(fd.get(), buf, sizeof buf, 0); });
-    if (n <= 0) return true;
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_DONE) return false;
-      if (h->nlmsg_type == NLMSG_ERROR) return true;
-      if (h->nlmsg_type == RTM_NEWNEIGH) return true;
-    }
-  }
+  bool any = false;
+  int error = detail::netlink_dump(fd.get(), &req, sizeof req, [&](const nlmsghdr& h) {
+    any = h.nlmsg_type == RTM_NEWNEIGH;
+    return !any;
+  });
+  return any || error != 0;
 }
 
 // The sysctl tree of this thread's namespace, read through a procfs of the

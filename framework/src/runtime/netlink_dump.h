@@ -1,0 +1,42 @@
+// One dump over a raw netlink socket (sock_diag, rtnetlink, nfnetlink), for
+// the few reads that need no libnl: the request sent, every answer handed
+// over, until the kernel's NLMSG_DONE. Retries EINTR (sys.h).
+#pragma once
+
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <vector>
+
+#include "sys.h"
+
+namespace nslab::detail {
+
+// Sends `request` (`size` bytes, an nlmsghdr with NLM_F_DUMP and its body)
+// on `fd` and calls each(const nlmsghdr&) for every answer; `each` returns
+// false to stop early. Returns 0 when the dump ended or was stopped, else the
+// error: the kernel's NLMSG_ERROR, a failed send or recv, ENODATA for a socket
+// that closed.
+template <typename Each>
+int netlink_dump(int fd, const void* request, std::size_t size, Each&& each) {
+  if (sys::retry([&] { return ::send(fd, request, size, 0); }) < 0) return errno;
+  std::vector<char> buf(1 << 16);  // a dump's batch fits one page or two; nf_tables' are larger
+  for (;;) {
+    ssize_t n = sys::retry([&] { return ::recv(fd, buf.data(), buf.size(), 0); });
+    if (n < 0) return errno;
+    if (n == 0) return ENODATA;
+    int left = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == NLMSG_DONE) return 0;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        return -e->error;  // 0: an acknowledgement, the end
+      }
+      if (!each(*h)) return 0;
+    }
+  }
+}
+
+}  // namespace nslab::detail
