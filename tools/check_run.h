@@ -18,6 +18,8 @@
 
 namespace nslab::cli {
 
+using detail::SuiteResult;
+
 // What checking one file printed, in order, kept until it can be written
 // after the files before it.
 struct Output {

@@ -21,6 +21,10 @@ namespace nslab::cli {
 
 namespace {
 
+using detail::junit_xml;
+using detail::ReportSuite;
+using detail::write_report;
+
 const char* kHelp =
     R"(usage: nslab check [-j N] [--junit FILE] [--summary FILE] [--artifacts DIR [--keep-pcaps]] [--tables]
                    [--quiet] [--coverage FILE] [--coverage-min PERCENT] [--explain] [--lab LAB]

@@ -13,6 +13,10 @@
 
 namespace nslab::cli {
 
+using detail::state_of;
+using detail::SuiteResult;
+using detail::SuiteState;
+
 std::string markdown_summary(const std::vector<SuiteResult>& suites);
 
 // Text made safe for one cell of a Markdown table: HTML's markup characters

@@ -6,7 +6,7 @@
 
 #include "junit.h"
 
-using nslab::cli::xml_escape;
+using nslab::detail::xml_escape;
 
 namespace {
 // True when every byte sequence is well-formed UTF-8 of a character that XML
@@ -78,7 +78,7 @@ BOOST_AUTO_TEST_CASE(every_byte_string_gives_xml_characters_only) {
 }
 
 BOOST_AUTO_TEST_CASE(a_whole_report_with_hostile_output) {
-  nslab::cli::SuiteResult s;
+  nslab::detail::SuiteResult s;
   s.file = "dir/\xff.yaml";
   s.name = "name \"<&>\" \x01";
   nslab::ExpectationOutcome o;
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_whole_report_with_hostile_output) {
   o.summary = "exit 3, output: bad \xff ]]> <x> \x1b";
   o.details = std::string("line\r\n\0end", 10);
   s.outcome.expectations.push_back(o);
-  std::string x = nslab::cli::junit_xml({s});
+  std::string x = nslab::detail::junit_xml({s});
   BOOST_TEST(xml_chars_only(x), x);
   BOOST_TEST(x.find("]]>") == std::string::npos, x);
   BOOST_TEST(x.find("bad \\xFF ]]&gt; &lt;x&gt; \\x1B") != std::string::npos, x);

@@ -1,4 +1,4 @@
-// `nslab check --report`'s page (tools/report.cpp) with text from a hostile
+// `nslab check --report`'s page (framework/src/report/report.cpp) with text from a hostile
 // scenario: markup in node names, titles, evidence and program output,
 // control characters, bytes that are not UTF-8; a failed matrix cell marked;
 // pcap links relative to the page.
@@ -10,7 +10,7 @@
 #include "report.h"
 
 using namespace nslab;
-using namespace nslab::cli;
+using namespace nslab::detail;
 
 namespace {
 

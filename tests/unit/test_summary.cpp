@@ -7,6 +7,7 @@
 #include "summary.h"
 
 using namespace nslab::cli;
+using namespace nslab::detail;
 
 namespace {
 

@@ -1,5 +1,5 @@
 // What XML 1.0 allows in text, for the two writers of XML reports (the
-// JUnit of `nslab check --junit`, tools/junit.cpp; and Boost.Test's logs of
+// JUnit of `nslab check --junit`, framework/src/report/junit.cpp; and Boost.Test's logs of
 // program output, fixtures/src/lab_fixture.cpp).
 #pragma once
 

@@ -13,7 +13,7 @@
 
 #include "junit.h"
 
-namespace nslab::cli {
+namespace nslab::detail {
 
 struct ReportSuite {
   SuiteResult result;
@@ -23,11 +23,15 @@ struct ReportSuite {
   // is none.
   std::optional<std::string> svg;
   std::string no_drawing;
+  // pcap files kept for the suite as a whole (a fixture's captures), beside
+  // those of its expectations.
+  std::vector<std::string> captures;
 };
 
 struct ReportOptions {
-  std::string dir;        // where the page is written: pcap links are relative to it
-  std::string generated;  // "nslab 0.1.0, 2026-12-02 07:30 UTC", shown at the top
+  std::string dir;                       // where the page is written: pcap links are relative to it
+  std::string generated;                 // "nslab 0.1.0, 2026-12-02 07:30 UTC", shown at the top
+  std::string units = "scenario files";  // what each suite is: "3 of 4 scenario files passed"
 };
 
 // Text made safe for HTML element content and for attribute values in
@@ -49,4 +53,4 @@ void draw_topologies(std::vector<ReportSuite>& suites);
 // error message, or empty.
 std::string write_report(std::vector<ReportSuite> suites, const ReportOptions& options);
 
-}  // namespace nslab::cli
+}  // namespace nslab::detail

@@ -4,7 +4,7 @@
 
 #include "xml_text.h"
 
-namespace nslab::cli {
+namespace nslab::detail {
 
 namespace {
 
@@ -95,4 +95,4 @@ std::string junit_xml(const std::vector<SuiteResult>& suites) {
       tests, failures, errors, skipped, body);
 }
 
-}  // namespace nslab::cli
+}  // namespace nslab::detail

@@ -16,7 +16,7 @@
 #include "subprocess.h"
 #include "xml_text.h"
 
-namespace nslab::cli {
+namespace nslab::detail {
 
 std::string html_escape(std::string_view s, bool attribute) {
   std::string out;
@@ -164,17 +164,20 @@ std::string matrix_html(const MatrixReport& m) {
   return out;
 }
 
+// A kept pcap, as a download link.
+std::string pcap_link(const std::string& path, const ReportOptions& opt) {
+  std::string name = std::filesystem::path(path).filename().string();
+  return fmt::format("<div class=\"pcap\">packets: <a href=\"{}\" download=\"{}\">{}</a></div>\n",
+                     attr(link_to(path, opt.dir)), attr(name), esc(name));
+}
+
 std::string expectation_row(const ExpectationOutcome& x, const ReportOptions& opt) {
   std::string evidence = "<div class=\"summary\">" + esc(x.summary) + "</div>\n";
   if (x.matrix)
     evidence += matrix_html(*x.matrix);
   else if (!x.details.empty())
     evidence += "<pre>" + esc(x.details) + "</pre>\n";
-  for (const auto& a : x.artifacts) {
-    std::string name = std::filesystem::path(a).filename().string();
-    evidence += fmt::format("<div class=\"pcap\">packets: <a href=\"{}\" download=\"{}\">{}</a></div>\n",
-                            attr(link_to(a, opt.dir)), attr(name), esc(name));
-  }
+  for (const auto& a : x.artifacts) evidence += pcap_link(a, opt);
   return fmt::format(
       "<tr class=\"{}\"><td class=\"verdict\">{}</td><td class=\"where\">{}</td><td class=\"title\">{}</td>"
       "<td class=\"evidence\">{}</td><td class=\"ms\">{:.0f} ms</td></tr>\n",
@@ -203,6 +206,7 @@ std::string suite_html(const ReportSuite& rs, std::size_t index, const ReportOpt
     for (const auto& x : s.outcome.expectations) out += expectation_row(x, opt);
     out += "</table>\n";
   }
+  for (const auto& c : rs.captures) out += pcap_link(c, opt);
   if (!s.program_logs.empty())
     out += "<details open><summary>the programs' output</summary>\n<pre class=\"logs\">" + esc(s.program_logs) +
            "</pre></details>\n";
@@ -242,7 +246,7 @@ std::string html_report(const std::vector<ReportSuite>& suites, const ReportOpti
                     fmt::format("{} of {} scenarios passed", passed, suites.size()) + "</title>\n<style>" + kStyle +
                     "</style>\n</head>\n<body>\n<h1>nslab check</h1>\n";
   if (!opt.generated.empty()) out += "<p class=\"generated\">" + esc(opt.generated) + "</p>\n";
-  out += fmt::format("<p>{} of {} scenario files passed.</p>\n<nav><ul>\n", passed, suites.size());
+  out += fmt::format("<p>{} of {} {} passed.</p>\n<nav><ul>\n", passed, suites.size(), esc(opt.units));
   for (std::size_t i = 0; i < suites.size(); ++i) {
     State st = state_of(suites[i].result);
     out += fmt::format("<li class=\"{}\"><a href=\"#s{}\">{} {}</a></li>\n",
@@ -328,4 +332,4 @@ std::string write_report(std::vector<ReportSuite> suites, const ReportOptions& o
   return {};
 }
 
-}  // namespace nslab::cli
+}  // namespace nslab::detail

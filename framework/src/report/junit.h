@@ -8,7 +8,7 @@
 
 #include "nslab/scenario_run.h"
 
-namespace nslab::cli {
+namespace nslab::detail {
 
 struct SuiteResult {
   std::string file;
@@ -42,4 +42,4 @@ std::string junit_xml(const std::vector<SuiteResult>& suites);
 // parser does not fold them into spaces.
 std::string xml_escape(std::string_view text, bool attribute = false);
 
-}  // namespace nslab::cli
+}  // namespace nslab::detail
