@@ -49,10 +49,10 @@ PacketPredicate dst(const std::string& address) {
 std::optional<CountSpec> CountSpec::parse(std::string_view t) {
   while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
   CountSpec c;
-  auto take = [&](std::string_view op, Op o) {
-    if (t.substr(0, op.size()) != op) return false;
+  auto take = [&](std::string_view word, Op o) {
+    if (t.substr(0, word.size()) != word) return false;
     c.op = o;
-    t.remove_prefix(op.size());
+    t.remove_prefix(word.size());
     return true;
   };
   take(">=", Op::ge) || take("<=", Op::le) || take("==", Op::eq) || take(">", Op::gt) || take("<", Op::lt);

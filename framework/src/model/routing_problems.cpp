@@ -55,7 +55,7 @@ class NodeCheck {
 
  private:
   SourceLocation at(const SourceLocation& w) const { return w.known() ? w : n_.where; }
-  void problem(std::string msg, const SourceLocation& w) { out_.emplace_back(printable(msg), at(w)); }
+  void problem(const std::string& msg, const SourceLocation& w) { out_.emplace_back(printable(msg), at(w)); }
 
   // Empty when `dev` is an interface of the node, else why not.
   std::optional<std::string> no_interface(const std::string& dev) const {

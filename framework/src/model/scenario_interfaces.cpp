@@ -143,7 +143,7 @@ void Loader::addresses(NodeInterface& i, const YAML::Node& list) {
 
 void Loader::mode(NodeInterface& i, const YAML::Node& m) {
   auto word = r_.scalar(m, "mode").value_or("");
-  auto bad = [&](std::vector<std::string> names) {
+  auto bad = [&](const std::vector<std::string>& names) {
     auto hint = closest(word, names);
     r_.error(m, fmt::format("unknown {} mode \"{}\"{}", to_string(i.kind), word,
                             hint.empty() ? fmt::format(" ({})", Reader::join(names))

@@ -25,7 +25,7 @@ namespace {
 // Collects problems in the order they are found.
 class Problems {
  public:
-  void operator()(std::string msg, const SourceLocation& where) { out_.emplace_back(std::move(msg), where); }
+  void operator()(const std::string& msg, const SourceLocation& where) { out_.emplace_back(msg, where); }
   std::vector<ConfigError> take() { return std::move(out_); }
 
  private:

@@ -72,7 +72,9 @@ class Merger {
 
 }  // namespace
 
-void Reader::expand_merge_keys(YAML::Node root) {
+// A YAML::Node is a handle that shares the tree (a copy edits the same
+// nodes), as cheap to pass as a pointer.
+void Reader::expand_merge_keys(YAML::Node root) {  // NOLINT(performance-unnecessary-value-param)
   Merger(*this).walk(root, 0);
 }
 

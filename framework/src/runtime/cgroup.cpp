@@ -164,6 +164,7 @@ void sweep(const std::string& base) {
 
 std::vector<int> NodeCgroup::procs() const {
   std::vector<int> out;
+  out.reserve(procs_.size());
   for (const auto& fd : procs_) out.push_back(fd.get());
   return out;
 }

@@ -281,6 +281,7 @@ Netns enter_kept_node(const KeptLab& k, const std::string& node) {
 std::vector<Netns> open_kept_nodes(const KeptLab& k) {
   enter_running_keeper(k);
   std::vector<Netns> out;
+  out.reserve(k.netns.size());
   for (const auto& ns : k.netns) out.push_back(open_kept_netns(k, ns));
   return out;
 }

@@ -63,6 +63,7 @@ std::string run_in(const Netns& ns, const std::vector<std::string>& argv) {
     ::dup2(p[1], 1);
     if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execvp(args[0], args.data());

@@ -27,7 +27,7 @@ int netlink_dump(int fd, const void* request, std::size_t size, Each&& each) {
     ssize_t n = sys::retry([&] { return ::recv(fd, buf.data(), buf.size(), 0); });
     if (n < 0) return errno;
     if (n == 0) return ENODATA;
-    int left = static_cast<int>(n);
+    auto left = static_cast<unsigned>(n);
     for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_type == NLMSG_DONE) return 0;
       if (h->nlmsg_type == NLMSG_ERROR) {

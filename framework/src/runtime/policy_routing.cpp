@@ -78,6 +78,7 @@ void add_rules(Netlink& nl, const NodeSpec& node) {
 void add_node_neighbours(Netlink& nl, const NodeSpec& node) {
   if (node.neighbours.empty()) return;
   std::vector<Neighbour> entries;
+  entries.reserve(node.neighbours.size());
   for (const auto& e : node.neighbours) entries.push_back(Neighbour{nl.link(e.dev).index, e.address, e.lladdr, false});
   nl.add_neighbours(entries);
 }

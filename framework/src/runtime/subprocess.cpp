@@ -209,6 +209,7 @@ Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) 
   Fd status_w(status[1]);
 
   std::vector<const char*> remove_dirs;
+  remove_dirs.reserve(spec.remove_dirs.size() + 1);
   for (const auto& d : spec.remove_dirs) remove_dirs.push_back(d.c_str());
   remove_dirs.push_back(nullptr);
 
