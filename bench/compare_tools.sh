@@ -146,7 +146,12 @@ for t in $tools; do
     delay=$(awk -v w="$whole" -v q="$q" 'BEGIN { printf "%d", w * q / 4 }')
     census=$(/usr/bin/python3 "$here/compare/kill_midrun.py" "$delay" "${cmd[@]}")
     read -r l ns < <(leftovers)
-    echo "$t $q/4 $delay $census $l $ns" >>"$leaks"
+    inner=0 # links (lo aside) inside the named namespaces left
+    for x in $(ip netns list | awk '{ print $1 }'); do
+      inner=$((inner + $(ip -n "$x" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -cvx lo || true)))
+    done
+    names=$(links_here | grep -vx lo | paste -sd, - || true)
+    echo "$t $q/4 $delay $census $l ${names:--} $ns $inner" >>"$leaks"
     # remove what was left, in this sandbox only (the processes are gone already)
     for x in $(ip netns list | awk '{ print $1 }'); do ip netns del "$x"; done
     for x in $(links_here | grep -vx lo); do ip link del "$x" 2>/dev/null || true; done
@@ -181,9 +186,9 @@ done
   echo
   echo "Killed with SIGKILL mid-run ($big hosts; at a quarter, half, three quarters of the median whole-process time), 1 s later:"
   echo
-  echo "| tool | killed at | after ms | processes left | which | network namespaces they hold | links left in the sandbox | named namespaces left |"
-  echo "|---|---|---:|---:|---|---:|---:|---:|"
-  while read -r t q d p nsp what l ns; do echo "| $t | $q | $d | $p | $what | $nsp | $l | $ns |"; done <"$leaks"
+  echo "| tool | killed at | after ms | processes left | which | network namespaces they hold | links left in the sandbox | which | named namespaces left | links inside them |"
+  echo "|---|---|---:|---:|---|---:|---:|---|---:|---:|"
+  while read -r t q d p nsp what l lw ns in; do echo "| $t | $q | $d | $p | $what | $nsp | $l | $lw | $ns | $in |"; done <"$leaks"
   echo
   echo "Raw runs (hosts tool round whole build ping teardown failed; round 0 is the warm-up):"
   cat "$results"
