@@ -58,6 +58,9 @@ sandbox_check
 if [ -z "${COMPARE_TOOLS_INNER:-}" ]; then
   exec env COMPARE_TOOLS_INNER=1 unshare --mount --propagation private -- "$0" "$@"
 fi
+# the tmpfs below must never cover the caller's /run
+[ "$(readlink /proc/self/ns/mnt)" != "$(readlink "/proc/$PPID/ns/mnt")" ] ||
+  die "not in a mount namespace of its own (COMPARE_TOOLS_INNER is the script's own); run: unshare -n -- $0"
 mount -t tmpfs compare-tools /run
 mkdir -p /run/netns
 ip link set lo up
