@@ -52,6 +52,7 @@ SuiteResult hostile_suite() {
   cap.where = {"odd.yaml", 9, 5};
   cap.summary = "3 packets\r\n</td></tr></table>";
   cap.artifacts = {"/tmp/rep/odd/01-a-eth0.pcap", "/tmp/rep/odd/02 b#c.pcap", "/elsewhere/x.pcap"};
+  cap.ms = 0.042;  // decided in microseconds
   s.outcome.expectations.push_back(cap);
   s.program_logs = "  log of b (running), the end:\n    | <script>alert(2)</script>\x1b[31m\xff\n";
   return s;
@@ -111,6 +112,7 @@ BOOST_AUTO_TEST_CASE(failed_matrix_cell_is_marked_with_its_evidence) {
   BOOST_TEST(has(html, "<td class=\"verdict\">FAIL</td><td class=\"where\">odd.yaml:7:5</td>"), html);
   BOOST_TEST(has(html, "<td class=\"verdict\">ok</td><td class=\"where\">odd.yaml:9:5</td>"), html);
   BOOST_TEST(has(html, "lab built in 12.5 ms"), html);
+  BOOST_TEST(has(html, "<td class=\"ms\">0.04 ms</td>"), html);  // not "0 ms"
   BOOST_TEST(has(html, "<span class=\"state\">FAIL</span>"), html);
 }
 

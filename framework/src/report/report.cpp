@@ -164,6 +164,14 @@ std::string matrix_html(const MatrixReport& m) {
   return out;
 }
 
+// A time as the page shows it: a probe decided in microseconds reads
+// "0.04 ms", not "0 ms".
+std::string ms_text(double ms) {
+  if (ms < 1) return fmt::format("{:.2f} ms", ms);
+  if (ms < 10) return fmt::format("{:.1f} ms", ms);
+  return fmt::format("{:.0f} ms", ms);
+}
+
 // A kept pcap, as a download link.
 std::string pcap_link(const std::string& path, const ReportOptions& opt) {
   std::string name = std::filesystem::path(path).filename().string();
@@ -180,9 +188,9 @@ std::string expectation_row(const ExpectationOutcome& x, const ReportOptions& op
   for (const auto& a : x.artifacts) evidence += pcap_link(a, opt);
   return fmt::format(
       "<tr class=\"{}\"><td class=\"verdict\">{}</td><td class=\"where\">{}</td><td class=\"title\">{}</td>"
-      "<td class=\"evidence\">{}</td><td class=\"ms\">{:.0f} ms</td></tr>\n",
+      "<td class=\"evidence\">{}</td><td class=\"ms\">{}</td></tr>\n",
       x.passed ? "ok" : "fail", x.passed ? "ok" : "FAIL", esc(x.where.known() ? x.where.str() : std::string("-")),
-      esc(x.title), evidence, x.matrix && x.ms == 0 ? x.matrix->elapsed_ms : x.ms);
+      esc(x.title), evidence, ms_text(x.matrix && x.ms == 0 ? x.matrix->elapsed_ms : x.ms));
 }
 
 std::string suite_html(const ReportSuite& rs, std::size_t index, const ReportOptions& opt) {
