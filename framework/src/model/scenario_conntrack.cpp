@@ -70,8 +70,18 @@ void Loader::conntrack(const YAML::Node& c) {
                "a conntrack expectation's expect"))
     return;
   ConntrackMatch& m = e.expect;
+  // The family the probe runs over, as the probe engine picks it: given,
+  // fixed by a source or target address, else IPv4 where the target has it.
   std::optional<Family> family = e.during.family;
+  if (!family && e.during.source) family = e.during.source->family();
+  if (!family)
+    if (auto a = IpAddress::parse(e.during.from)) family = a->family();
+  if (!family)
+    if (auto a = IpAddress::parse(e.during.to)) family = a->family();
+  if (!family && !addresses_of(e.during.to, std::nullopt).empty())
+    family = addresses_of(e.during.to, Family::ipv4).empty() ? Family::ipv6 : Family::ipv4;
   std::optional<std::string> family_from;
+  if (family) family_from = "the probe runs over";
   auto address = [&](const YAML::Node& n, const char* what, std::optional<IpAddress>& slot) {
     auto v = r_.scalar(n, what).value_or("");
     slot = IpAddress::parse(v);
@@ -80,8 +90,8 @@ void Loader::conntrack(const YAML::Node& c) {
       return;
     }
     if (family && *family != slot->family()) {
-      r_.error(n, fmt::format("{} {} is an {} address, but {} an {} one: one conntrack entry has one family", what,
-                              v, to_string(slot->family()), family_from ? *family_from : "the probe's family is",
+      r_.error(n, fmt::format("{} {} is an {} address, but {} {}: one conntrack entry has one family", what,
+                              v, to_string(slot->family()), family_from.value_or(""),
                               to_string(*family)));
       slot.reset();
       return;
