@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 #include <fstream>
@@ -247,6 +248,20 @@ BOOST_AUTO_TEST_CASE(wrong_expectations_fail_and_show_the_table) {
                                                    "src=203\\.0\\.113\\.2 dst=203\\.0\\.113\\.1 ")),
              listing);
   BOOST_TEST(!has(listing, "dport=22"), listing);
+}
+
+// What a read costs: the table of a node holding a few entries, 20 times.
+BOOST_AUTO_TEST_CASE(what_a_read_costs) {
+  auto s = nslab::parse_scenario(lab_text("  - { from: laptop, to: internet, tcp: 80 }\n"), "witness.yaml");
+  auto& lab = build(s.topology);
+  nslab::run_expectations(lab, s);
+  auto t0 = std::chrono::steady_clock::now();
+  std::size_t n = 0;
+  for (int i = 0; i < 20; ++i) n += nslab::conntrack_table(lab, "fw").size();
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 20;
+  BOOST_TEST_MESSAGE(fmt::format("conntrack_table: {:.2f} ms a read ({} in the table)", ms, n / 20));
+  BOOST_TEST(n >= 20u);
+  BOOST_TEST(ms < 250.0);  // the hash walk grows with nf_conntrack_buckets (memory): loose on purpose
 }
 
 BOOST_AUTO_TEST_SUITE_END()

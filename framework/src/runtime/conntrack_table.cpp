@@ -1,7 +1,11 @@
 // A node's conntrack table through libnetfilter_conntrack: a ctnetlink
 // socket opened on a thread inside the node's namespace (so it sees that
-// namespace's table and no other), one dump per family. No libnetfilter
-// type leaves this file.
+// namespace's table and no other), one dump of both families. No
+// libnetfilter type leaves this file.
+//
+// What a read costs: the kernel's conntrack hash is one for all namespaces
+// (net.netfilter.nf_conntrack_buckets, 262,144 on this machine), and a dump
+// walks every bucket whatever the namespace holds: about 13 ms here.
 #include <arpa/inet.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
@@ -87,12 +91,13 @@ std::vector<ConntrackEntry> table_here() {
   if (!h) throw SystemError("cannot open a ctnetlink socket", errno);
   std::vector<ConntrackEntry> out;
   nfct_callback_register(h, NFCT_T_ALL, collect, &out);
-  for (std::uint32_t family : {std::uint32_t{AF_INET}, std::uint32_t{AF_INET6}}) {
-    if (nfct_query(h, NFCT_Q_DUMP, &family) < 0) {
-      int err = errno;
-      nfct_close(h);
-      throw SystemError(fmt::format("cannot dump the {} conntrack table", family == AF_INET ? "IPv4" : "IPv6"), err);
-    }
+  // One dump of every family (AF_UNSPEC): the kernel walks its whole
+  // conntrack hash per dump, which all namespaces share.
+  std::uint32_t family = AF_UNSPEC;
+  if (nfct_query(h, NFCT_Q_DUMP, &family) < 0) {
+    int err = errno;
+    nfct_close(h);
+    throw SystemError("cannot dump the conntrack table", err);
   }
   nfct_close(h);
   return out;
