@@ -250,6 +250,61 @@ BOOST_AUTO_TEST_CASE(wrong_expectations_fail_and_show_the_table) {
   BOOST_TEST(!has(listing, "dport=22"), listing);
 }
 
+// IPv6 masquerade, and a conntrack zone the raw table sets both ways.
+BOOST_AUTO_TEST_CASE(ipv6_nat_and_zones_as_conntrack_tool_shows) {
+  auto s = nslab::parse_scenario(R"(name: conntrack-v6-zone
+nodes:
+  fw:
+    sysctl: { net.ipv4.ip_forward: 1, net.ipv6.conf.all.forwarding: 1 }
+    iptables: |
+      -t raw -A PREROUTING -j CT --zone 5
+      -t nat -A POSTROUTING -o eth1 -j MASQUERADE
+    ip6tables: |
+      -t nat -A POSTROUTING -o eth1 -j MASQUERADE
+  lan:
+    routes: [ default via 10.0.0.1, default6 via 2001:db8:1::1 ]
+  wan:
+    services: [ tcp/80 ]
+links:
+  - [ "lan:eth0 10.0.0.2/24 2001:db8:1::2/64", "fw:eth0 10.0.0.1/24 2001:db8:1::1/64" ]
+  - [ "fw:eth1 203.0.113.1/24 2001:db8:2::1/64", "wan:eth0 203.0.113.2/24 2001:db8:2::2/64" ]
+expect:
+  - conntrack:
+      node: fw
+      during: { from: lan, to: wan, tcp: 80, family: ipv6 }
+      expect: { state: ESTABLISHED, src: "2001:db8:1::2", dport: 80, zone: 0, nat: { src: "2001:db8:2::1" } }
+  - conntrack:
+      node: fw
+      during: { from: lan, to: wan, tcp: 80 }
+      expect: { state: ESTABLISHED, zone: 5, nat: { src: 203.0.113.1 } }
+  - conntrack:
+      node: fw
+      during: { from: lan, to: wan, tcp: 80 }
+      expect: { zone: 0 }
+)",
+                                 "v6.yaml");
+  auto& lab = build(s.topology);
+  auto outcome = nslab::run_expectations(lab, s);
+  BOOST_TEST_REQUIRE(outcome.expectations.size() == 3u);
+  BOOST_TEST(outcome.expectations[0].passed, outcome.expectations[0].summary << "\n" << outcome.expectations[0].details);
+  BOOST_TEST(outcome.expectations[1].passed, outcome.expectations[1].summary << "\n" << outcome.expectations[1].details);
+  BOOST_TEST(!outcome.expectations[2].passed);
+  BOOST_TEST(has(outcome.expectations[2].details, "differs: zone 5, not 0"), outcome.expectations[2].details);
+  auto v6 = nslab::run_in_node(lab.node("fw"), "conntrack -L -f ipv6 2>/dev/null").output;
+  BOOST_TEST(std::regex_search(v6, std::regex("tcp .*src=2001:db8:1::2 dst=2001:db8:2::2 sport=\\d+ dport=80 " + kCounts +
+                                              "src=2001:db8:2::2 dst=2001:db8:2::1 sport=80 ")),
+             v6);
+  auto v4 = nslab::run_in_node(lab.node("fw"), "conntrack -L -f ipv4 2>/dev/null").output;
+  BOOST_TEST(std::regex_search(v4, std::regex("tcp .*src=10\\.0\\.0\\.2 .*dst=203\\.0\\.113\\.1 .*zone=5")), v4);
+  std::size_t v6_entries = 0;
+  for (const auto& e : nslab::conntrack_table(lab, "fw"))
+    if (!e.original.src.is_v4() && e.proto() == "tcp") {
+      ++v6_entries;
+      BOOST_TEST(has(v6, fmt::format("sport={} dport=80", e.original.sport)), v6);
+    }
+  BOOST_TEST(v6_entries == 1u);
+}
+
 // What a read costs: the table of a node holding a few entries, 20 times.
 BOOST_AUTO_TEST_CASE(what_a_read_costs) {
   auto s = nslab::parse_scenario(lab_text("  - { from: laptop, to: internet, tcp: 80 }\n"), "witness.yaml");
