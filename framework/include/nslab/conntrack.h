@@ -48,7 +48,7 @@ struct ConntrackEntry {
   bool snat() const noexcept { return reply.dst != original.src; }
   // DNAT: the reply comes from another address than the original destination.
   bool dnat() const noexcept { return reply.src != original.dst; }
-  // As conntrack -L prints it: "tcp 6 118 TIME_WAIT src=... dst=... sport=...
+  // Much as conntrack -L prints it (packets both ways together): "tcp 6 118 TIME_WAIT src=... dst=... sport=...
   // dport=... src=... dst=... sport=... dport=... [ASSURED] mark=0 zone=0".
   std::string str() const;
 };
