@@ -186,7 +186,8 @@ BOOST_AUTO_TEST_CASE(port_forward_shows_nat_dst_as_conntrack_tool_does) {
   auto& lab = build(s.topology);
   auto outcome = nslab::run_expectations(lab, s);
   BOOST_TEST_REQUIRE(outcome.expectations.size() == 1u);
-  BOOST_TEST(outcome.expectations[0].passed, outcome.expectations[0].summary << "\n" << outcome.expectations[0].details);
+  BOOST_TEST(outcome.expectations[0].passed, outcome.expectations[0].summary << "\n"
+                                                                             << outcome.expectations[0].details);
   auto listing = agree(lab);
   BOOST_TEST(std::regex_search(listing, std::regex("tcp .*src=203\\.0\\.113\\.2 dst=203\\.0\\.113\\.1 sport=\\d+ "
                                                    "dport=8080 " +
@@ -244,8 +245,8 @@ BOOST_AUTO_TEST_CASE(wrong_expectations_fail_and_show_the_table) {
   // The witness: the translations nslab reported are the kernel's, and fw
   // holds no entry for the dropped flow to port 22.
   auto listing = agree(lab);
-  BOOST_TEST(std::regex_search(listing, std::regex("src=192\\.168\\.1\\.20 dst=203\\.0\\.113\\.2 sport=\\d+ dport=80 " + kCounts +
-                                                   "src=203\\.0\\.113\\.2 dst=203\\.0\\.113\\.1 ")),
+  BOOST_TEST(std::regex_search(listing, std::regex("src=192\\.168\\.1\\.20 dst=203\\.0\\.113\\.2 sport=\\d+ dport=80 " +
+                                                   kCounts + "src=203\\.0\\.113\\.2 dst=203\\.0\\.113\\.1 ")),
              listing);
   BOOST_TEST(!has(listing, "dport=22"), listing);
 }
@@ -286,13 +287,15 @@ expect:
   auto& lab = build(s.topology);
   auto outcome = nslab::run_expectations(lab, s);
   BOOST_TEST_REQUIRE(outcome.expectations.size() == 3u);
-  BOOST_TEST(outcome.expectations[0].passed, outcome.expectations[0].summary << "\n" << outcome.expectations[0].details);
-  BOOST_TEST(outcome.expectations[1].passed, outcome.expectations[1].summary << "\n" << outcome.expectations[1].details);
+  BOOST_TEST(outcome.expectations[0].passed, outcome.expectations[0].summary << "\n"
+                                                                             << outcome.expectations[0].details);
+  BOOST_TEST(outcome.expectations[1].passed, outcome.expectations[1].summary << "\n"
+                                                                             << outcome.expectations[1].details);
   BOOST_TEST(!outcome.expectations[2].passed);
   BOOST_TEST(has(outcome.expectations[2].details, "differs: zone 5, not 0"), outcome.expectations[2].details);
   auto v6 = nslab::run_in_node(lab.node("fw"), "conntrack -L -f ipv6 2>/dev/null").output;
-  BOOST_TEST(std::regex_search(v6, std::regex("tcp .*src=2001:db8:1::2 dst=2001:db8:2::2 sport=\\d+ dport=80 " + kCounts +
-                                              "src=2001:db8:2::2 dst=2001:db8:2::1 sport=80 ")),
+  BOOST_TEST(std::regex_search(v6, std::regex("tcp .*src=2001:db8:1::2 dst=2001:db8:2::2 sport=\\d+ dport=80 " +
+                                              kCounts + "src=2001:db8:2::2 dst=2001:db8:2::1 sport=80 ")),
              v6);
   auto v4 = nslab::run_in_node(lab.node("fw"), "conntrack -L -f ipv4 2>/dev/null").output;
   BOOST_TEST(std::regex_search(v4, std::regex("tcp .*src=10\\.0\\.0\\.2 .*dst=203\\.0\\.113\\.1 .*zone=5")), v4);

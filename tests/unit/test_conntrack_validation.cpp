@@ -109,8 +109,8 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_at_their_position) {
   // Line 13; the mapping opens at column 16.
   BOOST_TEST(has(errors_of("{ node: fx, during: { from: lan, to: wan, tcp: 80 }, expect: {} }"),
                  "c.yaml:13:24: no node \"fx\"; did you mean \"fw\"?"));
-  BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { src: 10.0.0.300 } }"),
-                 "src \"10.0.0.300\" is not an IP address"));
+  BOOST_TEST(
+      has(errors_of("{ " + kDuring + "expect: { src: 10.0.0.300 } }"), "src \"10.0.0.300\" is not an IP address"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { nat: { src: example.com } } }"),
                  "nat src \"example.com\" is not an IP address"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { state: ESTABLISED } }"),
@@ -138,13 +138,13 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_at_their_position) {
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { src: 10.0.0.2, dst: \"2001:db8::1\" } }"),
                  "dst 2001:db8::1 is an ipv6 address, but the probe runs over ipv4"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { nat: {} } }"), "nat needs src"));
-  BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { nat: { source: 1.2.3.4 } } }"),
-                 "unknown key \"source\" in nat"));
+  BOOST_TEST(
+      has(errors_of("{ " + kDuring + "expect: { nat: { source: 1.2.3.4 } } }"), "unknown key \"source\" in nat"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { stat: NEW } }"), "did you mean \"state\"?"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: {}, count: lots }"), "count \"lots\" is not a count"));
   BOOST_TEST(has(errors_of("{ node: fw, expect: {} }"), "c.yaml:13:16: a conntrack expectation needs \"during\""));
-  BOOST_TEST(has(errors_of("{ node: fw, during: { from: lan, to: nowhere, tcp: 80 }, expect: {} }"),
-                 "no node \"nowhere\""));
+  BOOST_TEST(
+      has(errors_of("{ node: fw, during: { from: lan, to: nowhere, tcp: 80 }, expect: {} }"), "no node \"nowhere\""));
   BOOST_TEST(has(errors_of("{ node: fw, during: { from: lan, to: wan, tcp: 80, verdict: blocked }, expect: {} }"),
                  "unknown key \"verdict\""));
   BOOST_TEST(has(errors_of("{ node: \"fw:eth0\", during: { from: lan, to: wan, tcp: 80 }, expect: {} }"),
@@ -152,8 +152,8 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_at_their_position) {
 }
 
 BOOST_AUTO_TEST_CASE(a_node_without_rules_draws_a_warning) {
-  auto s = nslab::parse_scenario(scenario("{ node: lan, during: { from: lan, to: wan, tcp: 80 }, expect: {} }"),
-                                 "c.yaml");
+  auto s =
+      nslab::parse_scenario(scenario("{ node: lan, during: { from: lan, to: wan, tcp: 80 }, expect: {} }"), "c.yaml");
   BOOST_TEST_REQUIRE(s.warnings.size() == 1u);
   BOOST_TEST(has(s.warnings[0], "c.yaml:13:24: warning: node \"lan\" loads no firewall rules"));
   BOOST_TEST(nslab::parse_scenario(scenario("{ " + kDuring + "expect: {} }"), "c.yaml").warnings.empty());

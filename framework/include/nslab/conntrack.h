@@ -28,13 +28,13 @@ struct ConntrackTuple {
 };
 
 struct ConntrackEntry {
-  std::uint32_t id = 0;     // the kernel's id of the entry (conntrack -L -o id)
-  std::uint8_t l4proto = 0; // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, ...
-  ConntrackTuple original;  // as the first packet came in
-  ConntrackTuple reply;     // as the answer is expected, after NAT
-  std::string tcp_state;    // "ESTABLISHED", "TIME_WAIT"...; empty for other protocols
-  bool seen_reply = false;  // traffic went both ways (not [UNREPLIED])
-  bool assured = false;     // [ASSURED]: for TCP, the handshake completed
+  std::uint32_t id = 0;      // the kernel's id of the entry (conntrack -L -o id)
+  std::uint8_t l4proto = 0;  // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, ...
+  ConntrackTuple original;   // as the first packet came in
+  ConntrackTuple reply;      // as the answer is expected, after NAT
+  std::string tcp_state;     // "ESTABLISHED", "TIME_WAIT"...; empty for other protocols
+  bool seen_reply = false;   // traffic went both ways (not [UNREPLIED])
+  bool assured = false;      // [ASSURED]: for TCP, the handshake completed
   std::uint32_t mark = 0;
   std::uint16_t zone = 0;
   std::uint32_t timeout = 0;  // seconds left

@@ -59,9 +59,9 @@ const std::vector<std::string>& ConntrackMatch::state_words() {
 std::vector<std::string> ConntrackMatch::differences(const ConntrackEntry& e) const {
   std::vector<std::string> out;
   if (proto) {
-    bool same = *proto == Protocol::icmp ? is_icmp(e.l4proto)
-                                         : e.l4proto == (*proto == Protocol::tcp ? kTcp : kUdp);
-    if (!same) out.push_back(fmt::format("proto {}, not {}", e.proto().empty() ? "other" : e.proto(), to_string(*proto)));
+    bool same = *proto == Protocol::icmp ? is_icmp(e.l4proto) : e.l4proto == (*proto == Protocol::tcp ? kTcp : kUdp);
+    if (!same)
+      out.push_back(fmt::format("proto {}, not {}", e.proto().empty() ? "other" : e.proto(), to_string(*proto)));
   }
   auto address = [&](const char* what, const std::optional<IpAddress>& want, const IpAddress& have) {
     if (want && *want != have) out.push_back(fmt::format("{} {}, not {}", what, have.str(), want->str()));

@@ -90,9 +90,8 @@ void Loader::conntrack(const YAML::Node& c) {
       return;
     }
     if (family && *family != slot->family()) {
-      r_.error(n, fmt::format("{} {} is an {} address, but {} {}: one conntrack entry has one family", what,
-                              v, to_string(slot->family()), family_from.value_or(""),
-                              to_string(*family)));
+      r_.error(n, fmt::format("{} {} is an {} address, but {} {}: one conntrack entry has one family", what, v,
+                              to_string(slot->family()), family_from.value_or(""), to_string(*family)));
       slot.reset();
       return;
     }
@@ -102,7 +101,8 @@ void Loader::conntrack(const YAML::Node& c) {
   if (auto s = x["state"]) {
     auto v = r_.scalar(s, "state").value_or("");
     std::string up = v;
-    std::transform(up.begin(), up.end(), up.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+    std::transform(up.begin(), up.end(), up.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
     const auto& words = ConntrackMatch::state_words();
     if (std::find(words.begin(), words.end(), up) == words.end()) {
       std::string hint = closest(up, words);
@@ -120,8 +120,8 @@ void Loader::conntrack(const YAML::Node& c) {
     auto v = r_.scalar(p, "proto").value_or("");
     if (auto pr = parse_protocol(v)) {
       if (*pr != proto)
-        r_.error(p, fmt::format("proto {} cannot match: the probe during it is {}, and so are the entries it makes",
-                                v, to_string(proto)));
+        r_.error(p, fmt::format("proto {} cannot match: the probe during it is {}, and so are the entries it makes", v,
+                                to_string(proto)));
       else
         m.proto = pr;
     } else {

@@ -74,9 +74,9 @@ ConntrackEntry entry_of(const nf_conntrack* ct) {
   if (nfct_attr_is_set(ct, ATTR_ZONE) > 0) e.zone = nfct_get_attr_u16(ct, ATTR_ZONE);
   if (nfct_attr_is_set(ct, ATTR_TIMEOUT) > 0) e.timeout = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
   if (nfct_attr_is_set(ct, ATTR_ORIG_COUNTER_PACKETS) > 0)
-    e.packets = nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_PACKETS) +
-                (nfct_attr_is_set(ct, ATTR_REPL_COUNTER_PACKETS) > 0 ? nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_PACKETS)
-                                                                      : 0);
+    e.packets =
+        nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_PACKETS) +
+        (nfct_attr_is_set(ct, ATTR_REPL_COUNTER_PACKETS) > 0 ? nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_PACKETS) : 0);
   return e;
 }
 
