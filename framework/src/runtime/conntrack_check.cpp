@@ -32,6 +32,7 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 // with what differs.
 std::string closest(const std::vector<ConntrackEntry>& entries, const ConntrackMatch& m, std::size_t most) {
   std::vector<std::pair<std::vector<std::string>, const ConntrackEntry*>> ranked;
+  ranked.reserve(entries.size());
   for (const auto& e : entries) ranked.emplace_back(m.differences(e), &e);
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const auto& a, const auto& b) { return a.first.size() < b.first.size(); });
@@ -85,7 +86,9 @@ ExpectationOutcome check_conntrack(Lab& lab, const ConntrackExpectation& c, cons
   for (auto& e : table) {
     if (!of_protocol(e, c.during.protocol)) continue;
     auto was = before.find(key_of(e));
-    if (was == before.end() || (e.packets && was->second && *e.packets > *was->second)) made.push_back(e);
+    bool fresh = was == before.end();
+    if (!fresh && was->second.has_value()) fresh = e.packets > was->second;  // an empty count is less
+    if (fresh) made.push_back(e);
   }
   for (const auto& e : made)
     if (c.expect.matches(e)) matching.push_back(e);
