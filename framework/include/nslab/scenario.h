@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "nslab/conntrack.h"
 #include "nslab/matrix.h"
 #include "nslab/options.h"
 #include "nslab/packet.h"
@@ -70,8 +71,20 @@ struct CounterExpectation {
   std::string str() const;
 };
 
-using Expectation =
-    std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation, CounterExpectation>;
+// What a node's conntrack table holds after one probe ran (see
+// nslab/conntrack.h): how many of the entries that probe made match.
+// `absent: true` is `count: 0`.
+struct ConntrackExpectation {
+  std::string node;
+  Probe during;
+  ConntrackMatch expect;
+  CountSpec count;  // default ">= 1"
+  SourceLocation where;
+  std::string str() const;
+};
+
+using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation,
+                                 CounterExpectation, ConntrackExpectation>;
 
 struct Scenario {
   std::string file;

@@ -68,6 +68,9 @@ void Loader::expectation(const YAML::Node& item) {
   } else if (auto k = item["counter"]) {
     if (!r_.keys(item, {"counter"}, "a counter expectation")) return;
     counter(k);
+  } else if (auto ct = item["conntrack"]) {
+    if (!r_.keys(item, {"conntrack"}, "a conntrack expectation")) return;
+    conntrack(ct);
   } else if (item["command"]) {
     command_expectation(item);
   } else {

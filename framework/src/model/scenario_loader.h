@@ -92,6 +92,8 @@ class Loader {
   void matrix(const YAML::Node& m);
   // scenario_counters.cpp
   void counter(const YAML::Node& c);
+  // scenario_conntrack.cpp
+  void conntrack(const YAML::Node& c);
   // A probe as an expectation or a capture's "during" writes it: from, to,
   // one of icmp, tcp: PORT, udp: PORT, family and payload, with its
   // addresses checked against the lab. Empty when from, to or the protocol

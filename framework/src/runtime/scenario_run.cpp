@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "conntrack_check.h"
 #include "probe_engine.h"
 #include "rule_watch.h"
 #include "subprocess.h"
@@ -157,6 +158,7 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
 ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
                                  const InsightOptions& insight) {
   detail::RuleWatch watch(lab, scenario, insight);  // counters' baseline, when asked
+  detail::count_conntrack_packets(lab, scenario);
   std::vector<Probe> probes;
   std::vector<std::pair<std::size_t, std::size_t>> slices;  // per expectation: first, count
   for (const auto& e : scenario.expectations) {
@@ -202,6 +204,9 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else if (auto* cap = std::get_if<CaptureExpectation>(&e)) {
       o = run_capture(lab, scenario, *cap, i, artifacts);
+      watch.invalidate();
+    } else if (auto* ct = std::get_if<ConntrackExpectation>(&e)) {
+      o = detail::check_conntrack(lab, *ct, scenario.probe_options);
       watch.invalidate();
     } else if (auto* counter = std::get_if<CounterExpectation>(&e)) {
       o = watch.check(*counter);
