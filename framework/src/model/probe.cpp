@@ -15,6 +15,10 @@ std::string Probe::str() const {
     s += fmt::format(" from {}", source->str());
   else if (sport)
     s += fmt::format(" from port {}", sport);
+  if (ttl) s += fmt::format(" ttl {}", ttl);
+  if (size) s += fmt::format(" size {}", *size);
+  if (df) s += " df";
+  if (tos) s += fmt::format(" tos 0x{:02x}", *tos);
   return s;
 }
 

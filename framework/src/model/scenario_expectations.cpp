@@ -85,7 +85,7 @@ void Loader::probe_expectation(const YAML::Node& item) {
   }
   if (!r_.keys(item,
                {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload", "source",
-                "sport"},
+                "sport", "ttl", "size", "df", "tos", "dscp"},
                "an expectation"))
     return;
   ProbeExpectation e;
@@ -93,7 +93,7 @@ void Loader::probe_expectation(const YAML::Node& item) {
   if (!probe) return;
   e.where = r_.at(item);
   if (e.ports)
-    for (const char* key : {"served_by", "seen_from", "payload"})
+    for (const char* key : {"served_by", "seen_from", "payload", "ttl", "size", "df", "tos", "dscp"})
       if (item[key])
         r_.error(item[key], fmt::format("{} needs a single port; a port set checks each port's verdict only", key));
   if (auto i = item["icmp"]) {
@@ -203,7 +203,38 @@ std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view w
                               "the echo), not {}",
                               Probe::kMaxUdpPayload, probe.payload.size()));
   }
+  shape_keys(item, probe);
   return probe;
+}
+
+// The packet shape (README, scenario format): ttl, size, df, tos or dscp.
+void Loader::shape_keys(const YAML::Node& item, Probe& probe) {
+  const bool icmp = probe.protocol == Protocol::icmp;
+  if (auto t = item["ttl"])
+    if (auto v = r_.integer(t, "ttl", 1, 255)) probe.ttl = static_cast<int>(*v);
+  if (auto n = item["size"]) {
+    // icmp: echo data bytes as `ping -s` counts them; tcp/udp: a generated
+    // payload, which cannot be empty (a probe without one sends its own).
+    long lo = icmp ? 0 : 1;
+    long hi = static_cast<long>(icmp                              ? Probe::kMaxEchoData
+                                : probe.protocol == Protocol::udp ? Probe::kMaxUdpPayload
+                                                                  : Probe::kMaxTcpPayload);
+    if (auto v = r_.integer(n, icmp ? "size (echo data bytes, as ping -s)" : "size (payload bytes)", lo, hi))
+      probe.size = static_cast<std::size_t>(*v);
+    if (item["payload"]) r_.error(n, "size makes a payload of that many bytes; write payload or size, not both");
+  }
+  if (auto d = item["df"]) {
+    if (auto v = r_.boolean(d, "df")) probe.df = *v;
+    if (probe.df && probe.protocol == Protocol::tcp)
+      r_.error(d, "df needs an icmp or udp probe; TCP always sets DF and adapts its segments to the path MTU");
+  }
+  if (auto t = item["tos"])
+    if (auto v = r_.integer(t, "tos (the whole TOS byte, DSCP << 2 | ECN)", 0, 255))
+      probe.tos = static_cast<std::uint8_t>(*v);
+  if (auto d = item["dscp"]) {
+    if (auto v = r_.integer(d, "dscp", 0, 63)) probe.tos = static_cast<std::uint8_t>(*v << 2);
+    if (item["tos"]) r_.error(d, "dscp is the upper six bits of tos; write tos or dscp, not both");
+  }
 }
 
 void Loader::capture(const YAML::Node& c) {
@@ -227,7 +258,10 @@ void Loader::capture(const YAML::Node& c) {
                                         e.on));
   }
   auto during = c["during"];
-  if (!r_.keys(during, {"from", "to", "icmp", "tcp", "udp", "family", "source", "sport"}, "a capture's probe")) return;
+  if (!r_.keys(during,
+               {"from", "to", "icmp", "tcp", "udp", "family", "source", "sport", "ttl", "size", "df", "tos", "dscp"},
+               "a capture's probe"))
+    return;
   auto probe = probe_of(during, "a probe");
   if (!probe) return;
   e.during = std::move(*probe);

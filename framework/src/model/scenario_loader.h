@@ -112,6 +112,7 @@ class Loader {
   bool check_source(const YAML::Node& n, const std::string& from);
   std::string source_node(const std::string& from) const;
   void source_keys(const YAML::Node& item, Probe& probe);
+  void shape_keys(const YAML::Node& item, Probe& probe);
   // What a probe's ends may name: a node (check_node) or also node:interface
   // and an address (check_target). Both report at `n`.
   void check_target(const YAML::Node& n, const std::string& target);

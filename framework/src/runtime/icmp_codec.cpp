@@ -20,7 +20,7 @@ std::uint16_t internet_checksum(const void* data, std::size_t size) noexcept {
 }
 
 std::vector<std::uint8_t> make_echo_request(Family family, std::uint32_t key, std::size_t size) {
-  std::vector<std::uint8_t> pkt(std::max<std::size_t>(size, 16), 0);
+  std::vector<std::uint8_t> pkt(std::max<std::size_t>(size, 8), 0);
   pkt[0] = family == Family::ipv4 ? ICMP_ECHO : ICMP6_ECHO_REQUEST;
   std::uint16_t id = htons(static_cast<std::uint16_t>(key >> 16));
   std::uint16_t seq = htons(static_cast<std::uint16_t>(key & 0xffff));
@@ -69,6 +69,11 @@ std::optional<IcmpMessage> parse_icmp(Family family, const std::uint8_t* p, std:
                    : (m.type == ICMP6_DST_UNREACH || m.type == ICMP6_PACKET_TOO_BIG || m.type == ICMP6_TIME_EXCEEDED ||
                       m.type == ICMP6_PARAM_PROB);
   if (!error) return std::nullopt;
+  if (family == Family::ipv4 && m.type == ICMP_DEST_UNREACH && m.code == ICMP_FRAG_NEEDED)
+    m.mtu = static_cast<std::uint32_t>(p[6] << 8 | p[7]);
+  else if (family == Family::ipv6 && m.type == ICMP6_PACKET_TOO_BIG)
+    m.mtu = static_cast<std::uint32_t>(p[4]) << 24 | static_cast<std::uint32_t>(p[5]) << 16 |
+            static_cast<std::uint32_t>(p[6]) << 8 | p[7];
   // An error quotes the packet that caused it: its IP header, then our echo.
   const std::uint8_t* inner = p + 8;
   std::size_t left = n - 8;

@@ -13,8 +13,8 @@
 
 namespace nslab::detail {
 
-// An echo request of `size` bytes (at least 16; ICMPv6's checksum is left to
-// the kernel, IPv4's is filled in).
+// An echo request of `size` bytes, its 8-byte header included (at least 8;
+// ICMPv6's checksum is left to the kernel, IPv4's is filled in).
 std::vector<std::uint8_t> make_echo_request(Family family, std::uint32_t key, std::size_t size = 64);
 
 struct IcmpMessage {
@@ -22,6 +22,9 @@ struct IcmpMessage {
   int type = 0;
   int code = 0;
   std::uint32_t key = 0;  // of the echo it answers or quotes
+  // Fragmentation needed / packet too big: the MTU of the next hop the
+  // router reports (0 when it reports none).
+  std::uint32_t mtu = 0;
 };
 
 // Reads what a raw ICMP socket received (IPv4 raw sockets include the IP

@@ -37,6 +37,35 @@ long descriptor_budget() {
   return std::max(soft - open - kReservedDescriptors, 1L);
 }
 
+// The packet shape a probe asks for, checked as the scenario loader checks
+// it (for probes made in C++).
+void check_shape(const Probe& p) {
+  if (p.ttl < 0 || p.ttl > 255)
+    throw ConfigError(fmt::format("probe \"{}\": ttl must be from 1 to 255, not {}", p.str(), p.ttl));
+  if (p.size && p.protocol == Protocol::icmp && *p.size > Probe::kMaxEchoData)
+    throw ConfigError(fmt::format("probe \"{}\": an echo holds at most {} data bytes, not {}", p.str(),
+                                  Probe::kMaxEchoData, *p.size));
+  if (p.size && p.protocol != Protocol::icmp) {
+    if (!p.payload.empty())
+      throw ConfigError(fmt::format("probe \"{}\": size makes the payload; give payload or size, not both", p.str()));
+    std::size_t most = p.protocol == Protocol::udp ? Probe::kMaxUdpPayload : Probe::kMaxTcpPayload;
+    if (*p.size == 0 || *p.size > most)
+      throw ConfigError(
+          fmt::format("probe \"{}\": a payload size must be from 1 to {} bytes, not {}", p.str(), most, *p.size));
+  }
+  if (p.df && p.protocol == Protocol::tcp)
+    throw ConfigError(fmt::format("probe \"{}\": df needs an icmp or udp probe (TCP adapts to the path MTU)", p.str()));
+}
+
+// `size` bytes of printable text, the same for every probe of that size.
+std::string generated_payload(std::size_t size) {
+  static constexpr std::string_view kPattern = "nslab-size-payload-0123456789\n";
+  std::string out;
+  out.reserve(size);
+  while (out.size() < size) out.append(kPattern.substr(0, std::min(kPattern.size(), size - out.size())));
+  return out;
+}
+
 Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options) : lab_(lab), options_(options) {
   tasks_.resize(probes.size());
   for (std::size_t i = 0; i < probes.size(); ++i) {
@@ -56,9 +85,12 @@ Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& o
     // echo in one datagram.
     if (probes[i].protocol == Protocol::icmp && !probes[i].payload.empty())
       throw ConfigError(fmt::format("probe \"{}\": a payload needs a tcp or udp probe", probes[i].str()));
-    if (probes[i].protocol == Protocol::udp && probes[i].payload.size() > kMaxUdpPayload)
+    check_shape(p);
+    // A size for tcp/udp is a generated payload, echoed back as any other.
+    if (p.size && p.protocol != Protocol::icmp) t.result.probe.payload = generated_payload(*p.size);
+    if (probes[i].protocol == Protocol::udp && t.result.probe.payload.size() > kMaxUdpPayload)
       throw ConfigError(fmt::format("probe \"{}\": a UDP payload has at most {} bytes, not {}", probes[i].str(),
-                                    kMaxUdpPayload, probes[i].payload.size()));
+                                    kMaxUdpPayload, t.result.probe.payload.size()));
   }
 }
 
@@ -191,6 +223,7 @@ void Engine::plan_attempts(Task& t) const {
   }
   const auto& p = t.result.probe;
   int out = 1, back = 1;
+  if (p.protocol == Protocol::icmp && p.size) out = back = fragments(*p.size + 8, t.family);
   if (p.protocol == Protocol::udp) {
     std::size_t request = (p.payload.empty() ? 11 : p.payload.size()) + 8;
     out = fragments(request, t.family);

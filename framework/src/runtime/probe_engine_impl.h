@@ -62,12 +62,17 @@ struct QueuedError {
   Family family = Family::ipv4;
   int type = 0, code = 0;
   std::string from;
+  std::uint32_t info = 0;  // too big (ICMP, or EMSGSIZE at the source): the MTU
 };
 std::optional<QueuedError> read_queued_error(int fd);
 // Binds a probe socket to its source address and port, if it has them
 // (probe_send.cpp); throws SystemError naming `what`.
 void bind_source(int fd, const std::optional<IpAddress>& address, std::uint16_t port, Family family,
                  const std::string& what);
+
+// Throws ConfigError for a packet shape the probe cannot have (probe_engine.cpp).
+void check_shape(const Probe& p);
+std::string generated_payload(std::size_t size);
 
 struct Task {
   ProbeResult result;
@@ -77,12 +82,12 @@ struct Task {
   Fd fd;                                       // tcp/udp: the probe's own socket (tcp: the connected attempt)
   std::vector<Fd> spare;                       // tcp: further connection attempts in flight
   std::vector<detail::OwnConnectionMark> own;  // tcp: its attempts, for the built-in services
-  int icmp_fd = -1;                            // icmp: the source node's shared raw socket
+  int icmp_fd = -1;  // icmp: the source node's shared raw socket, or (df) the probe's own in `fd`
   std::uint32_t echo = 0;
   int attempts = 0;           // requests sent and connections tried
   std::optional<int> needed;  // attempts before stillness decides it; empty: only the timeout does
   std::string wait_reason;    // why stillness cannot decide it, when that is the probe's own
-  int too_big = 0;            // udp: "packet too big" / "fragmentation needed" answers, each resent
+  int too_big = 0;            // icmp/udp without df: "packet too big" / "fragmentation needed" answers, each resent
   std::string too_big_from;   // the last of them
   bool started = false;
   bool done = false;
@@ -145,6 +150,9 @@ class Engine {
   static Fd stream_socket(Task& t, const Node& n);
   static void register_own(Task& t, int fd);
   static Fd raw_socket(Family f, const Node& n);
+  static void set_dont_fragment(int fd, Family f, const std::string& what);
+  static int path_mtu(int fd, Family f);
+  void too_big_here(Task& t, int mtu);
   void make_raw_sockets();
   void own_rules_refused(Task& t);
   void local_error(Task& t, int err, std::string_view op);

@@ -65,13 +65,17 @@ std::optional<QueuedError> read_queued_error(int fd) {
       q.family = ee.ee_origin == SO_EE_ORIGIN_ICMP ? Family::ipv4 : Family::ipv6;
       q.type = ee.ee_type;
       q.code = ee.ee_code;
+      q.info = ee.ee_info;
       sockaddr_storage off{};
       std::size_t off_len = c->cmsg_len - CMSG_LEN(sizeof ee);
       std::memcpy(&off, CMSG_DATA(c) + sizeof ee, std::min(sizeof off, off_len));
       if (off.ss_family == AF_INET || off.ss_family == AF_INET6) q.from = " from " + from_sockaddr(off).str();
       return q;
     }
-    if (ee.ee_origin == SO_EE_ORIGIN_LOCAL) return q;
+    if (ee.ee_origin == SO_EE_ORIGIN_LOCAL) {
+      q.info = ee.ee_info;  // EMSGSIZE: the MTU the source knows for the path
+      return q;
+    }
   }
   return std::nullopt;
 }
@@ -80,7 +84,10 @@ bool Engine::read_error_queue(Task& t, int fd) {
   auto q = read_queued_error(fd);
   if (!q) return false;
   if (!q->icmp) {
-    local_error(t, q->err, "local error");
+    if (q->err == EMSGSIZE)
+      too_big_here(t, static_cast<int>(q->info));
+    else
+      local_error(t, q->err, "local error");
     return true;
   }
   Family f = q->family;
@@ -89,9 +96,10 @@ bool Engine::read_error_queue(Task& t, int fd) {
   // again. Only its fate is the verdict.
   bool too_big =
       f == Family::ipv4 ? q->type == ICMP_DEST_UNREACH && q->code == ICMP_FRAG_NEEDED : q->type == ICMP6_PACKET_TOO_BIG;
-  if (too_big && t.result.probe.protocol == Protocol::udp && t.too_big < kMaxTooBig) {
+  std::string mtu = too_big && q->info ? fmt::format(" (mtu {})", q->info) : std::string();
+  if (too_big && t.result.probe.protocol == Protocol::udp && !t.result.probe.df && t.too_big < kMaxTooBig) {
     ++t.too_big;
-    t.too_big_from = detail::icmp_name(f, q->type, q->code) + q->from;
+    t.too_big_from = detail::icmp_name(f, q->type, q->code) + mtu + q->from;
     send_udp(t);
     return true;
   }
@@ -100,7 +108,7 @@ bool Engine::read_error_queue(Task& t, int fd) {
   if (!v)
     if (auto mapped = icmp_errno(f, q->type, q->code)) v = verdict_of_network_errno(*mapped);
   if (!v) throw SystemError(fmt::format("probe {}: unexpected ICMP error", t.result.probe.str()), q->err);
-  finish(t, *v, detail::icmp_name(f, q->type, q->code) + q->from);
+  finish(t, *v, detail::icmp_name(f, q->type, q->code) + mtu + q->from);
   return true;
 }
 
@@ -310,13 +318,26 @@ void Engine::on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAdd
   if (it == echo_index_.end()) return;
   Task& t = tasks_[it->second];
   if (m->reply) {
-    finish(t, Verdict::reachable, fmt::format("echo reply from {}", sender.str()));
+    std::string d = fmt::format("echo reply from {}", sender.str());
+    if (t.too_big > 0) d += fmt::format(" (to a resend in fragments after {})", t.too_big_from);
+    finish(t, Verdict::reachable, d);
     return;
   }
   auto err = icmp_errno(f, m->type, m->code);
   if (!err) return;  // source quench, redirect: the kernel ignores them too
+  std::string name = detail::icmp_name(f, m->type, m->code);
+  if (m->mtu) name += fmt::format(" (mtu {})", m->mtu);
+  // Too big for the path, without df: the kernel has learned the path's
+  // MTU and fragments the next request, as `ping -s` without `-M do` goes
+  // on after its first "Frag needed". With df, it is the verdict.
+  if (*err == EMSGSIZE && !t.result.probe.df && t.too_big < kMaxTooBig) {
+    ++t.too_big;
+    t.too_big_from = fmt::format("{} from {}", name, sender.str());
+    send_echo(t);
+    return;
+  }
   finish(t, verdict_of_network_errno(*err).value_or(Verdict::unreachable),
-         fmt::format("{} from {}", detail::icmp_name(f, m->type, m->code), sender.str()));
+         fmt::format("{} from {}", name, sender.str()));
 }
 
 void Engine::expire(Task& t) {

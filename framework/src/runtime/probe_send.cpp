@@ -56,7 +56,22 @@ Fd Engine::stream_socket(Task& t, const Node& n) {
     sys::set_option(fd.get(), SOL_IP, IP_RECVERR, one, "IP_RECVERR on a probe socket");
   else
     sys::set_option(fd.get(), SOL_IPV6, IPV6_RECVERR, one, "IPV6_RECVERR on a probe socket");
-  if (type == SOCK_DGRAM) {
+  if (int ttl = t.result.probe.ttl) {
+    if (t.family == Family::ipv4)
+      sys::set_option(fd.get(), SOL_IP, IP_TTL, ttl, "IP_TTL on a probe socket");
+    else
+      sys::set_option(fd.get(), SOL_IPV6, IPV6_UNICAST_HOPS, ttl, "IPV6_UNICAST_HOPS on a probe socket");
+  }
+  if (auto tos = t.result.probe.tos) {
+    int v = *tos;
+    if (t.family == Family::ipv4)
+      sys::set_option(fd.get(), SOL_IP, IP_TOS, v, "IP_TOS on a probe socket");
+    else
+      sys::set_option(fd.get(), SOL_IPV6, IPV6_TCLASS, v, "IPV6_TCLASS on a probe socket");
+  }
+  if (type == SOCK_DGRAM && t.result.probe.df) {
+    set_dont_fragment(fd.get(), t.family, "a probe socket");
+  } else if (type == SOCK_DGRAM) {
     // As a UDP client does by default: a datagram larger than the path
     // MTU is fragmented once the kernel has learned that MTU.
     static_assert(IP_PMTUDISC_WANT == IPV6_PMTUDISC_WANT);  // one value for both families
@@ -155,7 +170,24 @@ Fd Engine::raw_socket(Family f, const Node& n) {
   return fd;
 }
 
+// `ping -M do`: never fragmented, here or on the way; too big for the
+// path is an error (EMSGSIZE at the source, an ICMP error from a router).
+void Engine::set_dont_fragment(int fd, Family f, const std::string& what) {
+  static_assert(IP_PMTUDISC_DO == IPV6_PMTUDISC_DO);
+  int dont = IP_PMTUDISC_DO;
+  int one = 1;
+  if (f == Family::ipv4) {
+    sys::set_option(fd, SOL_IP, IP_MTU_DISCOVER, dont, "IP_MTU_DISCOVER on " + what);
+  } else {
+    sys::set_option(fd, SOL_IPV6, IPV6_MTU_DISCOVER, dont, "IPV6_MTU_DISCOVER on " + what);
+    sys::set_option(fd, SOL_IPV6, IPV6_DONTFRAG, one, "IPV6_DONTFRAG on " + what);
+  }
+}
+
 // Each source node's raw ICMP socket is made once, by a thread inside it.
+// An echo with df has a raw socket of its own (IPv4 has no per-packet
+// "don't fragment"), made there too; it sees every ICMP message of the
+// node, as the shared one does, and an answer counts once (finish).
 void Engine::make_raw_sockets() {
   std::vector<Node*> sources;
   for (auto& t : tasks_)
@@ -170,9 +202,22 @@ void Engine::make_raw_sockets() {
             }))
           NodeInternals::set_icmp_socket(n, f, raw_socket(f, n));
     });
+  std::vector<Node*> df_sources;
+  for (auto& t : tasks_)
+    if (t.result.probe.protocol == Protocol::icmp && t.result.probe.df &&
+        std::find(df_sources.begin(), df_sources.end(), t.src) == df_sources.end())
+      df_sources.push_back(t.src);
+  if (!df_sources.empty())
+    lab_.run_in_each(df_sources, [&](Node& n) {
+      for (auto& t : tasks_)
+        if (t.src == &n && t.result.probe.protocol == Protocol::icmp && t.result.probe.df) {
+          t.fd = raw_socket(t.family, n);
+          set_dont_fragment(t.fd.get(), t.family, fmt::format("a raw ICMP socket in \"{}\"", n.name()));
+        }
+    });
   for (auto& t : tasks_)
     if (t.result.probe.protocol == Protocol::icmp) {
-      t.icmp_fd = NodeInternals::icmp_socket(*t.src, t.family);
+      t.icmp_fd = t.fd ? t.fd.get() : NodeInternals::icmp_socket(*t.src, t.family);
       raw_.emplace(t.icmp_fd, t.family);
     }
 }
@@ -241,7 +286,8 @@ void Engine::start(std::size_t i) {
 
 void Engine::send_echo(Task& t) {
   sent_something();
-  auto pkt = detail::make_echo_request(t.family, t.echo);
+  // `ping -s` counts the data; the 8-byte ICMP header comes on top.
+  auto pkt = detail::make_echo_request(t.family, t.echo, t.result.probe.size ? *t.result.probe.size + 8 : 64);
   sockaddr_storage ss;
   socklen_t len = make_sockaddr(t.result.target, 0, ss);
   // The node's raw socket is shared: a source address goes with each
@@ -252,10 +298,31 @@ void Engine::send_echo(Task& t) {
   msg.msg_namelen = len;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  std::size_t used = 0;
+  if (int ttl = t.result.probe.ttl) {
+    // The TTL (hop limit) of this request only: the raw socket is shared.
+    c->cmsg_level = t.family == Family::ipv4 ? SOL_IP : SOL_IPV6;
+    c->cmsg_type = t.family == Family::ipv4 ? IP_TTL : IPV6_HOPLIMIT;
+    c->cmsg_len = CMSG_LEN(sizeof ttl);
+    std::memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
+    used += CMSG_SPACE(sizeof ttl);
+    c = CMSG_NXTHDR(&msg, c);
+  }
+  if (auto tos = t.result.probe.tos) {
+    // So is the TOS byte (traffic class).
+    int v = *tos;
+    c->cmsg_level = t.family == Family::ipv4 ? SOL_IP : SOL_IPV6;
+    c->cmsg_type = t.family == Family::ipv4 ? IP_TOS : IPV6_TCLASS;
+    c->cmsg_len = CMSG_LEN(sizeof v);
+    std::memcpy(CMSG_DATA(c), &v, sizeof v);
+    used += CMSG_SPACE(sizeof v);
+    c = CMSG_NXTHDR(&msg, c);
+  }
   if (t.bind) {
-    msg.msg_control = ctrl;
-    cmsghdr* c = reinterpret_cast<cmsghdr*>(ctrl);
     if (t.family == Family::ipv4) {
       in_pktinfo pi{};
       std::memcpy(&pi.ipi_spec_dst, t.bind->data(), 4);
@@ -263,7 +330,7 @@ void Engine::send_echo(Task& t) {
       c->cmsg_type = IP_PKTINFO;
       c->cmsg_len = CMSG_LEN(sizeof pi);
       std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      msg.msg_controllen = CMSG_SPACE(sizeof pi);
+      used += CMSG_SPACE(sizeof pi);
     } else {
       in6_pktinfo pi{};
       std::memcpy(&pi.ipi6_addr, t.bind->data(), 16);
@@ -271,17 +338,52 @@ void Engine::send_echo(Task& t) {
       c->cmsg_type = IPV6_PKTINFO;
       c->cmsg_len = CMSG_LEN(sizeof pi);
       std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      msg.msg_controllen = CMSG_SPACE(sizeof pi);
+      used += CMSG_SPACE(sizeof pi);
     }
   }
+  msg.msg_controllen = used;
+  if (used == 0) msg.msg_control = nullptr;
   if (sys::retry([&] { return ::sendmsg(t.icmp_fd, &msg, 0); }) >= 0) {
     ++t.attempts;
   } else {
     int err = errno;
     if (err == EAGAIN || err == ENOBUFS) return;  // sent again at the next retry tick
     if (err == EPERM) return own_rules_refused(t);
+    if (err == EMSGSIZE) {
+      // The raw socket is not connected (it would then see nothing from a
+      // router): a connected UDP socket in the node asks the same route.
+      int mtu = 0;
+      lab_.run_in_each({t.src}, [&](Node&) {
+        Fd udp(::socket(to_af(t.family), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        sockaddr_storage to;
+        socklen_t to_len = make_sockaddr(t.result.target, 9, to);
+        if (udp && ::connect(udp.get(), reinterpret_cast<sockaddr*>(&to), to_len) == 0)
+          mtu = path_mtu(udp.get(), t.family);
+      });
+      return too_big_here(t, mtu);
+    }
     local_error(t, err, "send");
   }
+}
+
+// The MTU a connected socket's route has (the path's, once learned); 0
+// when the kernel does not say.
+int Engine::path_mtu(int fd, Family f) {
+  int mtu = 0;
+  socklen_t len = sizeof mtu;
+  if (::getsockopt(fd, f == Family::ipv4 ? SOL_IP : SOL_IPV6, f == Family::ipv4 ? IP_MTU : IPV6_MTU, &mtu, &len) != 0)
+    return 0;
+  return mtu;
+}
+
+// EMSGSIZE at the source: df, and larger than the MTU the source knows
+// for the path (its own link's, or one a router reported before), as
+// `ping -M do` says "local error: message too long, mtu=1400".
+void Engine::too_big_here(Task& t, int mtu) {
+  if (mtu <= 0) return local_error(t, EMSGSIZE, "send");
+  finish(t, Verdict::unreachable,
+         fmt::format("send: {} (mtu {} toward {}; df forbids fragmenting)", std::strerror(EMSGSIZE), mtu,
+                     t.result.target.str()));
 }
 
 void Engine::send_udp(Task& t) {
@@ -298,6 +400,8 @@ void Engine::send_udp(Task& t) {
       on_error_queue(t, t.fd.get(), err);  // an ICMP error from an earlier send
       return;
     }
+    if (err == EMSGSIZE && read_error_queue(t, t.fd.get())) return;  // a router's "too big", with its MTU
+    if (err == EMSGSIZE) return too_big_here(t, path_mtu(t.fd.get(), t.family));
     local_error(t, err, "send");
   }
 }

@@ -100,6 +100,7 @@ std::string_view local_cause(int err) noexcept {
     case EPERM: return "dropped by the source's own OUTPUT rules";
     case EACCES: return "a prohibit route at the source, or a broadcast destination (sending there needs SO_BROADCAST)";
     case ENETUNREACH: return "no route at the source";
+    case EMSGSIZE: return "larger than the MTU toward the target, and df forbids fragmenting";
     default: return {};
   }
 }
