@@ -175,6 +175,23 @@ BOOST_AUTO_TEST_CASE(the_cli_names_the_step_of_a_failed_expectation) {
   xml << std::ifstream(junit).rdbuf();
   BOOST_TEST(has(xml.str(), "step 1 &apos;uplink down&apos;: a -&gt; b icmp: reachable"), xml.str());
 
+  // An action the kernel refuses fails the check at the action, and the
+  // later steps do not run.
+  auto refused = s.write("refused.yaml", std::string(kPair) + R"(steps:
+  - name: gone
+    route: { node: a, del: "10.9.0.0/16 via 10.0.0.2" }
+  - name: never
+    expect: [ { from: a, to: b, icmp: reachable } ]
+)");
+  auto f = nslab_cmd("check " + refused);
+  BOOST_TEST(f.status == 1, f.output);
+  BOOST_TEST(has(f.output, fmt::format("FAIL {}:11:12: step 1 'gone': route del on a: 10.9.0.0/16 via 10.0.0.2 — the "
+                                       "action failed: ",
+                                       refused)),
+             f.output);
+  BOOST_TEST(has(f.output, "the later steps did not run"), f.output);
+  BOOST_TEST(!has(f.output, "step 2"), f.output);
+
   // A bad action is a validation error with its position, before any lab.
   auto bad = s.write("bad.yaml", std::string(kPair) + "steps: [ { link: { \"a:eth7\": down } } ]\n");
   auto v = nslab_cmd("validate " + bad);
