@@ -287,7 +287,19 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       e.title = fmt::format("{}: {}", head, e.title);
       out.expectations.push_back(std::move(e));
     }
-    if (insight.coverage) out.rule_hits = std::move(o.rule_hits);
+    // Coverage over every step: each step counts from its own start.
+    for (auto& h : o.rule_hits) {
+      auto same = std::find_if(out.rule_hits.begin(), out.rule_hits.end(), [&](const RuleHit& x) {
+        return x.node == h.node && x.where.str() == h.where.str() && x.table == h.table && x.chain == h.chain &&
+               x.rule == h.rule && x.ipv6 == h.ipv6 && x.policy == h.policy;
+      });
+      if (same == out.rule_hits.end()) {
+        out.rule_hits.push_back(std::move(h));
+      } else {
+        same->packets += h.packets;
+        same->bytes += h.bytes;
+      }
+    }
   }
   // A `run:` program that had to keep running and died while the
   // expectations ran fails the scenario, with its exit code and output.
