@@ -107,6 +107,28 @@ BOOST_FIXTURE_TEST_CASE(rules_replaced_and_flushed, nslab::LabFixture) {
   check_probe({.from = "a", .to = "b", .protocol = nslab::Protocol::tcp, .port = 80}, nslab::Verdict::reachable);
 }
 
+// A flush keeps the loss tables nslab made for a lossy link (on a kernel
+// without netem): the link stays lossy and the next probe batch finds them.
+BOOST_FIXTURE_TEST_CASE(a_flush_keeps_nslabs_loss_tables, nslab::LabFixture) {
+  Scratch s("nslab-steps");
+  auto& lab = load(s.write("lossy.yaml", R"(name: lossy
+nodes: { a: , b: { iptables: "-A INPUT -p tcp --dport 9 -j DROP\n" } }
+links:
+  - endpoints: [ "a:eth0 10.0.0.1/24", "b:eth0 10.0.0.2/24" ]
+    impair: { loss: 0.1% }
+expect: [ { from: a, to: b, icmp: reachable } ]
+)"));
+  const bool tables = has(witness(lab.node("b"), "nft list tables"), "nslab_loss_eth0");
+  BOOST_TEST_MESSAGE((tables ? "loss tables (no netem here)" : "netem: no loss tables to keep"));
+  lab.node("b").flush_rules();
+  const std::string after = witness(lab.node("b"), "nft list tables");
+  BOOST_TEST(has(after, "nslab_loss_eth0") == tables, after);
+  BOOST_TEST(!has(witness(lab.node("b"), "iptables -S INPUT"), "--dport 9"));
+  // Loss is 0.1%: with two attempts a lost echo is all but impossible. A
+  // probe batch throws if a loss table nslab made is gone (verify_impairments).
+  BOOST_TEST(lab.probe(nslab::Probe{.from = "a", .to = "b"}).verdict == nslab::Verdict::reachable);
+}
+
 BOOST_FIXTURE_TEST_CASE(routes_added_and_deleted_and_sysctls_set, nslab::LabFixture) {
   Scratch s("nslab-steps");
   auto& lab = load(s.write("pair.yaml", kPair));

@@ -47,9 +47,8 @@ class Node {
   void set_sysctl(std::string_view key, std::string_view value) const;
   std::string sysctl(std::string_view key) const;
   // The node's firewall replaced: every nftables table (iptables-nft's
-  // included) flushed, then `rules` loaded as the build loads a node's own.
-  // nslab's loss tables (link impairment without netem) go too: the next
-  // probe batch then fails, naming them.
+  // included) deleted, then `rules` loaded as the build loads a node's own.
+  // nslab's loss tables (link impairment without netem) stay.
   void replace_rules(const FirewallRules& rules) const;
   void flush_rules() const;
 

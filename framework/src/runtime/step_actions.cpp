@@ -1,13 +1,17 @@
 // Changing a running lab: the actions a scenario's steps take (nslab/step.h),
 // as Lab and Node calls, each confirmed by the kernel before it returns.
+#include <nftables/libnftables.h>
 #include <poll.h>
 
 #include <chrono>
 #include <fmt/format.h>
 #include <map>
+#include <memory>
+#include <sstream>
 
 #include "firewall.h"
 #include "lab_build.h"
+#include "link_impairment.h"
 #include "link_watch.h"
 #include "node_internals.h"
 #include "nslab/error.h"
@@ -128,8 +132,25 @@ void Lab::delete_route(std::string_view node_name, const RouteSpec& route) {
   NodeInternals::netlink(n).delete_route(route_request(*spec, route, index_of));
 }
 
+// Every table but nslab's own loss tables (link_impairment.h), which a
+// link's `loss:` needs on a kernel without netem, deleted in one transaction.
 void Node::flush_rules() const {
-  apply_nftables(*this, "flush ruleset\n");
+  const std::string own = loss_table_name("");
+  std::string listed = run([&] {
+    std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> ctx(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
+    if (!ctx) throw SystemError(fmt::format("node \"{}\": cannot make an nftables context", name_), ENOMEM);
+    nft_ctx_buffer_output(ctx.get());
+    nft_ctx_buffer_error(ctx.get());
+    if (nft_run_cmd_from_buffer(ctx.get(), "list tables") != 0)
+      throw Error(fmt::format("node \"{}\": cannot list its nftables tables: {}", name_,
+                              nft_ctx_get_error_buffer(ctx.get())));
+    return std::string(nft_ctx_get_output_buffer(ctx.get()));
+  });
+  std::string batch;
+  std::istringstream lines(listed);
+  for (std::string word, family, table; lines >> word >> family >> table;)
+    if (word == "table" && table.rfind(own, 0) != 0) batch += fmt::format("delete table {} {}\n", family, table);
+  if (!batch.empty()) apply_nftables(*this, batch);
 }
 
 void Node::replace_rules(const FirewallRules& rules) const {
