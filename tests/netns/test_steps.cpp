@@ -70,10 +70,13 @@ BOOST_FIXTURE_TEST_CASE(a_link_set_down_and_up_is_confirmed_by_the_kernel, nslab
   BOOST_TEST(nslab::run_in_node(lab.node("a"), "ping -c1 -W1 10.0.0.2").status == 0);
 
   // The far end set down: this end loses carrier, and comes back with it.
+  // (No probe while it is down: one would leave an incomplete ARP entry in
+  // a, and the kernel retries it only at its next retransmit tick, up to 1 s
+  // after the link is back — README, Steps.)
   lab.set_link_up("b:eth0", false);
   BOOST_TEST(has(witness(lab.node("a"), "ip -o link show eth0"), "NO-CARRIER"));
-  check_ping("a", "b", nslab::Verdict::blocked);  // a's route stays; nothing answers ARP
   lab.set_link_up("b:eth0", true);
+  BOOST_TEST(!has(witness(lab.node("a"), "ip -o link show eth0"), "NO-CARRIER"));
   check_ping("a", "b", nslab::Verdict::reachable);
 
   BOOST_CHECK_THROW(lab.set_link_up("a:eth9", true), nslab::Error);
