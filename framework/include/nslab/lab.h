@@ -107,6 +107,18 @@ class Lab {
   };
   std::vector<ExitedProgram> exited_programs();
 
+  // Changing a running lab (a scenario's steps: nslab/step.h; the scenario
+  // runner calls these). Each returns once the kernel has done it.
+  // Sets "node:interface" up or down, and waits (up to the lab's
+  // link_up_timeout, else TimeoutError) until the kernel confirms it at this
+  // end and, for a link of the topology, at its peer: operstate up and the
+  // queues ready, or carrier lost.
+  void set_link_up(std::string_view interface, bool up);
+  // Adds or deletes a route in a node's main table (RouteSpec::parse reads
+  // "10.9.0.0/16 via 10.0.0.2").
+  void add_route(std::string_view node, const RouteSpec& route);
+  void delete_route(std::string_view node, const RouteSpec& route);
+
   // Starts a capture on "node:interface" (see capture.h).
   Capture capture(std::string_view on, const std::string& filter = {});
 

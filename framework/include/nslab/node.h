@@ -20,6 +20,7 @@ class NodeCgroup;
 namespace nslab {
 
 class Netlink;  // the framework's own netlink socket (not part of the API)
+struct FirewallRules;  // nslab/step.h
 
 class Node {
  public:
@@ -45,6 +46,11 @@ class Node {
   Fd socket(int domain, int type, int protocol) const;
   void set_sysctl(std::string_view key, std::string_view value) const;
   std::string sysctl(std::string_view key) const;
+  // The node's firewall replaced: every nftables table (iptables-nft's
+  // included) deleted, then `rules` loaded as the build loads a node's own.
+  // nslab's loss tables (link impairment without netem) stay.
+  void replace_rules(const FirewallRules& rules) const;
+  void flush_rules() const;
 
   // Interfaces as the lab made them, in declaration order (bridges first).
   const std::vector<Interface>& interfaces() const noexcept { return interfaces_; }

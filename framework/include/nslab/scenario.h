@@ -14,6 +14,7 @@
 #include "nslab/options.h"
 #include "nslab/packet.h"
 #include "nslab/probe.h"
+#include "nslab/step.h"
 #include "nslab/topology.h"
 #include "nslab/values.h"
 
@@ -86,12 +87,21 @@ struct ConntrackExpectation {
 using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation,
                                  CounterExpectation, ConntrackExpectation>;
 
+// One step of `steps:` (nslab/step.h): its actions, then its expectations.
+struct Step {
+  std::string name;
+  std::vector<StepAction> actions;
+  std::vector<Expectation> expectations;
+  SourceLocation where;
+};
+
 struct Scenario {
   std::string file;
   std::string name;
   std::string description;
   Topology topology;
   std::vector<Expectation> expectations;
+  std::vector<Step> steps;  // after `expectations` (step 0), in order
   ProbeOptions probe_options;
   LabOptions lab_options;
   // "file:line:column: warning: ..." for what is valid but likely a mistake

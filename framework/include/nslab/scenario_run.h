@@ -48,7 +48,12 @@ struct ScenarioOutcome {
   bool passed() const;
 };
 
-// The probes of every probe and matrix expectation run together in one batch.
+// One action of a step (nslab/step.h), through the Lab and Node API.
+void apply_action(Lab& lab, const StepAction& action);
+
+// The top-level expectations (step 0), then each step: its actions, then its
+// expectations, titled "step 2 'uplink down': ...".
+// The probes of every probe and matrix expectation of a step run together in one batch.
 // Captures run after that, each during its own probe.
 ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts = {},
                                  const InsightOptions& insight = {});

@@ -30,7 +30,7 @@ namespace detail {
 void Loader::load(const YAML::Node& root) {
   // Top-level keys that start with "x-" are the file's own (a home for
   // anchors, as in Compose files) and are not read.
-  Keys top{"name", "description", "nodes", "links", "expect", "options", "defaults", "groups"};
+  Keys top{"name", "description", "nodes", "links", "expect", "options", "defaults", "groups", "steps"};
   if (root.IsMap())
     for (auto it = root.begin(); it != root.end(); ++it)
       if (it->first.IsScalar() && it->first.Scalar().rfind("x-", 0) == 0) top.push_back(it->first.Scalar());
@@ -61,7 +61,8 @@ void Loader::load(const YAML::Node& root) {
     for (const auto& item : r_.list(l, "links")) link(item);
   if (auto e = root["expect"])
     for (const auto& item : r_.list(e, "expect")) expectation(item);
-  if (s_.expectations.empty())
+  if (auto st = root["steps"]) steps(st);
+  if (s_.expectations.empty() && s_.steps.empty())
     s_.warnings.push_back(fmt::format(
         "{}: warning: no expectations: `nslab check` builds this lab and checks nothing (add an \"expect:\" list)",
         root["expect"] ? r_.at(root["expect"]).str() : SourceLocation{r_.file(), 1, 1}.str()));

@@ -10,6 +10,7 @@
 //   scenario_links.cpp         links: endpoints and impairments
 //   scenario_interfaces.cpp    a node's interfaces: link kinds, lo's addresses
 //   scenario_expectations.cpp  expectations: probes, captures, matrices, commands
+//   scenario_steps.cpp         steps: actions on the running lab, then expectations
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -90,6 +91,13 @@ class Loader {
   void command_expectation(const YAML::Node& item);
   void capture(const YAML::Node& c);
   void matrix(const YAML::Node& m);
+  // scenario_steps.cpp: `steps:` and their actions
+  void steps(const YAML::Node& list);
+  void step_action(Step& step, const std::string& kind, const YAML::Node& body);
+  void link_action(Step& step, const YAML::Node& body);
+  void rules_action(Step& step, const YAML::Node& body, bool flush);
+  void route_action(Step& step, const YAML::Node& body);
+  void sysctl_action(Step& step, const YAML::Node& body);
   // scenario_counters.cpp
   void counter(const YAML::Node& c);
   // scenario_conntrack.cpp

@@ -37,6 +37,7 @@ LinkInfo parse_link(nlmsghdr* h) {
   if (tb[IFLA_MASTER]) info.master = static_cast<int>(nla_get_u32(tb[IFLA_MASTER]));
   if (tb[IFLA_QDISC]) info.qdisc = nla_get_string(tb[IFLA_QDISC]);
   info.carrier = (ifi->ifi_flags & IFF_LOWER_UP) != 0;
+  info.admin_up = (ifi->ifi_flags & IFF_UP) != 0;
   if (tb[IFLA_OPERSTATE]) {
     auto st = nla_get_u8(tb[IFLA_OPERSTATE]);
     info.oper_up = st == IF_OPER_UP;

@@ -32,6 +32,7 @@ struct LinkInfo {
   std::string kind;      // "veth", "bridge", "" for lo
   bool oper_up = false;  // IF_OPER_UP, as the link watcher last set it
   bool carrier = false;  // IFF_LOWER_UP
+  bool admin_up = false;  // IFF_UP: set up by a user (ip link set up)
   // The root qdisc; "noop" until the link's queueing is set up.
   std::string qdisc;
   // True when the link has carrier and a qdisc. A link opened with carrier
@@ -160,6 +161,7 @@ class Netlink {
   // With options: its scope and noprefixroute (routing.h).
   void add_address(int index, const Prefix& prefix, std::string_view label, const AddressOptions* options = nullptr);
   void add_route(const RouteRequest& route);  // netlink_routing.cpp
+  void delete_route(const RouteRequest& route);
   void add_rule(const RuleRequest& rule);
   // Link kinds (netlink_kinds.cpp): creates `spec` down and unenslaved,
   // standing on `parent` (an ifindex; 0: none), and returns its ifindex. A
@@ -183,6 +185,7 @@ class Netlink {
  private:
   struct Impl;
   explicit Netlink(std::unique_ptr<Impl> impl);
+  void route_message(const RouteRequest& route, bool add);
   std::unique_ptr<Impl> impl_;
 };
 

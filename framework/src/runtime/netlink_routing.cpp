@@ -58,14 +58,25 @@ void put_nexthops(nl_msg* m, const RouteRequest& r) {
 }  // namespace
 
 void Netlink::add_route(const RouteRequest& r) {
-  Msg m = new_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+  route_message(r, true);
+}
+
+void Netlink::delete_route(const RouteRequest& r) {
+  route_message(r, false);
+}
+
+// RTM_NEWROUTE or RTM_DELROUTE: the kernel deletes the route that matches
+// every attribute given.
+void Netlink::route_message(const RouteRequest& r, bool add) {
+  Msg m = add ? new_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK) : new_msg(RTM_DELROUTE, NLM_F_ACK);
   rtmsg rtm{};
   rtm.rtm_family = static_cast<unsigned char>(to_af(r.family));
   rtm.rtm_dst_len = r.destination ? static_cast<unsigned char>(r.destination->length()) : 0;
   rtm.rtm_table = static_cast<unsigned char>(r.table < 256 ? r.table : RT_TABLE_UNSPEC);
-  rtm.rtm_protocol = r.protocol;
+  // A delete matches any protocol and scope (as `ip route del` does).
+  rtm.rtm_protocol = add ? r.protocol : 0;
   rtm.rtm_type = route_type(r.type);
-  rtm.rtm_scope = r.scope ? *r.scope : default_scope(r);
+  rtm.rtm_scope = r.scope ? *r.scope : add ? default_scope(r) : static_cast<unsigned char>(RT_SCOPE_NOWHERE);
   if (r.onlink) rtm.rtm_flags |= RTNH_F_ONLINK;
   append(m.get(), rtm);
   if (r.destination) {
@@ -78,7 +89,7 @@ void Netlink::add_route(const RouteRequest& r) {
   if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
   if (r.src) put(m.get(), RTA_PREFSRC, r.src->data(), r.src->size());
   if (!r.nexthops.empty()) put_nexthops(m.get(), r);
-  impl_->must(m.get(), fmt::format("cannot add route \"{}\"", r.label));
+  impl_->must(m.get(), fmt::format("cannot {} route \"{}\"", add ? "add" : "delete", r.label));
 }
 
 void Netlink::add_rule(const RuleRequest& r) {

@@ -155,8 +155,12 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
 
 }  // namespace
 
-ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
-                                 const InsightOptions& insight) {
+namespace {
+
+// One step's expectations (scenario.expectations); `numbered_from`: the
+// number of expectations before them, so that capture files stay apart.
+ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
+                         const InsightOptions& insight, std::size_t numbered_from) {
   detail::RuleWatch watch(lab, scenario, insight);  // counters' baseline, when asked
   detail::count_conntrack_packets(lab, scenario);
   std::vector<Probe> probes;
@@ -203,7 +207,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
         o.summary += fmt::format("; expected the service to see {}, it saw {}", p->seen_from->str(),
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
     } else if (auto* cap = std::get_if<CaptureExpectation>(&e)) {
-      o = run_capture(lab, scenario, *cap, i, artifacts);
+      o = run_capture(lab, scenario, *cap, numbered_from + i, artifacts);
       watch.invalidate();
     } else if (auto* ct = std::get_if<ConntrackExpectation>(&e)) {
       o = detail::check_conntrack(lab, *ct, scenario.probe_options);
@@ -247,6 +251,61 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
       if (insight.explain || (insight.explain_failed && !out.expectations[i].passed))
         if (auto why = detail::explain_probe(lab, p->probe, scenario.probe_options); !why.empty())
           out.expectations[i].summary += "; " + why;
+  return out;
+}
+
+}  // namespace
+
+// Steps: step 0 is the top-level list; each later step's actions go
+// through the Lab and Node API (step_actions.cpp), then its expectations run
+// as a list of their own, titled with the step.
+ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
+                                 const InsightOptions& insight) {
+  ScenarioOutcome out = run_list(lab, scenario, artifacts, insight, 0);
+  std::size_t numbered = scenario.expectations.size();
+  for (std::size_t k = 0; k < scenario.steps.size(); ++k) {
+    const Step& step = scenario.steps[k];
+    const std::string head = fmt::format("step {} '{}'", k + 1, step.name);
+    // An action the kernel refuses fails the check here; the steps after
+    // it would run against a lab in no known state, so they do not run.
+    bool applied = true;
+    for (const auto& a : step.actions) {
+      try {
+        apply_action(lab, a);
+      } catch (const Error& e) {
+        ExpectationOutcome o;
+        o.title = fmt::format("{}: {}", head, to_string(a));
+        o.where = std::visit([](const auto& x) { return x.where; }, a);
+        o.summary = fmt::format("the action failed: {}; the later steps did not run", e.what());
+        out.expectations.push_back(std::move(o));
+        applied = false;
+        break;
+      }
+    }
+    if (!applied) break;
+    Scenario part = scenario;
+    part.expectations = step.expectations;
+    part.steps.clear();
+    ScenarioOutcome o = run_list(lab, part, artifacts, insight, numbered);
+    numbered += step.expectations.size();
+    for (auto& e : o.expectations) {
+      e.title = fmt::format("{}: {}", head, e.title);
+      out.expectations.push_back(std::move(e));
+    }
+    // Coverage over every step: each step counts from its own start.
+    for (auto& h : o.rule_hits) {
+      auto same = std::find_if(out.rule_hits.begin(), out.rule_hits.end(), [&](const RuleHit& x) {
+        return x.node == h.node && x.where.str() == h.where.str() && x.table == h.table && x.chain == h.chain &&
+               x.rule == h.rule && x.ipv6 == h.ipv6 && x.policy == h.policy;
+      });
+      if (same == out.rule_hits.end()) {
+        out.rule_hits.push_back(std::move(h));
+      } else {
+        same->packets += h.packets;
+        same->bytes += h.bytes;
+      }
+    }
+  }
   // A `run:` program that had to keep running and died while the
   // expectations ran fails the scenario, with its exit code and output.
   for (const auto& dead : lab.exited_programs()) {
