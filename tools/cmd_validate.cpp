@@ -1,4 +1,6 @@
 // nslab validate FILE...: check scenario files without building anything.
+#include <fmt/format.h>
+
 #include <cstdio>
 
 #include "commands.h"
@@ -29,8 +31,11 @@ otherwise.
   for (const auto& file : args) {
     try {
       Scenario s = load_scenario(file);
-      std::printf("%s: valid (%zu nodes, %zu links, %zu expectations)\n", file.c_str(), s.topology.nodes().size(),
-                  s.topology.links().size(), s.expectations.size());
+      std::size_t expectations = s.expectations.size();
+      for (const auto& step : s.steps) expectations += step.expectations.size();
+      std::string steps = s.steps.empty() ? "" : fmt::format(", {} steps", s.steps.size());
+      std::printf("%s: valid (%zu nodes, %zu links, %zu expectations%s)\n", file.c_str(), s.topology.nodes().size(),
+                  s.topology.links().size(), expectations, steps.c_str());
       std::fflush(stdout);
       for (const auto& w : s.warnings) std::fprintf(stderr, "%s\n", w.c_str());
     } catch (const ScenarioError& e) {

@@ -73,6 +73,9 @@ BOOST_AUTO_TEST_CASE(an_invalid_scenario_exits_2_and_names_the_place) {
   auto ok = nslab_cmd(fmt::format("validate {}/seed/01-veth-pair.yaml", NSLAB_SCENARIOS));
   BOOST_TEST(ok.status == 0, ok.output);
   BOOST_TEST(has(ok.output, "valid (2 nodes, 1 links, 5 expectations)"), ok.output);
+  // A file with steps counts the steps' expectations too (2 before the steps, 5 in its 4 steps).
+  auto steps = nslab_cmd(fmt::format("validate {}/steps/uplink-failover.yaml", NSLAB_SCENARIOS));
+  BOOST_TEST(has(steps.output, "valid (5 nodes, 5 links, 7 expectations, 4 steps)"), steps.output);
 }
 
 BOOST_AUTO_TEST_CASE(a_rule_that_fails_to_load_exits_2_with_the_tools_message) {

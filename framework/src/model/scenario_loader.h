@@ -26,6 +26,11 @@
 
 namespace nslab::detail {
 
+// "IPv4", "IPv6": as messages name a family.
+inline std::string family_name(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
+
 class Loader {
  public:
   // Problems go to `reader`, the description to `scenario`; both outlive the loader.
