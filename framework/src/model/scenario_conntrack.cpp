@@ -50,14 +50,7 @@ void Loader::conntrack(const YAML::Node& c) {
   e.during = std::move(*probe);
   const Protocol proto = e.during.protocol;
 
-  e.count = CountSpec{CountSpec::Op::ge, 1};
-  if (auto n = c["count"]) {
-    auto v = r_.scalar(n, "count").value_or("");
-    if (auto cs = CountSpec::parse(v))
-      e.count = *cs;
-    else
-      r_.error(n, fmt::format("count \"{}\" is not a count (e.g. 0, 1, \">= 1\")", v));
-  }
+  e.count = count_of(c, "count");
   if (auto a = c["absent"]) {
     if (c["count"]) r_.error(a, "give absent: true or a count, not both (absent: true is count: 0)");
     if (auto b = r_.boolean(a, "absent")) {

@@ -45,14 +45,7 @@ void Loader::counter(const YAML::Node& c) {
   e.node = r_.scalar(c["node"], "node").value_or("");
   e.rule = r_.scalar(c["rule"], "rule").value_or("");
   if (e.node.empty() || !check_node(c["node"], e.node, "a counter's node")) return;
-  e.packets = CountSpec{CountSpec::Op::ge, 1};
-  if (auto n = c["packets"]) {
-    auto v = r_.scalar(n, "packets").value_or("");
-    if (auto cs = CountSpec::parse(v))
-      e.packets = *cs;
-    else
-      r_.error(n, fmt::format("packets \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", v));
-  }
+  e.packets = count_of(c, "packets");
   const NodeSpec* node = s_.topology.find_node(e.node);
   if (!node) return;
   auto colon = e.rule.rfind(':');

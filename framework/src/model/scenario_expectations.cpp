@@ -263,14 +263,7 @@ void Loader::capture(const YAML::Node& c) {
     e.filter = r_.scalar(f, "filter").value_or("");
     if (auto why = bpf_filter_problem(e.filter)) r_.error(f, *why);
   }
-  e.count = CountSpec{CountSpec::Op::ge, 1};
-  if (auto n = c["count"]) {
-    auto v = r_.scalar(n, "count").value_or("");
-    if (auto cs = CountSpec::parse(v))
-      e.count = *cs;
-    else
-      r_.error(n, fmt::format("count \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", v));
-  }
+  e.count = count_of(c, "count");
   for (const auto& [key, slot] : {std::pair{"src", &e.src}, std::pair{"dst", &e.dst}})
     if (auto a = c[key]) {
       auto v = r_.scalar(a, key).value_or("");
@@ -352,6 +345,15 @@ void Loader::matrix(const YAML::Node& m) {
     }
   }
   s_.expectations.push_back(std::move(spec));
+}
+
+CountSpec Loader::count_of(const YAML::Node& parent, const char* key) {
+  auto n = parent[key];
+  if (!n) return CountSpec{CountSpec::Op::ge, 1};
+  auto v = r_.scalar(n, key).value_or("");
+  if (auto cs = CountSpec::parse(v)) return *cs;
+  r_.error(n, fmt::format("{} \"{}\" is not a count (e.g. 0, 3, \">= 1\", \"<= 2\")", key, v));
+  return CountSpec{CountSpec::Op::ge, 1};
 }
 
 }  // namespace detail

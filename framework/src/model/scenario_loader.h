@@ -128,6 +128,9 @@ class Loader {
   void shape_keys(const YAML::Node& item, Probe& probe);
   // What a probe's ends may name: a node (check_node) or also node:interface
   // and an address (check_target). Both report at `n`.
+  // The count under `key` of `parent` ("3", ">= 1", "<= 2"); at least one
+  // when the key is not there.
+  CountSpec count_of(const YAML::Node& parent, const char* key);
   void check_target(const YAML::Node& n, const std::string& target);
   bool check_node(const YAML::Node& n, const std::string& name, std::string_view what);
   std::vector<IpAddress> addresses_of(const std::string& target, std::optional<Family> f) const;

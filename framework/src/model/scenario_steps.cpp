@@ -40,7 +40,8 @@ const Keys kActionKeys{"link", "rules", "flush", "route", "sysctl"};
 
 void Loader::steps(const YAML::Node& list) {
   if (!list.IsSequence()) {
-    r_.error(list, "\"steps\" must be a list, e.g. [ { name: uplink down, link: { \"r1:eth0\": down }, expect: [...] } ]");
+    r_.error(list,
+             "\"steps\" must be a list, e.g. [ { name: uplink down, link: { \"r1:eth0\": down }, expect: [...] } ]");
     return;
   }
   for (const auto& item : r_.list(list, "steps")) {
@@ -61,8 +62,8 @@ void Loader::steps(const YAML::Node& list) {
         step_action(step, key, it->second);
     }
     if (!acts && !item["expect"])
-      r_.error(item, fmt::format("step \"{}\" has no action ({}) and no \"expect\"", step.name,
-                                 Reader::join(kActionKeys)));
+      r_.error(item,
+               fmt::format("step \"{}\" has no action ({}) and no \"expect\"", step.name, Reader::join(kActionKeys)));
     // The step's expectations are read by the "expect" section's code, into
     // the scenario's list, then moved to the step.
     if (auto e = item["expect"]) {
@@ -141,7 +142,8 @@ void Loader::rules_action(Step& step, const YAML::Node& body, bool flush) {
   if (!check_node(body["node"], a.node, "node")) return;
   if (!flush) {
     if (!body["iptables"] && !body["ip6tables"] && !body["nftables"]) {
-      r_.error(body, "a \"rules\" action needs iptables, ip6tables or nftables (to only flush, write flush: { node: ... })");
+      r_.error(body,
+               "a \"rules\" action needs iptables, ip6tables or nftables (to only flush, write flush: { node: ... })");
       return;
     }
     rules(body["iptables"], a.rules.iptables, "iptables");

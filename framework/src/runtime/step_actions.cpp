@@ -108,28 +108,31 @@ void Lab::set_link_up(std::string_view label, bool up) {
   if (up) NodeInternals::netlink(self).set_up(1, true, node_name + ":lo");
 }
 
-void Lab::add_route(std::string_view node_name, const RouteSpec& route) {
-  const NodeSpec* spec = topology_.find_node(node_name);
+namespace {
+
+// A route of a node as netlink takes it, its devices looked up in the node.
+RouteRequest route_in(Lab& lab, std::string_view node_name, const RouteSpec& route) {
+  const NodeSpec* spec = lab.topology().find_node(node_name);
   if (!spec) throw ConfigError(fmt::format("no node \"{}\"", node_name));
-  Node& n = node(node_name);
+  Node& n = lab.node(node_name);
   IndexOf index_of = [&](const std::string& dev) {
     auto li = NodeInternals::netlink(n).find_link(dev);
     if (!li) throw NetlinkError(fmt::format("no link \"{}:{}\"", node_name, dev), ENODEV);
     return li->index;
   };
-  NodeInternals::netlink(n).add_route(route_request(*spec, route, index_of));
+  return route_request(*spec, route, index_of);
+}
+
+}  // namespace
+
+void Lab::add_route(std::string_view node_name, const RouteSpec& route) {
+  auto request = route_in(*this, node_name, route);
+  NodeInternals::netlink(node(node_name)).add_route(request);
 }
 
 void Lab::delete_route(std::string_view node_name, const RouteSpec& route) {
-  const NodeSpec* spec = topology_.find_node(node_name);
-  if (!spec) throw ConfigError(fmt::format("no node \"{}\"", node_name));
-  Node& n = node(node_name);
-  IndexOf index_of = [&](const std::string& dev) {
-    auto li = NodeInternals::netlink(n).find_link(dev);
-    if (!li) throw NetlinkError(fmt::format("no link \"{}:{}\"", node_name, dev), ENODEV);
-    return li->index;
-  };
-  NodeInternals::netlink(n).delete_route(route_request(*spec, route, index_of));
+  auto request = route_in(*this, node_name, route);
+  NodeInternals::netlink(node(node_name)).delete_route(request);
 }
 
 // Every table but nslab's own loss tables (link_impairment.h), which a
@@ -142,8 +145,8 @@ void Node::flush_rules() const {
     nft_ctx_buffer_output(ctx.get());
     nft_ctx_buffer_error(ctx.get());
     if (nft_run_cmd_from_buffer(ctx.get(), "list tables") != 0)
-      throw Error(fmt::format("node \"{}\": cannot list its nftables tables: {}", name_,
-                              nft_ctx_get_error_buffer(ctx.get())));
+      throw Error(
+          fmt::format("node \"{}\": cannot list its nftables tables: {}", name_, nft_ctx_get_error_buffer(ctx.get())));
     return std::string(nft_ctx_get_output_buffer(ctx.get()));
   });
   std::string batch;
