@@ -135,19 +135,20 @@ expect: [ { from: a, to: b, icmp: reachable } ]
 BOOST_FIXTURE_TEST_CASE(routes_added_and_deleted_and_sysctls_set, nslab::LabFixture) {
   Scratch s("nslab-steps");
   auto& lab = load(s.write("pair.yaml", kPair));
-  nslab::apply_action(lab, nslab::RouteAction{.node = "a",
-                                              .route = nslab::RouteSpec::parse("10.9.0.0/16 via 10.0.0.2", {}),
-                                              .add = true});
+  nslab::apply_action(
+      lab,
+      nslab::RouteAction{.node = "a", .route = nslab::RouteSpec::parse("10.9.0.0/16 via 10.0.0.2", {}), .add = true});
   BOOST_TEST(has(witness(lab.node("a"), "ip route show 10.9.0.0/16"), "10.9.0.0/16 via 10.0.0.2 dev eth0"));
-  nslab::apply_action(lab, nslab::RouteAction{.node = "a",
-                                              .route = nslab::RouteSpec::parse("10.9.0.0/16 via 10.0.0.2", {}),
-                                              .add = false});
+  nslab::apply_action(
+      lab,
+      nslab::RouteAction{.node = "a", .route = nslab::RouteSpec::parse("10.9.0.0/16 via 10.0.0.2", {}), .add = false});
   BOOST_TEST(witness(lab.node("a"), "ip route show 10.9.0.0/16").empty());
   // Deleting what is not there is an error naming the route.
-  BOOST_CHECK_THROW(nslab::apply_action(lab, nslab::RouteAction{.node = "a",
-                                                                .route = nslab::RouteSpec::parse("10.9.0.0/16 via 10.0.0.2", {}),
-                                                                .add = false}),
-                    nslab::Error);
+  BOOST_CHECK_THROW(
+      nslab::apply_action(lab, nslab::RouteAction{.node = "a",
+                                                  .route = nslab::RouteSpec::parse("10.9.0.0/16 via 10.0.0.2", {}),
+                                                  .add = false}),
+      nslab::Error);
 
   nslab::apply_action(lab, nslab::SysctlAction{.node = "b", .sysctls = {{"net.ipv4.icmp_echo_ignore_all", "1", {}}}});
   BOOST_TEST(witness(lab.node("b"), "cat /proc/sys/net/ipv4/icmp_echo_ignore_all") == "1\n");
@@ -194,8 +195,7 @@ BOOST_AUTO_TEST_CASE(the_cli_names_the_step_of_a_failed_expectation) {
   auto junit = s.dir + "/results.xml";
   auto r = nslab_cmd(fmt::format("check --junit {} {}", junit, file));
   BOOST_TEST(r.status == 1, r.output);
-  BOOST_TEST(has(r.output, fmt::format("FAIL {}:12:15: step 1 'uplink down': a -> b icmp: reachable", file)),
-             r.output);
+  BOOST_TEST(has(r.output, fmt::format("FAIL {}:12:15: step 1 'uplink down': a -> b icmp: reachable", file)), r.output);
   std::stringstream xml;
   xml << std::ifstream(junit).rdbuf();
   BOOST_TEST(has(xml.str(), "step 1 &apos;uplink down&apos;: a -&gt; b icmp: reachable"), xml.str());

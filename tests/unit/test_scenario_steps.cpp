@@ -30,18 +30,19 @@ const std::string kLab =
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_action_reads_in_file_order_with_its_expectations) {
-  auto s = nslab::parse_scenario(kLab +
-                                     "  - name: cut\n"
-                                     "    link: { \"a:eth0\": down }\n"
-                                     "    expect: [ { from: a, to: b, icmp: unreachable } ]\n"
-                                     "  - name: rules\n"
-                                     "    rules: { node: b, iptables: \"-A INPUT -p icmp -j DROP\\n\" }\n"
-                                     "    flush: { node: a }\n"
-                                     "    route: { node: a, add: \"10.9.0.0/16 via 10.0.0.2\" }\n"
-                                     "    sysctl: { node: a, net.ipv4.ip_forward: 0 }\n"
-                                     "    expect: [ { from: a, to: b, icmp: blocked }, { from: b, to: a, icmp: reachable } ]\n"
-                                     "  - route: { node: a, del: \"10.9.0.0/16 via 10.0.0.2\" }\n",
-                                 "lab.yaml");
+  auto s = nslab::parse_scenario(
+      kLab +
+          "  - name: cut\n"
+          "    link: { \"a:eth0\": down }\n"
+          "    expect: [ { from: a, to: b, icmp: unreachable } ]\n"
+          "  - name: rules\n"
+          "    rules: { node: b, iptables: \"-A INPUT -p icmp -j DROP\\n\" }\n"
+          "    flush: { node: a }\n"
+          "    route: { node: a, add: \"10.9.0.0/16 via 10.0.0.2\" }\n"
+          "    sysctl: { node: a, net.ipv4.ip_forward: 0 }\n"
+          "    expect: [ { from: a, to: b, icmp: blocked }, { from: b, to: a, icmp: reachable } ]\n"
+          "  - route: { node: a, del: \"10.9.0.0/16 via 10.0.0.2\" }\n",
+      "lab.yaml");
   BOOST_TEST(s.expectations.size() == 1u);  // the steps' own stay theirs
   BOOST_REQUIRE(s.steps.size() == 3u);
   const auto& cut = s.steps[0];

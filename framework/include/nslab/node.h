@@ -19,7 +19,7 @@ class NodeCgroup;
 
 namespace nslab {
 
-class Netlink;  // the framework's own netlink socket (not part of the API)
+class Netlink;         // the framework's own netlink socket (not part of the API)
 struct FirewallRules;  // nslab/step.h
 
 class Node {

@@ -29,9 +29,9 @@ inline constexpr std::uint32_t kNetemChildHandle = (1u << 16) | 1u;
 struct LinkInfo {
   int index = 0;
   std::string name;
-  std::string kind;      // "veth", "bridge", "" for lo
-  bool oper_up = false;  // IF_OPER_UP, as the link watcher last set it
-  bool carrier = false;  // IFF_LOWER_UP
+  std::string kind;       // "veth", "bridge", "" for lo
+  bool oper_up = false;   // IF_OPER_UP, as the link watcher last set it
+  bool carrier = false;   // IFF_LOWER_UP
   bool admin_up = false;  // IFF_UP: set up by a user (ip link set up)
   // The root qdisc; "noop" until the link's queueing is set up.
   std::string qdisc;
