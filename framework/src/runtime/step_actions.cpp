@@ -95,6 +95,7 @@ void Lab::set_link_up(std::string_view label, bool up) {
       throw TimeoutError(fmt::format("link \"{}\" not {} after {} ms (the kernel did not confirm it)", label,
                                      up ? "up" : "down", options_.link_up_timeout.count()));
     std::vector<pollfd> fds;
+    fds.reserve(watches.size());
     for (const auto& w : watches) fds.push_back({w.fd(), POLLIN, 0});
     ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count(), 100)));
     for (auto& w : watches) {
