@@ -303,25 +303,18 @@ void Engine::send_echo(Task& t) {
   msg.msg_controllen = sizeof ctrl;
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   std::size_t used = 0;
-  if (int ttl = t.result.probe.ttl) {
-    // The TTL (hop limit) of this request only: the raw socket is shared.
-    c->cmsg_level = t.family == Family::ipv4 ? SOL_IP : SOL_IPV6;
-    c->cmsg_type = t.family == Family::ipv4 ? IP_TTL : IPV6_HOPLIMIT;
-    c->cmsg_len = CMSG_LEN(sizeof ttl);
-    std::memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
-    used += CMSG_SPACE(sizeof ttl);
+  // An int option of this request only (the raw socket is shared).
+  const bool v4 = t.family == Family::ipv4;
+  auto put_int = [&](int level, int type, int value) {
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(sizeof value);
+    std::memcpy(CMSG_DATA(c), &value, sizeof value);
+    used += CMSG_SPACE(sizeof value);
     c = CMSG_NXTHDR(&msg, c);
-  }
-  if (auto tos = t.result.probe.tos) {
-    // So is the TOS byte (traffic class).
-    int v = *tos;
-    c->cmsg_level = t.family == Family::ipv4 ? SOL_IP : SOL_IPV6;
-    c->cmsg_type = t.family == Family::ipv4 ? IP_TOS : IPV6_TCLASS;
-    c->cmsg_len = CMSG_LEN(sizeof v);
-    std::memcpy(CMSG_DATA(c), &v, sizeof v);
-    used += CMSG_SPACE(sizeof v);
-    c = CMSG_NXTHDR(&msg, c);
-  }
+  };
+  if (int ttl = t.result.probe.ttl) put_int(v4 ? SOL_IP : SOL_IPV6, v4 ? IP_TTL : IPV6_HOPLIMIT, ttl);  // hop limit
+  if (auto tos = t.result.probe.tos) put_int(v4 ? SOL_IP : SOL_IPV6, v4 ? IP_TOS : IPV6_TCLASS, *tos);  // traffic class
   if (t.bind) {
     if (t.family == Family::ipv4) {
       in_pktinfo pi{};
