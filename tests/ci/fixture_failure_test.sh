@@ -103,6 +103,14 @@ grep -q "red -> blue icmp: expected blocked, observed reachable (echo reply from
 grep -q "red -> blue tcp/9: expected reachable, observed refused (" <<<"$out" ||
   fail "fails_a_probe: no evidence for the TCP probe"$'\n'"$out"
 
+# A failed probe is explained: the kernel's counters name the router that
+# does not forward, at the test's line.
+run_case fails_with_an_explanation
+[ "$rc" != 0 ] || fail "fails_with_an_explanation: exit 0"$'\n'"$out"
+line=$(grep -n "EXPLAINED-LINE" "$demo_src" | cut -d: -f1)
+grep -q "fixture_failure_demo.cpp($line): .*red -> external icmp: expected reachable, observed blocked (.*); not forwarded by host: net.ipv4.ip_forward = 0 (re-run alone: blocked)" <<<"$out" ||
+  fail "fails_with_an_explanation: no explanation at fixture_failure_demo.cpp($line)"$'\n'"$out"
+
 # A program that printed nothing: shown as such, not as an unreadable log.
 run_case fails_with_a_silent_program
 [ "$rc" != 0 ] || fail "fails_with_a_silent_program: exit 0"$'\n'"$out"

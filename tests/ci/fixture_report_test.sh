@@ -35,14 +35,14 @@ page = open(path, encoding="utf-8").read()
 p = Page(page)
 self_contained(page, p)
 sections = [a for t, a in p.tags if t == "section"]
-check(len(sections) == 7, f"{len(sections)} sections, not one per test case (7)")
+check(len(sections) == 8, f"{len(sections)} sections, not one per test case (8)")
 passed = [a for a in sections if "passed" in a.get("class", "").split()]
 check(len(passed) == 1, f"{len(passed)} passed sections, not 1")
 for name in ["fails_in_a_check", "fails_by_throwing", "fails_after_destroy_lab", "fails_a_matrix", "fails_a_probe",
              "fails_with_a_silent_program", "passes"]:
     check(name in p.text, f"no section for {name}")
 if has_dot:
-    check(p.names.count("svg") == 7, f"{p.names.count('svg')} drawings, not one per test case (7)")
+    check(p.names.count("svg") == 8, f"{p.names.count('svg')} drawings, not one per test case (8)")
 diff = [c for c in p.cells if "diff" in c.get("class", "").split()]
 check(diff and all(c.get("title", "").startswith("red -> blue: expected blocked, observed reachable") for c in diff),
       f"the matrix's wrong cell is not outlined with its evidence: {diff}")
@@ -61,6 +61,6 @@ for h in pcaps:
     check(not h.startswith("/") and os.path.isfile(f), f"pcap {h} is not beside the page")
     check(open(f, "rb").read(4) == bytes.fromhex("d4c3b2a1"), f"{h} is not a pcap file")
 check("lab built in" in p.text, "no build time")
-check("1 of 7 test cases passed" in p.text, "no count of the test cases that passed")
+check("1 of 8 test cases passed" in p.text, "no count of the test cases that passed")
 print(f"page ok: {len(page)} bytes, {len(sections)} sections, {len(pcaps)} pcaps")
 PY

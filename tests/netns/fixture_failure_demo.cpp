@@ -86,6 +86,16 @@ BOOST_FIXTURE_TEST_CASE(fails_a_probe, nslab::LabFixture) {
   check_probe(closed, nslab::Verdict::reachable);                                                 // PROBE-TCP-LINE
 }
 
+// A failed probe says what decided it: here the kernel's own counter of a
+// router that does not forward (the topology's ip_forward = 1 is overridden).
+BOOST_FIXTURE_TEST_CASE(fails_with_an_explanation, nslab::LabFixture) {
+  auto t = nslab::seed::routed_via_host();
+  for (auto& s : t.node("host").sysctls)
+    if (s.key == "net.ipv4.ip_forward") s.value = "0";
+  build(t);
+  check_ping("red", "external", nslab::Verdict::reachable);  // EXPLAINED-LINE: host does not forward
+}
+
 // A program that has printed nothing: its empty log is shown as such (an
 // empty log used to make the teardown throw and hide it).
 BOOST_FIXTURE_TEST_CASE(fails_with_a_silent_program, nslab::LabFixture) {

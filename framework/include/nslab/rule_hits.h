@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "nslab/error.h"
+#include "nslab/options.h"
+#include "nslab/probe.h"
 
 namespace nslab {
 
@@ -44,5 +46,14 @@ std::vector<RuleHit> rule_hits(Lab& lab, std::string_view node);
 // The node's named nftables counters, "TABLE NAME" -> packets (also by NAME
 // alone when only one table has it).
 std::map<std::string, std::uint64_t> nft_counters(Lab& lab, std::string_view node);
+
+// What decided a probe, as `nslab check` explains a failed expectation: the
+// probe runs again alone between two reads of every node's counters, the
+// rules' (iptables lines, policies) and the kernel's own drop counters (a
+// missing route, forwarding off, rp_filter). "blocked by fw: FORWARD policy
+// DROP (rules.v4:15) (re-run alone: blocked)", "no route on r2 for
+// 10.9.0.5 (re-run alone: unreachable)", or "cause not known: ..." rather
+// than a guess. Empty for a probe that got through a lab without rules.
+std::string explain(Lab& lab, const Probe& probe, const ProbeOptions& options = {});
 
 }  // namespace nslab

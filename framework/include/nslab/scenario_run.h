@@ -37,7 +37,7 @@ struct ArtifactOptions {
 struct InsightOptions {
   bool coverage = false;
   bool explain = false;        // every probe expectation, not only failed ones
-  bool explain_failed = true;  // failed probe expectations (in labs with iptables rules)
+  bool explain_failed = true;  // failed probe expectations
 };
 
 struct ScenarioOutcome {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "kernel_drops.h"
+
 namespace nslab::detail {
 
 namespace {
@@ -110,16 +112,19 @@ std::vector<RuleHit> RuleWatch::hits_so_far() {
 }
 
 std::string explain_probe(Lab& lab, const Probe& probe, const ProbeOptions& options) {
-  bool any = false;
-  for (const auto& n : lab.topology().nodes()) any = any || has_iptables(n);
-  if (!any) return {};
+  bool rules = false;
+  for (const auto& n : lab.topology().nodes()) rules = rules || has_iptables(n);
   CounterSnapshot before;
   std::vector<RuleHit> moved;
+  std::vector<std::string> dropped;
   ProbeResult r;
   try {
-    before = read_counters(lab, false);
+    if (rules) before = read_counters(lab, false);
+    DropSnapshot drops = read_drop_counters(lab);
     r = lab.probe(probe, options);
-    moved = hits_between(before, read_counters(lab, false));
+    DropSnapshot after = read_drop_counters(lab);
+    if (rules) moved = hits_between(before, read_counters(lab, false));
+    dropped = kernel_drops(lab, drops, after, probe, r.target);
   } catch (const Error& e) {
     return fmt::format("cause not known: {}", e.what());
   }
@@ -136,15 +141,27 @@ std::string explain_probe(Lab& lab, const Probe& probe, const ProbeOptions& opti
     else
       causes.push_back(fmt::format("{} {}: {} rule {} `{}`", verb, h.node, h.chain, line_of_hit(h), target));
   }
+  causes.insert(causes.end(), dropped.begin(), dropped.end());
   std::string again = fmt::format("re-run alone: {}", to_string(r.verdict));
-  if (causes.empty())
+  if (causes.empty()) {
+    // Nothing to say of a probe that got through a lab without rules.
+    if (!rules && r.verdict == Verdict::reachable) return {};
     return fmt::format(
-        "cause not known: no ACCEPT, DROP or REJECT rule or policy of the lab's iptables rules "
-        "counted the probe ({})",
+        "cause not known: {}no drop counter of the kernel moved (no route, forwarding off, rp_filter) ({})",
+        rules ? "no ACCEPT, DROP or REJECT rule or policy of the lab's iptables rules counted the probe, and " : "",
         again);
+  }
   std::string out;
   for (const auto& c : causes) out += (out.empty() ? "" : "; ") + c;
   return out + " (" + again + ")";
 }
 
 }  // namespace nslab::detail
+
+namespace nslab {
+
+std::string explain(Lab& lab, const Probe& probe, const ProbeOptions& options) {
+  return detail::explain_probe(lab, probe, options);
+}
+
+}  // namespace nslab
