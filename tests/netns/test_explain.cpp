@@ -124,6 +124,53 @@ BOOST_AUTO_TEST_CASE(an_unknown_cause_is_said_to_be_unknown) {
   BOOST_TEST(nslab::explain(lab, icmp("a", "r:ra")).empty());
 }
 
+// nftables rules are explained by the kernel's trace: the rule that gave
+// the verdict, as nft prints it, at its line in the scenario.
+BOOST_AUTO_TEST_CASE(an_nftables_verdict_is_named_from_the_trace) {
+  auto s = nslab::parse_scenario(R"(nodes:
+  a:
+    routes: [ default via 10.0.1.1 ]
+  r:
+    sysctl: { net.ipv4.ip_forward: 1 }
+    nftables: |
+      table inet f {
+        chain forward {
+          type filter hook forward priority filter; policy accept;
+          tcp dport 22 counter drop
+          tcp dport 23 reject
+        }
+        chain input {
+          type filter hook input priority filter; policy drop;
+        }
+      }
+  b:
+    routes: [ default via 10.0.2.1 ]
+    services: [ tcp/22, tcp/23, tcp/80 ]
+links:
+  - [ "a:eth0 10.0.1.2/24", "r:ra 10.0.1.1/24" ]
+  - [ "r:rb 10.0.2.1/24", "b:eth0 10.0.2.2/24" ]
+)",
+                                 "nft.yaml");
+  auto& lab = build(s.topology);
+  auto tcp = [](std::uint16_t port, std::string to = "b") {
+    return nslab::Probe{.from = "a", .to = std::move(to), .protocol = nslab::Protocol::tcp, .port = port};
+  };
+  auto dropped = nslab::explain(lab, tcp(22));
+  BOOST_TEST(has(dropped, "dropped by r: inet f forward rule `tcp dport 22 counter drop` (nft.yaml:10:"), dropped);
+  auto refused = nslab::explain(lab, tcp(23));
+  BOOST_TEST(has(refused, "refused by r: inet f forward rule `tcp dport 23 reject` (nft.yaml:11:"), refused);
+  auto policy = nslab::explain(lab, tcp(22, "r:ra"));
+  BOOST_TEST(has(policy, "blocked by r: inet f input policy drop (re-run alone: blocked)"), policy);
+  // Through the open port nothing decided but the policy accept.
+  BOOST_TEST(!has(nslab::explain(lab, tcp(80)), "by r:"));
+  // The witnesses: the rule's own counter saw the drop, and nslab's trace
+  // table is gone again.
+  auto list = nslab::run_in_node(lab.node("r"), "nft list ruleset");
+  BOOST_TEST(!has(list.output, "tcp dport 22 counter packets 0 "), list.output);
+  BOOST_TEST(has(list.output, "tcp dport 22 counter packets "), list.output);
+  BOOST_TEST(!has(list.output, "nslab_trace"), list.output);
+}
+
 // The same words through a scenario: `nslab check` appends them to a failed
 // expectation.
 BOOST_AUTO_TEST_CASE(a_failed_scenario_expectation_carries_the_explanation) {

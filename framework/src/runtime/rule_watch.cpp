@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "kernel_drops.h"
+#include "nft_trace.h"
 
 namespace nslab::detail {
 
@@ -112,23 +115,29 @@ std::vector<RuleHit> RuleWatch::hits_so_far() {
 }
 
 std::string explain_probe(Lab& lab, const Probe& probe, const ProbeOptions& options) {
-  bool rules = false;
-  for (const auto& n : lab.topology().nodes()) rules = rules || has_iptables(n);
+  bool rules = false, nft = false;
+  for (const auto& n : lab.topology().nodes()) {
+    rules = rules || has_iptables(n);
+    nft = nft || !n.nftables.empty();
+  }
   CounterSnapshot before;
   std::vector<RuleHit> moved;
-  std::vector<std::string> dropped;
+  std::vector<std::string> dropped, traced;
   ProbeResult r;
   try {
+    std::optional<NftTrace> trace;
+    if (nft) trace.emplace(lab);
     if (rules) before = read_counters(lab, false);
     DropSnapshot drops = read_drop_counters(lab);
     r = lab.probe(probe, options);
     DropSnapshot after = read_drop_counters(lab);
     if (rules) moved = hits_between(before, read_counters(lab, false));
+    if (trace) traced = trace->causes();
     dropped = kernel_drops(lab, drops, after, probe, r.target);
   } catch (const Error& e) {
     return fmt::format("cause not known: {}", e.what());
   }
-  std::vector<std::string> causes;
+  std::vector<std::string> causes = traced;
   for (const auto& h : moved) {
     // Only the filter table decides; nat, mangle and raw translate and mark.
     if (h.packets == 0 || (h.table != "filter" && h.table != "security")) continue;
@@ -145,11 +154,11 @@ std::string explain_probe(Lab& lab, const Probe& probe, const ProbeOptions& opti
   std::string again = fmt::format("re-run alone: {}", to_string(r.verdict));
   if (causes.empty()) {
     // Nothing to say of a probe that got through a lab without rules.
-    if (!rules && r.verdict == Verdict::reachable) return {};
+    if (!rules && !nft && r.verdict == Verdict::reachable) return {};
     return fmt::format(
-        "cause not known: {}no drop counter of the kernel moved (no route, forwarding off, rp_filter) ({})",
-        rules ? "no ACCEPT, DROP or REJECT rule or policy of the lab's iptables rules counted the probe, and " : "",
-        again);
+        "cause not known: {}{}no drop counter of the kernel moved (no route, forwarding off, rp_filter) ({})",
+        rules ? "no ACCEPT, DROP or REJECT rule or policy of the lab's iptables rules counted the probe, " : "",
+        nft ? "no nftables rule or policy gave the traced packets a verdict, " : "", again);
   }
   std::string out;
   for (const auto& c : causes) out += (out.empty() ? "" : "; ") + c;
