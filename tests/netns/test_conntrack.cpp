@@ -180,7 +180,8 @@ BOOST_AUTO_TEST_CASE(port_forward_shows_nat_dst_as_conntrack_tool_does) {
   - conntrack:
       node: fw
       during: { from: internet, to: "fw:eth0", tcp: 8080 }
-      expect: { state: ESTABLISHED, src: 203.0.113.2, dst: 203.0.113.1, dport: 8080, nat: { dst: 192.168.1.10 } }
+      expect: { state: ESTABLISHED, src: 203.0.113.2, dst: 203.0.113.1, dport: 8080,
+                nat: { dst: 192.168.1.10, dport: 80 } }
 )"),
                                  "witness.yaml");
   auto& lab = build(s.topology);
@@ -206,7 +207,7 @@ BOOST_AUTO_TEST_CASE(wrong_expectations_fail_and_show_the_table) {
   - conntrack:
       node: fw
       during: { from: internet, to: "fw:eth0", tcp: 8080 }
-      expect: { nat: { dst: 192.168.1.20 } }
+      expect: { nat: { dst: 192.168.1.20, dport: 8080 } }
   - conntrack:
       node: fw
       during: { from: internet, to: laptop, tcp: 22 }
@@ -233,7 +234,8 @@ BOOST_AUTO_TEST_CASE(wrong_expectations_fail_and_show_the_table) {
   BOOST_TEST(has(snat.details, "src=192.168.1.20 dst=203.0.113.2"), snat.details);
   const auto& dnat = outcome.expectations[1];
   BOOST_TEST(!dnat.passed);
-  BOOST_TEST(has(dnat.details, "differs: nat dst 192.168.1.10, not 192.168.1.20"), dnat.details);
+  BOOST_TEST(has(dnat.details, "differs: nat dst 192.168.1.10, not 192.168.1.20; nat dport 80, not 8080"),
+             dnat.details);
   const auto& dropped = outcome.expectations[2];
   BOOST_TEST(!dropped.passed);
   BOOST_TEST(has(dropped.summary, "0 of the probe's 0 tcp entries on fw match (probe: blocked"), dropped.summary);

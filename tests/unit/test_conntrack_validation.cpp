@@ -138,6 +138,10 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_at_their_position) {
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { src: 10.0.0.2, dst: \"2001:db8::1\" } }"),
                  "dst 2001:db8::1 is an ipv6 address, but the probe runs over ipv4"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { nat: {} } }"), "nat needs src"));
+  BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { nat: { dport: 0 } } }"),
+                 "nat dport must be a whole number from 1 to 65535"));
+  BOOST_TEST(has(errors_of("{ node: fw, during: { from: lan, to: wan, icmp: 1 }, expect: { nat: { sport: 9 } } }"),
+                 "nat sport: an icmp entry has no ports"));
   BOOST_TEST(
       has(errors_of("{ " + kDuring + "expect: { nat: { source: 1.2.3.4 } } }"), "unknown key \"source\" in nat"));
   BOOST_TEST(has(errors_of("{ " + kDuring + "expect: { stat: NEW } }"), "did you mean \"state\"?"));
@@ -181,6 +185,16 @@ BOOST_AUTO_TEST_CASE(matching_reads_the_entry_as_conntrack_does) {
   m.nat_dst = IpAddress::from_string("192.168.1.10");
   BOOST_TEST(has(m.differences(e).at(0), "no destination NAT (replies come from 203.0.113.2)"));
   m.nat_dst.reset();
+  // MASQUERADE kept the source port: the reply goes to 40000.
+  m.nat_sport = 40000;
+  BOOST_TEST(m.matches(e));
+  m.nat_sport = 40001;
+  BOOST_TEST(m.differences(e) == std::vector<std::string>{"nat sport 40000, not 40001"});
+  m.nat_sport.reset();
+  m.nat_dport = 8080;  // no DNAT: the reply comes from port 80
+  BOOST_TEST(m.differences(e) == std::vector<std::string>{"nat dport 80, not 8080"});
+  BOOST_TEST(m.str() == "ESTABLISHED dport=80 nat dport=8080 mark=7");
+  m.nat_dport.reset();
   m.state = "TIME_WAIT";
   BOOST_TEST(m.matches(e));
   m.state = "FIN_WAIT";

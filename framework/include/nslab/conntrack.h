@@ -68,6 +68,10 @@ struct ConntrackMatch {
   std::optional<std::uint16_t> zone;
   std::optional<IpAddress> nat_src;  // the reply goes to it: SNAT to this address
   std::optional<IpAddress> nat_dst;  // the reply comes from it: DNAT to this address
+  // The translated ports (tcp, udp): the reply goes to nat_sport (the source
+  // port SNAT/MASQUERADE chose) and comes from nat_dport (the port DNAT sent
+  // the connection to: 80 for a forward of 8080 to red:80).
+  std::optional<std::uint16_t> nat_sport, nat_dport;
 
   // The state words `state` may take.
   static const std::vector<std::string>& state_words();

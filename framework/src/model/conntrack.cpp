@@ -86,6 +86,8 @@ std::vector<std::string> ConntrackMatch::differences(const ConntrackEntry& e) co
     else
       address("nat dst", nat_dst, e.reply.src);
   }
+  port("nat sport", nat_sport, e.reply.dport);
+  port("nat dport", nat_dport, e.reply.sport);
   if (mark && *mark != e.mark) out.push_back(fmt::format("mark {}, not {}", e.mark, *mark));
   if (zone && *zone != e.zone) out.push_back(fmt::format("zone {}, not {}", e.zone, *zone));
   if (state) {
@@ -116,6 +118,8 @@ std::string ConntrackMatch::str() const {
   if (dport) parts.push_back(fmt::format("dport={}", *dport));
   if (nat_src) parts.push_back("nat src=" + nat_src->str());
   if (nat_dst) parts.push_back("nat dst=" + nat_dst->str());
+  if (nat_sport) parts.push_back(fmt::format("nat sport={}", *nat_sport));
+  if (nat_dport) parts.push_back(fmt::format("nat dport={}", *nat_dport));
   if (mark) parts.push_back(fmt::format("mark={}", *mark));
   if (zone) parts.push_back(fmt::format("zone={}", *zone));
   return parts.empty() ? std::string("any fields") : fmt::format("{}", fmt::join(parts, " "));

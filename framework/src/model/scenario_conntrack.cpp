@@ -136,11 +136,21 @@ void Loader::conntrack(const YAML::Node& c) {
   if (auto n = x["zone"])
     if (auto v = r_.integer(n, "zone", 0, 65535)) m.zone = static_cast<std::uint16_t>(*v);
   if (auto nat = x["nat"]) {
-    if (r_.keys(nat, {"src", "dst"}, "nat (the address a connection was translated to)")) {
-      if (!nat["src"] && !nat["dst"])
-        r_.error(nat, "nat needs src (SNAT/MASQUERADE to that address) or dst (DNAT to that address)");
+    if (r_.keys(nat, {"src", "dst", "sport", "dport"}, "nat (the address and port a connection was translated to)")) {
+      if (!nat["src"] && !nat["dst"] && !nat["sport"] && !nat["dport"])
+        r_.error(nat,
+                 "nat needs src or sport (SNAT/MASQUERADE to that address or port), or dst or dport (DNAT to "
+                 "that address or port)");
       if (auto a = nat["src"]) address(a, "nat src", m.nat_src);
       if (auto a = nat["dst"]) address(a, "nat dst", m.nat_dst);
+      for (const auto& [key, slot] : {std::pair{"sport", &m.nat_sport}, std::pair{"dport", &m.nat_dport}})
+        if (auto n = nat[key]) {
+          if (proto == Protocol::icmp) {
+            r_.error(n, fmt::format("nat {}: an icmp entry has no ports", key));
+            continue;
+          }
+          if (auto v = r_.integer(n, fmt::format("nat {}", key), 1, 65535)) *slot = static_cast<std::uint16_t>(*v);
+        }
     }
   }
   const NodeSpec* node = s_.topology.find_node(e.node);
