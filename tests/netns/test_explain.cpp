@@ -58,7 +58,9 @@ BOOST_FIXTURE_TEST_SUITE(explain, nslab::LabFixture)
 BOOST_AUTO_TEST_CASE(a_router_without_a_route_is_named_with_the_address) {
   auto& lab = build(nslab::parse_scenario(kLab, "explain.yaml").topology);
   auto before = nstat(lab.node("r"), "IpExtInNoRoutes");
-  auto why = nslab::explain(lab, icmp("a", "10.9.0.5"));
+  auto result = lab.probe(icmp("a", "10.9.0.5"));
+  BOOST_TEST(result.verdict == nslab::Verdict::unreachable);
+  auto why = nslab::explain(lab, result);
   BOOST_TEST(has(why, "no route on r for 10.9.0.5 (re-run alone: unreachable)"), why);
   // The witnesses: r counted the drop, and has no route.
   BOOST_TEST(nstat(lab.node("r"), "IpExtInNoRoutes") > before);

@@ -55,5 +55,7 @@ std::map<std::string, std::uint64_t> nft_counters(Lab& lab, std::string_view nod
 // 10.9.0.5 (re-run alone: unreachable)", or "cause not known: ..." rather
 // than a guess. Empty for a probe that got through a lab without rules.
 std::string explain(Lab& lab, const Probe& probe, const ProbeOptions& options = {});
+// The same for a probe already run: `explain(lab, lab.probe(p))`.
+std::string explain(Lab& lab, const ProbeResult& result, const ProbeOptions& options = {});
 
 }  // namespace nslab

@@ -173,4 +173,8 @@ std::string explain(Lab& lab, const Probe& probe, const ProbeOptions& options) {
   return detail::explain_probe(lab, probe, options);
 }
 
+std::string explain(Lab& lab, const ProbeResult& result, const ProbeOptions& options) {
+  return detail::explain_probe(lab, result.probe, options);
+}
+
 }  // namespace nslab
