@@ -39,4 +39,19 @@ int netlink_dump(int fd, const void* request, std::size_t size, Each&& each) {
   }
 }
 
+// Calls fn(type, data, length) for each attribute of a netlink message body
+// (`size` bytes at `p`), the type without its NLA_F_NESTED and byte-order flags;
+// stops at the first malformed one.
+template <typename Fn>
+void for_each_attribute(const char* p, int size, Fn&& fn) {
+  while (size >= static_cast<int>(sizeof(nlattr))) {
+    const auto* a = reinterpret_cast<const nlattr*>(p);
+    if (a->nla_len < sizeof(nlattr) || a->nla_len > size) break;
+    fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, static_cast<int>(a->nla_len - NLA_HDRLEN));
+    int step = NLA_ALIGN(a->nla_len);
+    p += step;
+    size -= step;
+  }
+}
+
 }  // namespace nslab::detail

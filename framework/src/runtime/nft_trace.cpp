@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "iptables_text.h"
+#include "netlink_dump.h"
 #include "nslab/fd.h"
 #include "nslab/node.h"
 #include "sys.h"
@@ -47,18 +48,6 @@ std::string family_name(std::uint8_t f) {
   }
 }
 
-template <typename Fn>
-void walk(const char* p, int size, Fn&& fn) {
-  while (size >= static_cast<int>(sizeof(nlattr))) {
-    auto* a = reinterpret_cast<const nlattr*>(p);
-    if (a->nla_len < sizeof(nlattr) || a->nla_len > size) break;
-    fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, static_cast<int>(a->nla_len - NLA_HDRLEN));
-    int step = NLA_ALIGN(a->nla_len);
-    p += step;
-    size -= step;
-  }
-}
-
 std::uint32_t be32(const char* p) {
   std::uint32_t v;
   std::memcpy(&v, p, sizeof v);
@@ -77,7 +66,7 @@ Event parse_event(const nlmsghdr& h) {
   e.family = family_name(g->nfgen_family);
   const char* data = static_cast<const char*>(NLMSG_DATA(&h)) + NLMSG_ALIGN(sizeof(nfgenmsg));
   int len = static_cast<int>(h.nlmsg_len) - static_cast<int>(NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg))));
-  walk(data, len, [&](int type, const char* p, int l) {
+  for_each_attribute(data, len, [&](int type, const char* p, int l) {
     auto text = [&] { return std::string(p, strnlen(p, static_cast<std::size_t>(l))); };
     if (type == NFTA_TRACE_TABLE) e.table = text();
     if (type == NFTA_TRACE_CHAIN) e.chain = text();
@@ -85,7 +74,7 @@ Event parse_event(const nlmsghdr& h) {
     if (type == NFTA_TRACE_RULE_HANDLE && l >= 8) e.handle = be64(p);
     if (type == NFTA_TRACE_POLICY && l >= 4) e.policy = be32(p);
     if (type == NFTA_TRACE_VERDICT)
-      walk(p, l, [&](int t, const char* q, int ql) {
+      for_each_attribute(p, l, [&](int t, const char* q, int ql) {
         if (t == NFTA_VERDICT_CODE && ql >= 4) e.verdict = static_cast<std::int32_t>(be32(q));
       });
   });

@@ -56,27 +56,17 @@ std::map<std::string, Count> chain_counters_here(std::uint8_t family) {
     int len = static_cast<int>(nh->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg))));
     std::string table, chain;
     std::optional<Count> count;
-    auto walk = [](const char* p, int size, auto&& fn) {
-      while (size >= static_cast<int>(sizeof(nlattr))) {
-        auto* a = reinterpret_cast<const nlattr*>(p);
-        if (a->nla_len < sizeof(nlattr) || a->nla_len > size) break;
-        fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, static_cast<int>(a->nla_len - NLA_HDRLEN));
-        int step = NLA_ALIGN(a->nla_len);
-        p += step;
-        size -= step;
-      }
-    };
     auto be64 = [](const char* p) {
       std::uint64_t v;
       std::memcpy(&v, p, sizeof(v));
       return be64toh(v);
     };
-    walk(data, len, [&](int type, const char* p, int l) {
+    detail::for_each_attribute(data, len, [&](int type, const char* p, int l) {
       if (type == NFTA_CHAIN_TABLE) table.assign(p, strnlen(p, static_cast<std::size_t>(l)));
       if (type == NFTA_CHAIN_NAME) chain.assign(p, strnlen(p, static_cast<std::size_t>(l)));
       if (type == NFTA_CHAIN_COUNTERS) {
         count = Count{};
-        walk(p, l, [&](int t, const char* q, int ql) {
+        detail::for_each_attribute(p, l, [&](int t, const char* q, int ql) {
           if (ql < 8) return;
           if (t == NFTA_COUNTER_PACKETS) count->packets = be64(q);
           if (t == NFTA_COUNTER_BYTES) count->bytes = be64(q);
