@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "netlink_dump.h"
@@ -41,9 +42,9 @@ T value_of(const char* p, int size) {
 }
 
 // A dump of `type` for `family`, whose messages start with a header of
-// `header` bytes; each(attributes, size) per message. False when it failed.
+// `header` bytes; each(attributes, size) per message. Returns 0 or the error.
 template <typename Each>
-bool dump(int fd, std::uint16_t type, std::uint8_t family, std::uint32_t header, Each&& each) {
+int dump(int fd, std::uint16_t type, std::uint8_t family, std::uint32_t header, Each&& each) {
   struct {
     nlmsghdr h;
     ndtmsg body;  // ndtmsg and netconfmsg both begin with the family
@@ -58,7 +59,7 @@ bool dump(int fd, std::uint16_t type, std::uint8_t family, std::uint32_t header,
     each(attributes, static_cast<int>(m.nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(header))));
     return true;
   });
-  return error == 0;
+  return error;
 }
 
 }  // namespace
@@ -73,18 +74,23 @@ NeighbourSettings neighbour_settings_here() {
   bool ok = true;
   // proxy_arp and proxy_ndp of every interface, "all" and "default"
   // (net.ipv4.conf.*.proxy_arp, net.ipv6.conf.*.proxy_ndp).
-  for (std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}})
-    ok = ok && dump(fd.get(), RTM_GETNETCONF, family, std::uint32_t{sizeof(netconfmsg)}, [&](const char* p, int size) {
-           each_attribute(p, size, [&](int type, const char* v, int n) {
-             if (type == NETCONFA_PROXY_NEIGH && value_of<std::int32_t>(v, n) != 0) out.proxies = true;
-           });
-         });
+  for (std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
+    int error = dump(fd.get(), RTM_GETNETCONF, family, std::uint32_t{sizeof(netconfmsg)}, [&](const char* p, int size) {
+      each_attribute(p, size, [&](int type, const char* v, int n) {
+        if (type == NETCONFA_PROXY_NEIGH && value_of<std::int32_t>(v, n) != 0) out.proxies = true;
+      });
+    });
+    // A kernel without IPv6 (ipv6.disable=1) has no IPv6 settings to read.
+    bool no_ipv6 = family == AF_INET6 && (error == EOPNOTSUPP || error == EAFNOSUPPORT);
+    if (error != 0 && !no_ipv6) ok = false;
+  }
   // Every interface's ARP and NDP parameters (net.ipv4.neigh.*,
   // net.ipv6.neigh.*): app_solicit hands resolutions to user space, and
   // mcast_solicit × retrans_time_ms is when an unanswered one fails. The
   // parameters without an interface are the tables' defaults of the first
   // namespace, not this one's (which has no `default` entry of its own).
-  ok = ok && dump(fd.get(), RTM_GETNEIGHTBL, AF_UNSPEC, std::uint32_t{sizeof(ndtmsg)}, [&](const char* p, int size) {
+  ok = ok &&
+       0 == dump(fd.get(), RTM_GETNEIGHTBL, AF_UNSPEC, std::uint32_t{sizeof(ndtmsg)}, [&](const char* p, int size) {
          each_attribute(p, size, [&](int type, const char* v, int n) {
            if (type != NDTA_PARMS) return;
            bool device = false;
