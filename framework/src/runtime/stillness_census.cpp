@@ -2,11 +2,11 @@
 // by a thread inside it (sockets, local addresses, neighbour settings, the
 // ruleset), and the processes and threads inside the nodes.
 #include "stillness.h"
-#include "sysctl.h"
+#include "stillness_neighbours.h"
+#include "stillness_ruleset.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -89,7 +89,8 @@ struct NodeCensus {
   bool proxies = false;                // proxy ARP/NDP, proxy entries, user-space resolution
   long failure_ms = 3000;              // the soonest an unanswered resolution fails here
   bool legacy_iptables = false;
-  std::string ruleset;  // JSON
+  RulesetGeneration generation;  // read before the ruleset
+  std::string ruleset;           // JSON
   std::string ruleset_error;
 };
 
@@ -216,70 +217,21 @@ bool has_proxy_entries() {
   return any || error != 0;
 }
 
-// The sysctl tree of this thread's namespace, read through a procfs of the
-// thread's own where it can have one (sysctl.h: a walk of the shared
-// /proc/sys costs O(live namespaces), and a census of N nodes O(N²): 2,048
-// nodes spent 18% of a check comparing /proc/sys dentries).
-class SysctlTree {
- public:
-  SysctlTree() {
-    static thread_local SysctlWriter writer;
-    root_ = writer.root_for(64);
-  }
-  std::vector<std::string> list(const std::string& dir) const {
-    if (root_ < 0) return entries("/proc/sys/" + dir);
-    std::vector<std::string> out;
-    int fd = ::openat(root_, ("sys/" + dir).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return out;
-    if (DIR* d = ::fdopendir(fd)) {
-      while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-      ::closedir(d);
-    } else {
-      ::close(fd);
-    }
-    return out;
-  }
-  long number(const std::string& path, long fallback) const {
-    std::string s;
-    if (root_ < 0) {
-      s = read_file("/proc/sys/" + path);
-    } else if (Fd fd(::openat(root_, ("sys/" + path).c_str(), O_RDONLY | O_CLOEXEC)); fd) {
-      char buf[64];
-      ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
-      if (n > 0) s.assign(buf, static_cast<std::size_t>(n));
-    }
-    if (s.empty()) return fallback;
-    return std::strtol(s.c_str(), nullptr, 10);
-  }
-
- private:
-  int root_ = -1;
-};
-
 void read_neighbour_settings(NodeCensus& c) {
-  SysctlTree tree;
-  for (const char* v : {"ipv4", "ipv6"}) {
-    std::string conf = fmt::format("net/{}/conf", v);
-    const char* proxy = std::string_view(v) == "ipv4" ? "proxy_arp" : "proxy_ndp";
-    for (const auto& i : tree.list(conf))
-      if (tree.number(conf + "/" + i + "/" + proxy, 0) != 0) c.proxies = true;
-    std::string neigh = fmt::format("net/{}/neigh", v);
-    for (const auto& i : tree.list(neigh)) {
-      std::string d = neigh + "/" + i + "/";
-      if (tree.number(d + "app_solicit", 0) != 0) c.proxies = true;
-      long probes = tree.number(d + "mcast_solicit", 3);
-      long retrans = tree.number(d + "retrans_time_ms", 1000);
-      c.failure_ms = std::min(c.failure_ms, std::max(probes, 1L) * std::max(retrans, 10L));
-    }
-  }
-  if (has_proxy_entries()) c.proxies = true;
+  auto settings = neighbour_settings_here();
+  c.proxies = settings.proxies || has_proxy_entries();
+  c.failure_ms = settings.failure_ms;
 }
 
 void read_firewall(NodeCensus& c) {
   for (const char* f : {"ip_tables_names", "ip6_tables_names", "arp_tables_names"})
     if (read_file(std::string("/proc/thread-self/net/") + f).find_first_not_of(" \n") != std::string::npos)
       c.legacy_iptables = true;
+  c.generation = ruleset_generation_here();
+  if (auto json = cached_ruleset(c.generation)) {
+    c.ruleset = std::move(*json);
+    return;
+  }
   try {
     c.ruleset = list_ruleset_json_here();
   } catch (const Error& e) {
@@ -388,9 +340,12 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
     if (c.legacy_iptables)
       return fmt::format("node \"{}\" has legacy iptables tables, whose rules nslab cannot read", name);
     if (!c.ruleset_error.empty()) return fmt::format("node \"{}\": {}", name, c.ruleset_error);
-    auto why = time_dependent_rule(c.ruleset, loss_tables[i]);
-    if (why && why->rfind("rules with \"xt conntrack\"", 0) == 0 && !conntrack_expiry(*nodes[i]))
-      why = time_dependent_rule(c.ruleset, loss_tables[i], {"conntrack"});
+    auto why = ruleset_verdict(c.generation, c.ruleset, loss_tables[i], [&] {
+      auto w = time_dependent_rule(c.ruleset, loss_tables[i]);
+      if (w && w->rfind("rules with \"xt conntrack\"", 0) == 0 && !conntrack_expiry(*nodes[i]))
+        w = time_dependent_rule(c.ruleset, loss_tables[i], {"conntrack"});
+      return w;
+    });
     if (why) return fmt::format("node \"{}\" has {}, whose verdict may change with time", name, *why);
     owned_.insert(c.local.begin(), c.local.end());
     prefixes_.insert(prefixes_.end(), c.prefixes.begin(), c.prefixes.end());

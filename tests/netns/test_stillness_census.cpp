@@ -1,0 +1,133 @@
+// The stillness census's own readers: the neighbour settings read through
+// rtnetlink agree with the sysctl files they replace, and a ruleset read
+// once per nftables generation is read again after every change, by nft
+// or iptables-nft.
+#include <boost/test/unit_test.hpp>
+
+#include <fmt/format.h>
+
+#include "nslab/lab_fixture.h"
+#include "nslab/witness.h"
+#include "stillness_neighbours.h"
+#include "stillness_ruleset.h"
+#include "text.h"
+
+using nslab::Probe;
+using nslab::Verdict;
+using nslab::testing::has;
+using namespace std::chrono_literals;
+
+namespace {
+
+nslab::Topology pair_lab() {
+  nslab::Topology t("census");
+  t.add_node("a");
+  t.add_node("b");
+  t.link("a:eth0 10.0.0.1/24 fd00:1::1/64", "b:eth0 10.0.0.2/24 fd00:1::2/64");
+  return t;
+}
+
+nslab::detail::NeighbourSettings settings_of(nslab::Lab& lab, const char* node) {
+  return lab.node(node).run([] { return nslab::detail::neighbour_settings_here(); });
+}
+
+void sysctl(nslab::Lab& lab, const std::string& assignments) {
+  auto r = nslab::run_in_node(lab.node("b"), "sysctl -qw " + assignments);
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
+}
+
+const nslab::ProbeOptions kShort{.timeout = 300ms};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(stillness_census, nslab::LabFixture)
+
+// What /proc/sys says, the dumps say: the soonest failure is the smallest
+// mcast_solicit × retrans_time_ms of any interface and family; proxy ARP or
+// NDP on one interface, on "all" or on "default", or app_solicit anywhere,
+// is a proxy.
+BOOST_AUTO_TEST_CASE(neighbour_settings_agree_with_the_sysctls) {
+  auto& lab = build(pair_lab());
+  auto fresh = settings_of(lab, "b");
+  BOOST_TEST(!fresh.proxies);
+  BOOST_TEST(fresh.failure_ms == 3000);  // 3 probes, 1 s apart: the kernel's defaults
+  sysctl(lab, "net.ipv4.neigh.eth0.mcast_solicit=2 net.ipv4.neigh.eth0.retrans_time_ms=700");
+  BOOST_TEST(settings_of(lab, "b").failure_ms == 1400);
+  sysctl(lab, "net.ipv6.neigh.lo.mcast_solicit=1 net.ipv6.neigh.lo.retrans_time_ms=300");
+  BOOST_TEST(settings_of(lab, "b").failure_ms == 300);
+  BOOST_TEST(settings_of(lab, "a").failure_ms == 3000);  // another namespace's settings stay its own
+  BOOST_TEST(!settings_of(lab, "b").proxies);
+  for (const char* key :
+       {"net.ipv4.conf.eth0.proxy_arp", "net.ipv4.conf.all.proxy_arp", "net.ipv4.conf.default.proxy_arp",
+        "net.ipv6.conf.eth0.proxy_ndp", "net.ipv6.conf.all.proxy_ndp", "net.ipv6.conf.default.proxy_ndp",
+        "net.ipv4.neigh.eth0.app_solicit", "net.ipv6.neigh.eth0.app_solicit"}) {
+    sysctl(lab, fmt::format("{}=1", key));
+    BOOST_TEST(settings_of(lab, "b").proxies, key);
+    sysctl(lab, fmt::format("{}=0", key));
+    BOOST_TEST(!settings_of(lab, "b").proxies, key);
+  }
+}
+
+// The generation moves on with every commit, nft's and iptables-nft's, and
+// only then; each namespace has its own.
+BOOST_AUTO_TEST_CASE(the_ruleset_generation_moves_with_every_change) {
+  auto& lab = build(pair_lab());
+  auto gen = [&](const char* node) {
+    return lab.node(node).run([] { return nslab::detail::ruleset_generation_here(); });
+  };
+  auto first = gen("b");
+  BOOST_REQUIRE(first.valid);
+  BOOST_TEST(gen("b").generation == first.generation);
+  BOOST_TEST(gen("a").netns != first.netns);
+  auto r = nslab::run_in_node(lab.node("b"), "nft add table inet t");
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
+  auto second = gen("b");
+  BOOST_TEST(second.netns == first.netns);
+  BOOST_TEST(second.generation != first.generation);
+  r = nslab::run_in_node(lab.node("b"), "iptables -A INPUT -p icmp -j ACCEPT");
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
+  BOOST_TEST(gen("b").generation != second.generation);
+}
+
+// The census's verdict on a ruleset is kept per generation: a time-dependent
+// rule added between two batches (nft, then iptables-nft) makes the next one
+// wait, its removal lets the one after decide early again.
+BOOST_AUTO_TEST_CASE(a_rule_changed_between_batches_is_seen_by_the_next) {
+  auto t = pair_lab();
+  t.node("b").nftables_ruleset(R"(
+    table inet d {
+      chain in {
+        type filter hook input priority 0;
+        icmp type echo-request drop
+      }
+    })");
+  auto& lab = build(std::move(t));
+  // b drops echo requests (no neighbour resolution is left under way
+  // between batches: that alone keeps a batch from deciding early).
+  auto silent = [&] { return lab.probe(Probe{.from = "a", .to = "b"}, kShort); };
+  auto early = [](const nslab::ProbeResult& r) { return has(r.detail, "the lab was still after each"); };
+  auto in_b = [&](const std::string& command) {
+    auto r = nslab::run_in_node(lab.node("b"), command);
+    BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
+  };
+  auto r = silent();
+  BOOST_TEST(r.verdict == Verdict::blocked);
+  BOOST_TEST(early(r), r.detail);
+  in_b(
+      "nft add table inet t && nft add chain inet t in '{ type filter hook input priority 0; }' && "
+      "nft add rule inet t in limit rate 1/second accept");
+  r = silent();
+  BOOST_TEST(r.verdict == Verdict::blocked);
+  BOOST_TEST(has(r.detail, "waited it out: node \"b\" has rules with \"limit\""), r.detail);
+  in_b("nft delete table inet t");
+  r = silent();
+  BOOST_TEST(early(r), r.detail);
+  in_b("iptables -A INPUT -m limit --limit 1/second -j ACCEPT");
+  r = silent();
+  BOOST_TEST(has(r.detail, "waited it out: node \"b\" has rules with"), r.detail);
+  in_b("iptables -F INPUT");
+  r = silent();
+  BOOST_TEST(early(r), r.detail);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
