@@ -62,6 +62,7 @@ struct QueuedError {
   Family family = Family::ipv4;
   int type = 0, code = 0;
   std::string from;
+  std::optional<IpAddress> sender;  // the address in `from`
   std::uint32_t info = 0;  // too big (ICMP, or EMSGSIZE at the source): the MTU
 };
 std::optional<QueuedError> read_queued_error(int fd);
