@@ -281,4 +281,28 @@ BOOST_FIXTURE_TEST_CASE(a_count_agrees_with_ping_under_no_and_full_drop, nslab::
              out.expectations[1].summary);
 }
 
+// 20% loss toward b (netem, or an nftables random drop without it): a count
+// of 200 and `ping -c 200` both see about 160 answers, within five standard
+// deviations (about 28) of it.
+BOOST_FIXTURE_TEST_CASE(a_count_measures_a_lossy_link_as_ping_does, nslab::LabFixture) {
+  nslab::Topology t("lossy");
+  t.add_node("a");
+  t.add_node("b");
+  auto& l = t.link("a:eth0 10.0.0.1/30", "b:eth0 10.0.0.2/30");
+  l.impair.loss_percent = 20;
+  l.impair.direction = nslab::Impairment::Direction::a_to_b;
+  auto& lab = build(std::move(t));
+  auto r = lab.count_answers(probe("a", "b"), 200, fast());
+  BOOST_TEST(r.answered >= 132u, r.summary());
+  BOOST_TEST(r.answered <= 188u, r.summary());
+  auto ping = nslab::run_in_node(lab.node("a"), "ping -n -q -c 200 -i 0.002 -W 1 10.0.0.2");
+  auto at = ping.output.find(" received");
+  BOOST_TEST_REQUIRE(at != std::string::npos, ping.output);
+  auto start = ping.output.rfind(", ", at);
+  auto received = std::stoul(ping.output.substr(start + 2, at - start - 2));
+  BOOST_TEST(received >= 132u, ping.output);
+  BOOST_TEST(received <= 188u, ping.output);
+  BOOST_TEST_MESSAGE(fmt::format("20% loss: nslab {} of 200 answered, ping {} of 200 received", r.answered, received));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
