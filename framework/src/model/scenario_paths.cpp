@@ -50,8 +50,9 @@ std::optional<Probe> Loader::series_probe(const YAML::Node& item, std::string_vi
 // { from, to, path: [r1, r2, dst] } / { from, to, via: r2 }, tcp: PORT or udp: PORT, hops: N
 void Loader::path_expectation(const YAML::Node& item) {
   if (auto c = item["count"]) {
-    r_.error(c, "count and path are two expectations (a path is traced once, one probe per TTL); write each on its "
-                "own");
+    r_.error(c,
+             "count and path are two expectations (a path is traced once, one probe per TTL); write each on its "
+             "own");
     return;
   }
   if (!r_.keys(item, with(kProbeKeys, {"path", "via", "hops", "ttl", "sport", "verdict"}), "a path expectation"))
