@@ -63,7 +63,7 @@ struct QueuedError {
   int type = 0, code = 0;
   std::string from;
   std::optional<IpAddress> sender;  // the address in `from`
-  std::uint32_t info = 0;  // too big (ICMP, or EMSGSIZE at the source): the MTU
+  std::uint32_t info = 0;           // too big (ICMP, or EMSGSIZE at the source): the MTU
 };
 std::optional<QueuedError> read_queued_error(int fd);
 // Binds a probe socket to its source address and port, if it has them
