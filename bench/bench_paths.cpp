@@ -39,7 +39,7 @@ nslab::Topology chain() {
     if (i > 1) r.route("10.0.0.0/24", fmt::format("10.0.{}.1", i - 1));
     if (i < kRouters) r.route("10.0.99.0/24", fmt::format("10.0.{}.2", i));
   }
-  t.add_node("dst").route("default", fmt::format("10.0.{}.1", kRouters)).service(nslab::Protocol::tcp, 80);
+  t.add_node("dst").route("default", "10.0.99.1").service(nslab::Protocol::tcp, 80);
   t.node("dst").iptables_rules("-A INPUT -s 10.0.0.3 -j DROP\n");
   t.link("src:eth0 10.0.0.2/24 10.0.0.3/24", "r1:src 10.0.0.1/24");
   for (int i = 1; i < kRouters; ++i)
