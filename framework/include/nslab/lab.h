@@ -22,7 +22,9 @@
 #include "nslab/matrix.h"
 #include "nslab/node.h"
 #include "nslab/options.h"
+#include "nslab/path.h"
 #include "nslab/probe.h"
+#include "nslab/probe_count.h"
 #include "nslab/process.h"
 #include "nslab/topology.h"
 
@@ -90,6 +92,12 @@ class Lab {
   // Every port of a set from one source to one target (probe.h, PortScan):
   // 65,535 TCP ports in about a second where they are refused or open.
   ScanResult scan(const PortScan& scan, const ProbeOptions& options = {});
+  // A traceroute (path.h): one probe per TTL, all at once, each hop named
+  // by the node that answered it.
+  TraceResult trace(const PathTrace& trace, const ProbeOptions& options = {});
+  // `ping -c N` (probe_count.h): `count` single-shot copies of a probe, all
+  // at once, and how many were answered.
+  CountResult count_answers(const Probe& probe, std::size_t count, const ProbeOptions& options = {});
 
   // Starts a program inside a node (see process.h); the lab owns it and kills
   // it first at teardown. The node's hostname and PID namespace settings

@@ -111,6 +111,15 @@ struct ProbeResult {
   std::optional<std::string> echo;
   std::chrono::microseconds rtt{0};
   std::string detail;  // the evidence: "echo reply from 192.168.1.2", ...
+  // The ICMP message that decided the probe, when one did (an echo reply,
+  // time exceeded, an unreachable): its sender, type and code. A trace
+  // (nslab/path.h) names its hops from it.
+  struct Icmp {
+    IpAddress from;
+    int type = 0;
+    int code = 0;
+  };
+  std::optional<Icmp> icmp;
 
   // Empty when the probe sent no payload or got it back unchanged; else what
   // came back instead. A payload that is not echoed intact fails its

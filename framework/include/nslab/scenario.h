@@ -13,7 +13,9 @@
 #include "nslab/matrix.h"
 #include "nslab/options.h"
 #include "nslab/packet.h"
+#include "nslab/path.h"
 #include "nslab/probe.h"
+#include "nslab/probe_count.h"
 #include "nslab/step.h"
 #include "nslab/topology.h"
 #include "nslab/values.h"
@@ -31,6 +33,12 @@ struct ProbeExpectation {
   // open: [80, 443]`): exactly those ports count as open (README, Port scans).
   std::optional<PortSet> ports;
   std::optional<PortSet> open;
+  // `path: [r1, r2, dst]` / `via: r2`: a trace of the probe (Lab::trace)
+  // must show that path (README, Paths); the verdict is not checked.
+  std::optional<ExpectedPath> path;
+  // `count: N` with `answers:` or `loss:`: N single-shot copies of the probe
+  // (Lab::count_answers), their answers counted; the verdict is not checked.
+  std::optional<ExpectedAnswers> answers;
   SourceLocation where;
   std::string str() const;
   PortScan scan() const;  // the scan of a port set

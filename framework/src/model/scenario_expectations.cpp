@@ -16,6 +16,8 @@ PortScan ProbeExpectation::scan() const {
 }
 
 std::string ProbeExpectation::str() const {
+  if (path) return fmt::format("{}: {}", probe.str(), path->str());
+  if (answers) return fmt::format("{}: {}", probe.str(), answers->str());
   if (ports && open) return fmt::format("{}: open {}", scan().str(), open->empty() ? "none" : open->str());
   if (ports) {
     Probe shown = probe;
@@ -77,9 +79,17 @@ void Loader::probe_expectation(const YAML::Node& item) {
     scan_expectation(item);
     return;
   }
+  if (item.IsMap() && (item["path"] || item["via"])) {
+    path_expectation(item);
+    return;
+  }
+  if (item.IsMap() && item["count"]) {
+    count_expectation(item);
+    return;
+  }
   if (!r_.keys(item,
-               {"from", "to", "icmp", "tcp", "udp", "verdict", "served_by", "seen_from", "family", "payload", "source",
-                "sport", "ttl", "size", "df", "tos", "dscp"},
+               {"from",   "to",    "icmp", "tcp",  "udp", "verdict", "served_by", "seen_from", "family", "payload",
+                "source", "sport", "ttl",  "size", "df",  "tos",     "dscp",      "path",      "via",    "count"},
                "an expectation"))
     return;
   ProbeExpectation e;
@@ -162,11 +172,13 @@ std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view w
   const bool ends_known = r_.errors().size() == errors_before;
   const bool scan = ports && item["scan"];
   int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0) + (scan ? 1 : 0);
-  if (protocols != 1) {
+  if (protocols == 0 && icmp_by_default_) {
+    // a path or a count without a protocol key: an ICMP echo
+  } else if (protocols != 1) {
     r_.error(item, fmt::format("{} names exactly one of icmp, tcp: PORT, udp: PORT{}", what, scan ? ", scan" : ""));
     return std::nullopt;
   }
-  if (item["icmp"]) {
+  if (item["icmp"] || protocols == 0) {
     probe.protocol = Protocol::icmp;
   } else if (!scan) {
     auto p = item["tcp"] ? item["tcp"] : item["udp"];

@@ -120,6 +120,11 @@ class Loader {
   // A port set: a number, "1-1024", "22, 80, 8000-8010", or a list of those.
   std::optional<PortSet> port_set(const YAML::Node& n, std::string_view what);
   void scan_expectation(const YAML::Node& item);
+  // scenario_paths.cpp: `path:`/`via:` and `count:` expectations, whose
+  // probe may leave its protocol out (an ICMP echo: icmp_by_default_).
+  void path_expectation(const YAML::Node& item);
+  void count_expectation(const YAML::Node& item);
+  std::optional<Probe> series_probe(const YAML::Node& item, std::string_view what);
   // Where a probe starts (README): a node, node:interface or an address of a
   // node; `source` an address of that node. Report at their own keys.
   bool check_source(const YAML::Node& n, const std::string& from);
@@ -140,6 +145,7 @@ class Loader {
   Reader& r_;
   Scenario& s_;
   std::optional<YAML::Node> defaults_;  // `defaults`, once read
+  bool icmp_by_default_ = false;        // probe_of: no protocol key is an echo
 };
 
 }  // namespace nslab::detail

@@ -62,7 +62,8 @@ struct QueuedError {
   Family family = Family::ipv4;
   int type = 0, code = 0;
   std::string from;
-  std::uint32_t info = 0;  // too big (ICMP, or EMSGSIZE at the source): the MTU
+  std::optional<IpAddress> sender;  // the address in `from`
+  std::uint32_t info = 0;           // too big (ICMP, or EMSGSIZE at the source): the MTU
 };
 std::optional<QueuedError> read_queued_error(int fd);
 // Binds a probe socket to its source address and port, if it has them

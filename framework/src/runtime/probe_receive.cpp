@@ -69,7 +69,10 @@ std::optional<QueuedError> read_queued_error(int fd) {
       sockaddr_storage off{};
       std::size_t off_len = c->cmsg_len - CMSG_LEN(sizeof ee);
       std::memcpy(&off, CMSG_DATA(c) + sizeof ee, std::min(sizeof off, off_len));
-      if (off.ss_family == AF_INET || off.ss_family == AF_INET6) q.from = " from " + from_sockaddr(off).str();
+      if (off.ss_family == AF_INET || off.ss_family == AF_INET6) {
+        q.sender = from_sockaddr(off);
+        q.from = " from " + q.sender->str();
+      }
       return q;
     }
     if (ee.ee_origin == SO_EE_ORIGIN_LOCAL) {
@@ -108,6 +111,7 @@ bool Engine::read_error_queue(Task& t, int fd) {
   if (!v)
     if (auto mapped = icmp_errno(f, q->type, q->code)) v = verdict_of_network_errno(*mapped);
   if (!v) throw SystemError(fmt::format("probe {}: unexpected ICMP error", t.result.probe.str()), q->err);
+  if (q->sender) t.result.icmp = ProbeResult::Icmp{*q->sender, q->type, q->code};
   finish(t, *v, detail::icmp_name(f, q->type, q->code) + mtu + q->from);
   return true;
 }
@@ -317,7 +321,9 @@ void Engine::on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAdd
   auto it = echo_index_.find(m->key);
   if (it == echo_index_.end()) return;
   Task& t = tasks_[it->second];
+  const bool decides = !t.done;  // an answer counts once (finish)
   if (m->reply) {
+    if (decides) t.result.icmp = ProbeResult::Icmp{sender, m->type, m->code};
     std::string d = fmt::format("echo reply from {}", sender.str());
     if (t.too_big > 0) d += fmt::format(" (to a resend in fragments after {})", t.too_big_from);
     finish(t, Verdict::reachable, d);
@@ -336,6 +342,7 @@ void Engine::on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAdd
     send_echo(t);
     return;
   }
+  if (decides) t.result.icmp = ProbeResult::Icmp{sender, m->type, m->code};
   finish(t, verdict_of_network_errno(*err).value_or(Verdict::unreachable),
          fmt::format("{} from {}", name, sender.str()));
 }

@@ -11,6 +11,7 @@
 
 #include "conntrack_check.h"
 #include "probe_engine.h"
+#include "probe_series.h"
 #include "rule_watch.h"
 #include "subprocess.h"
 #include <fmt/format.h>
@@ -168,7 +169,9 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
   for (const auto& e : scenario.expectations) {
     std::size_t first = probes.size();
     if (auto* p = std::get_if<ProbeExpectation>(&e)) {
-      if (!p->ports) probes.push_back(p->probe);  // a port set is a scan of its own, after the batch
+      // A port set is a scan of its own, a path a trace, a count its own
+      // single-shot batch: each after the batch.
+      if (!p->ports && !p->path && !p->answers) probes.push_back(p->probe);
     } else if (auto* m = std::get_if<MatrixSpec>(&e)) {
       expected_table(*m);
       for (auto& cell : matrix_probes(*m)) probes.push_back(std::move(cell));
@@ -189,6 +192,10 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
       o.ms = std::max(o.ms, std::chrono::duration<double, std::milli>(results[k].rtt).count());
     if (auto* p = std::get_if<ProbeExpectation>(&e); p && p->ports) {
       o = run_scan_expectation(lab, *p, scenario.probe_options);
+    } else if (p && p->path) {
+      o = run_path_expectation(lab, *p, scenario.probe_options);
+    } else if (p && p->answers) {
+      o = run_count_expectation(lab, *p, scenario.probe_options);
     } else if (p) {
       const ProbeResult& r = results[first];
       o.title = p->str();
