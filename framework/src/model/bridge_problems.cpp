@@ -40,7 +40,7 @@ void check_bridge(const NodeSpec& n, const BridgeSpec& b, const std::vector<std:
   const BridgeOptions& o = b.switching;
   const SourceLocation at = first_known({&o.where, &b.where, &n.where});
   const std::string what = fmt::format("bridge \"{}:{}\"", n.name, b.name);
-  auto problem = [&](std::string msg, const SourceLocation& w) { out.emplace_back(std::move(msg), w); };
+  auto problem = [&](const std::string& msg, const SourceLocation& w) { out.emplace_back(msg, w); };
   if (o.forward_delay) {
     if (!o.stp.value_or(false)) problem(fmt::format("{}: forward_delay is an STP timer; it needs stp: true", what), at);
     if (*o.forward_delay < 2 || *o.forward_delay > 30)
