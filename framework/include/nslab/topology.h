@@ -11,12 +11,14 @@
 #include <string_view>
 #include <vector>
 
+#include "nslab/bridge_options.h"
 #include "nslab/error.h"
 #include "nslab/impairment.h"
 #include "nslab/ip_address.h"
 #include "nslab/limits.h"
 #include "nslab/link_kinds.h"
 #include "nslab/names.h"
+#include "nslab/nexthop.h"
 #include "nslab/routing.h"
 #include "nslab/values.h"
 
@@ -49,6 +51,7 @@ struct BridgeSpec {
   std::string name;
   std::vector<Prefix> addresses;
   int mtu = 0;
+  BridgeOptions switching;  // VLANs, STP, ageing, port flags (bridge_options.h)
   SourceLocation where;
 };
 
@@ -69,6 +72,7 @@ struct RouteSpec {
   bool onlink = false;
   std::optional<std::uint8_t> protocol, scope;
   std::vector<NextHop> nexthops;
+  std::uint32_t nhid = 0;  // a nexthop object of the node (nexthop.h), instead of via and dev; 0: none
   SourceLocation where;
 
   // "default via 192.168.1.254", "192.168.1.0/24 dev eth0", "blackhole 10.0.0.0/8".
@@ -78,7 +82,7 @@ struct RouteSpec {
   // A route as a scenario file writes it, in `ip route` words:
   //   [unreachable | prohibit | blackhole | local | throw] DEST [via GATEWAY]
   //   [dev IF] [metric N] [table T] [src ADDRESS] [onlink] [proto P] [scope S]
-  //   [nexthop via GW [dev IF] [weight W] [onlink] ...]
+  //   [nexthop via GW [dev IF] [weight W] [onlink] ...] [nhid ID]
   // DEST is "default", "default6", a prefix, or an address (a host route):
   // "default via 192.168.1.254", "10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5",
   // "unreachable 198.51.100.0/24". Throws ConfigError at `where`. Checks
@@ -147,10 +151,15 @@ struct NodeSpec {
   std::vector<RuleSpec> rules;    // `ip_rules`, in order given
   std::vector<TableSpec> tables;  // named tables
   std::vector<NeighbourSpec> neighbours;
+  std::vector<NexthopSpec> nexthops;  // `nexthops`, nexthop objects (nexthop.h)
   ArpMode arp = ArpMode::planned;
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, const std::vector<std::string>& addresses = {});
+  // The switch settings of a bridge added before (bridge_options.h):
+  //   bridge("br0").bridge_options("br0", {.vlan_filtering = true, .ports = {{.name = "veth-a", .pvid = 10}}})
+  // Throws ConfigError when the node has no such bridge.
+  NodeSpec& bridge_options(std::string_view bridge, BridgeOptions options);
   // The full route text (RouteSpec::parse): route("unreachable 10.9.0.0/16"),
   // route("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5"), route("default").
   NodeSpec& route(std::string_view text);
@@ -179,6 +188,9 @@ struct NodeSpec {
   NodeSpec& table(std::string name, std::uint32_t id);
   NodeSpec& neighbour(std::string_view text);
   NodeSpec& arp_dynamic(bool dynamic = true);
+  // nexthop("id 1 via 10.0.1.254 dev eth0"), nexthop("id 3 group 1/2") (NexthopSpec::parse).
+  NodeSpec& nexthop(std::string_view text);
+  const NexthopSpec* find_nexthop(std::uint32_t id) const;
   // A table's number: a number, main/local/default, or a name in `tables`.
   std::optional<std::uint32_t> table_id(std::string_view table) const;
 };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <unordered_map>
 
 namespace nslab {
 
@@ -70,14 +71,36 @@ std::string kind_node(const std::string& node, const NodeInterface& i) {
                      i.up ? "" : "\\n(down)");
 }
 
+// A bridge port's edge label: "port", with its VLANs ("port\npvid 10",
+// "port\nvlans 10,20") and isolation when the bridge's options give them.
+std::string port_label(const NodeSpec* n, const std::string& bridge, const std::string& port) {
+  std::string s = "port";
+  const BridgeSpec* b = n ? n->find_bridge(bridge) : nullptr;
+  const BridgePort* p = b ? b->switching.find_port(port) : nullptr;
+  if (!p) return s;
+  if (auto v = p->vlan_label(); !v.empty()) s += "\\n" + v;
+  if (p->isolated.value_or(false)) s += "\\nisolated";
+  return s;
+}
+
+// A bridge's box label after its name: "(bridge)", or "(bridge, vlan_filtering, stp)".
+std::string bridge_kind(const BridgeSpec& b) {
+  std::string s = "(bridge";
+  if (b.switching.vlan_filtering.value_or(false)) s += ", vlan_filtering";
+  if (b.switching.stp.value_or(false)) s += ", stp";
+  return s + ")";
+}
+
 // Inside a node: what a link kind stands on, and its members.
-std::string kind_edges(const std::string& node, const NodeInterface& i) {
+std::string kind_edges(const NodeSpec& n, const NodeInterface& i) {
+  const std::string& node = n.name;
   std::string out;
   if (!i.parent.empty())
     out += fmt::format("  {} -- {} [style=dotted, label=\"{}\"];\n", id(node, i.parent), id(node, i.name),
                        is_tunnel(i.kind) ? "underlay" : "parent");
   if (!i.bridge.empty())
-    out += fmt::format("  {} -- {} [style=dashed, label=\"port\"];\n", id(node, i.name), id(node, i.bridge));
+    out += fmt::format("  {} -- {} [style=dashed, label=\"{}\"];\n", id(node, i.name), id(node, i.bridge),
+                       port_label(&n, i.bridge, i.name));
   for (const auto& m : i.members)
     out += fmt::format("  {} -- {} [style=dashed, label=\"member\"];\n", id(node, m), id(node, i.name));
   return out;
@@ -151,8 +174,8 @@ std::string to_dot(const Topology& t) {
     out += fmt::format("  subgraph cluster_{} {{\n    label=\"{}\"; style=rounded; color=\"#555555\";\n", cluster++,
                        escape(n.name));
     for (const auto& b : n.bridges)
-      out += fmt::format("    {} [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"{} (bridge){}\"];\n",
-                         id(n.name, b.name), escape(b.name), addresses(b.addresses));
+      out += fmt::format("    {} [shape=box, style=filled, fillcolor=\"#dde8f7\", label=\"{} {}{}\"];\n",
+                         id(n.name, b.name), escape(b.name), bridge_kind(b), addresses(b.addresses));
     for (const auto& l : t.links())
       for (const auto* e : {&l.a, &l.b})
         if (e->node == n.name)
@@ -163,15 +186,24 @@ std::string to_dot(const Topology& t) {
       out += fmt::format("    {} [shape=point, label=\"\"];\n", id(n.name, "lo"));
     out += "  }\n";
   }
+  // Nodes by name, for the port labels (only where some bridge lists ports).
+  std::unordered_map<std::string_view, const NodeSpec*> switches;
+  for (const auto& n : t.nodes())
+    for (const auto& b : n.bridges)
+      if (!b.switching.ports.empty()) switches.emplace(n.name, &n);
+  auto switch_of = [&](const std::string& node) -> const NodeSpec* {
+    auto it = switches.find(node);
+    return it == switches.end() ? nullptr : it->second;
+  };
   for (const auto& l : t.links()) {
     out += fmt::format("  {} -- {} [label=\"veth\"];\n", id(l.a.node, l.a.interface), id(l.b.node, l.b.interface));
     for (const auto* e : {&l.a, &l.b})
       if (!e->bridge.empty())
-        out += fmt::format("  {} -- {} [style=dashed, label=\"port\"];\n", id(e->node, e->interface),
-                           id(e->node, e->bridge));
+        out += fmt::format("  {} -- {} [style=dashed, label=\"{}\"];\n", id(e->node, e->interface),
+                           id(e->node, e->bridge), port_label(switch_of(e->node), e->bridge, e->interface));
   }
   for (const auto& n : t.nodes())
-    for (const auto& i : n.interfaces) out += kind_edges(n.name, i);
+    for (const auto& i : n.interfaces) out += kind_edges(n, i);
   out += tunnel_edges(t);
   out += "}\n";
   return out;

@@ -129,6 +129,7 @@ std::string RouteSpec::str() const {
   if (protocol) s += " proto " + name_of(*protocol, kProtocols);
   if (scope) s += " scope " + name_of(*scope, kScopes);
   for (const auto& h : nexthops) s += " " + h.str();
+  if (nhid) s += fmt::format(" nhid {}", nhid);
   return s;
 }
 
@@ -189,8 +190,8 @@ std::size_t parse_nexthop(const Words& w, std::size_t i, RouteSpec& r) {
 }  // namespace
 
 RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
-  static const std::vector<std::string> kWords{"via",   "dev",   "metric", "table",  "src",
-                                               "proto", "scope", "onlink", "nexthop"};
+  static const std::vector<std::string> kWords{"via",   "dev",   "metric", "table",   "src",
+                                               "proto", "scope", "onlink", "nexthop", "nhid"};
   try {
     auto w = split_words(text);
     std::size_t i = 0;
@@ -237,6 +238,8 @@ RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
         extra.table = std::string(v);
       } else if (key == "src")
         extra.src = parse_address("route source", v);
+      else if (key == "nhid")
+        extra.nhid = static_cast<std::uint32_t>(number_or_throw("route nhid", v, 1, UINT32_MAX));
       else if (key == "proto")
         extra.protocol = named_or_number("proto", v, kProtocols);
       else
@@ -244,6 +247,10 @@ RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
     }
     if (!extra.nexthops.empty() && (!via.empty() || !dev.empty()))
       throw ConfigError("a multipath route gives via and dev in each nexthop, not before them");
+    if (extra.nhid && (!via.empty() || !dev.empty() || !extra.nexthops.empty()))
+      throw ConfigError(
+          "a route with nhid takes its gateway and device from the nexthop object, not via, dev or "
+          "nexthop");
     if (!via.empty() && !IpAddress::parse(via))
       throw ConfigError(fmt::format("route gateway \"{}\" is not an IP address", via));
     RouteSpec r = make(to, via, dev);
@@ -257,6 +264,7 @@ RouteSpec RouteSpec::parse(std::string_view text, const SourceLocation& where) {
     r.protocol = extra.protocol;
     r.scope = extra.scope;
     r.nexthops = std::move(extra.nexthops);
+    r.nhid = extra.nhid;
     r.where = where;
     return r;
   } catch (const ConfigError& e) {

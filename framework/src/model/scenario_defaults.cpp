@@ -12,10 +12,10 @@
 namespace nslab::detail {
 
 const Keys& Loader::node_keys() {
-  static const Keys keys{"bridges",      "sysctl", "routes",   "services",      "iptables",      "ip6tables",
-                         "nftables",     "run",    "hostname", "pid_namespace", "ip_rules",      "tables",
-                         "neighbours",   "arp",    "limits",   "interfaces",    "iptables_file", "ip6tables_file",
-                         "nftables_file"};
+  static const Keys keys{"bridges",       "sysctl",  "routes",   "services",      "iptables",      "ip6tables",
+                         "nftables",      "run",     "hostname", "pid_namespace", "ip_rules",      "tables",
+                         "neighbours",    "arp",     "limits",   "interfaces",    "iptables_file", "ip6tables_file",
+                         "nftables_file", "nexthops"};
   return keys;
 }
 

@@ -4,6 +4,7 @@
 // Internal to src/model; its parts follow the file's sections:
 //   scenario.cpp               the top level, options, values several sections share
 //   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
+//   scenario_bridges.cpp       a bridge's switch settings: VLANs, STP, ports
 //   scenario_limits.cpp        a node's resource limits
 //   scenario_defaults.cpp      defaults and groups (reuse; merge keys are yaml_reader.cpp's)
 //   scenario_routing.cpp       nodes: ip rules, tables, neighbours, arp; a route's policy keys
@@ -61,6 +62,11 @@ class Loader {
   // scenario_rule_files.cpp: `iptables_file:` and the like (`inline_rules`: the node's inline key)
   void rule_file(const YAML::Node& node, const YAML::Node& inline_rules, RulesSpec& out, std::string_view what);
   void bridges(NodeSpec& n, const YAML::Node& b);
+  // scenario_bridges.cpp: a bridge's switch settings and ports
+  static const Keys& bridge_switch_keys();
+  void bridge_switching(BridgeSpec& b, const YAML::Node& body);
+  void bridge_ports(BridgeSpec& b, const YAML::Node& map);
+  void vlan_list(BridgePort& p, const YAML::Node& n);
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
 
@@ -83,6 +89,7 @@ class Loader {
   void tables(NodeSpec& n, const YAML::Node& map);
   void neighbours(NodeSpec& n, const YAML::Node& list);
   void arp(NodeSpec& n, const YAML::Node& a);
+  void nexthops(NodeSpec& n, const YAML::Node& list);
   void route_policy(RouteSpec& r, const YAML::Node& item);
 
   // scenario_links.cpp

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <climits>
+#include <cstdint>
 #include <fmt/format.h>
 #include <set>
 
@@ -57,6 +58,7 @@ void Loader::node(NodeSpec& n, const YAML::Node& own) {
   if (auto rl = body["ip_rules"]) ip_rules(n, rl);
   if (auto nb = body["neighbours"]) neighbours(n, nb);
   if (auto a = body["arp"]) arp(n, a);
+  if (auto nh = body["nexthops"]) nexthops(n, nh);  // scenario_routing.cpp
   if (auto sv = body["services"])
     for (const auto& item : r_.list(sv, "services")) service(n, item);
   rules(body["iptables"], n.iptables, "iptables");
@@ -176,12 +178,15 @@ void Loader::bridges(NodeSpec& n, const YAML::Node& b) {
     spec.name = *name;
     spec.where = r_.at(key);
     if (value && value.IsMap()) {
-      if (r_.keys(value, {"addresses", "mtu"}, fmt::format("bridge \"{}\"", *name))) {
+      Keys allowed{"addresses", "mtu"};
+      allowed.insert(allowed.end(), bridge_switch_keys().begin(), bridge_switch_keys().end());
+      if (r_.keys(value, allowed, fmt::format("bridge \"{}\"", *name))) {
         if (auto a = value["addresses"])
           for (const auto& item : r_.list(a, "addresses"))
             if (auto p = r_.prefix(item, "bridge address")) spec.addresses.push_back(*p);
         if (auto m = value["mtu"])
           if (auto v = r_.integer(m, "mtu", 68, 65535)) spec.mtu = static_cast<int>(*v);
+        bridge_switching(spec, value);  // scenario_bridges.cpp
       }
     } else if (value && !value.IsNull()) {
       for (const auto& item : r_.list(value, "bridge addresses"))
@@ -204,8 +209,10 @@ void Loader::route(NodeSpec& n, const YAML::Node& item) {
     if (item.IsScalar()) {
       r = RouteSpec::parse(item.Scalar(), r_.at(item));
     } else if (item.IsMap()) {
-      if (!r_.keys(item, {"to", "via", "dev", "metric", "type", "table", "src", "onlink", "proto", "scope", "nexthops"},
-                   "a route"))
+      if (!r_.keys(
+              item,
+              {"to", "via", "dev", "metric", "type", "table", "src", "onlink", "proto", "scope", "nexthops", "nhid"},
+              "a route"))
         return;
       std::string to = "default", via, dev;
       if (auto t = item["to"]) to = r_.scalar(t, "to").value_or("default");
@@ -223,6 +230,13 @@ void Loader::route(NodeSpec& n, const YAML::Node& item) {
               t, fmt::format("route type \"{}\" is not unicast, blackhole, unreachable, prohibit, local or throw", v));
       }
       route_policy(r, item);
+      if (auto h = item["nhid"]) {
+        if (auto v = r_.integer(h, "nhid", 1, UINT32_MAX)) r.nhid = static_cast<std::uint32_t>(*v);
+        if (!via.empty() || !dev.empty() || item["nexthops"])
+          r_.error(h,
+                   "a route with nhid takes its gateway and device from the nexthop object, not via, dev or "
+                   "nexthops");
+      }
     } else {
       r_.error(item, "a route is \"DEST via GATEWAY\" or a mapping {to, via, dev}");
       return;

@@ -46,6 +46,19 @@ void Loader::neighbours(NodeSpec& n, const YAML::Node& list) {
   }
 }
 
+// Nexthop objects, each in `ip nexthop` words (NexthopSpec::parse).
+void Loader::nexthops(NodeSpec& n, const YAML::Node& list) {
+  for (const auto& item : r_.list(list, "nexthops")) {
+    auto text = r_.scalar(item, "a nexthop (\"id 1 via 10.0.0.1 dev eth0\")");
+    if (!text) continue;
+    try {
+      n.nexthops.push_back(NexthopSpec::parse(*text, r_.at(item)));
+    } catch (const ConfigError& e) {
+      r_.error(item, e.message());
+    }
+  }
+}
+
 void Loader::arp(NodeSpec& n, const YAML::Node& a) {
   auto v = r_.scalar(a, "arp");
   if (!v) return;

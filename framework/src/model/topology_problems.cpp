@@ -13,7 +13,9 @@
 #include <utility>
 
 #include "iptables_text.h"
+#include "bridge_problems.h"
 #include "link_kind_problems.h"
+#include "nexthop_problems.h"
 #include "nftables_text.h"
 #include "routing_problems.h"
 #include "rule_files.h"
@@ -338,7 +340,7 @@ void route_problems(const Topology& t, Problems& problem) {
                               "connected to \"{}\"",
                               r.str(), n.name, r.via->str(), n.name),
                   where);
-      } else if (r.type == RouteType::unicast && r.dev.empty() && r.nexthops.empty()) {
+      } else if (r.type == RouteType::unicast && r.dev.empty() && r.nexthops.empty() && !r.nhid) {
         problem(fmt::format("route \"{}\" on node \"{}\" needs a gateway (via) or a device (dev)", r.str(), n.name),
                 where);
       }
@@ -354,12 +356,14 @@ std::vector<ConfigError> Topology::problems() const {
   for (auto& e : detail::link_kind_problems(*this)) problem(e.message(), e.where());
   impairment_problems(*this, problem);
   bridge_mtu_problems(*this, problem);
+  for (auto& e : detail::bridge_option_problems(*this)) problem(e.message(), e.where());
   address_problems(*this, problem);
   listener_problems(*this, problem);
   firewall_problems(*this, problem);
   route_problems(*this, problem);
   auto out = problem.take();
   routing_problems(*this, out);  // rules, tables, next hops, neighbours
+  detail::nexthop_problems(*this, out);
   return out;
 }
 

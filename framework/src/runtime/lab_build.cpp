@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "bridge_setup.h"
 #include "fd_limit.h"
 #include "link_kinds.h"
 #include "link_watch.h"
@@ -191,6 +192,7 @@ void Lab::create_namespaces() {
     // per thread is enough.
     if (!spec.bridges.empty()) {
       if (!w.has_bridge_nf) w.has_bridge_nf = w.sysctl.exists("net.bridge.bridge-nf-call-iptables");
+      check_bridge_netfilter(spec, *w.has_bridge_nf);  // a bridge's own nf_call_iptables (bridge_setup.h)
       if (*w.has_bridge_nf) {
         w.sysctl.write("net.bridge.bridge-nf-call-iptables", "0");
         w.sysctl.write("net.bridge.bridge-nf-call-ip6tables", "0");
@@ -243,7 +245,8 @@ void Lab::create_links() {
     Node& n = *named.at(spec.name);
     for (const auto& b : spec.bridges) {
       MacAddress mac = next_mac();
-      int idx = netlink_of(n).create_bridge(b.name, b.mtu, spec.name + ":" + b.name, mac);
+      const BridgeOptions* options = b.switching.bridge_level() ? &b.switching : nullptr;
+      int idx = netlink_of(n).create_bridge(b.name, b.mtu, spec.name + ":" + b.name, mac, options);
       bridge_index[spec.name + ":" + b.name] = idx;
       NodeInternals::record_interface(n, {b.name, b.addresses, mac});
     }
@@ -271,6 +274,7 @@ void Lab::create_links() {
     netlink_of(*named.at(std::string_view(label).substr(0, colon))).set_up(index, true, label);
   }
   create_link_kinds(topology_, nodes_);  // vlan, bond, vxlan...: on what exists now
+  set_bridge_ports(topology_, nodes_);   // VLANs and flags, once every port is enslaved
 }
 
 // Times the routes apart (times_.routes_ms); build() counts the rest as
@@ -282,6 +286,10 @@ void Lab::add_addresses_and_routes() {
     const NodeSpec& spec = topology_.nodes()[k];
     Node& n = *nodes_[k];
     if (n.interfaces().empty()) {
+      if (!spec.nexthops.empty())
+        add_nexthops(netlink_of(n), spec, [&](const std::string& name) -> int {
+          throw NetlinkError(fmt::format("no link \"{}:{}\"", spec.name, name), ENODEV);
+        });
       add_rules(netlink_of(n), spec);
       continue;
     }
@@ -307,6 +315,7 @@ void Lab::add_addresses_and_routes() {
       }
     }
     auto r0 = Clock::now();
+    if (!spec.nexthops.empty()) add_nexthops(netlink_of(n), spec, index_of);  // before the routes naming them
     for (const auto& r : spec.routes) {
       RouteRequest req = route_request(spec, r, index_of);  // policy_routing.cpp
       try {
@@ -392,7 +401,8 @@ void Lab::wait_links_up() {
     }
   drop_done();
 
-  auto deadline = Clock::now() + options_.link_up_timeout;
+  // STP bridges forward only after listening and learning (bridge_setup.h).
+  auto deadline = Clock::now() + options_.link_up_timeout + stp_settle_time(topology_);
   std::chrono::microseconds pause{100};
   while (!want.empty()) {
     if (Clock::now() > deadline) {
@@ -426,6 +436,7 @@ void Lab::wait_links_up() {
     drop_done();
     pause = std::min(pause * 2, std::chrono::microseconds{5000});
   }
+  wait_stp_forwarding(topology_, nodes_, deadline);
   // The watcher may still be between setting a link's state and activating
   // its queues; it holds the RTNL lock for both, and any request that takes
   // the lock (setting lo up again) waits for it to finish.

@@ -232,7 +232,8 @@ void Netlink::create_veth(const VethEnd& local, const VethEnd& peer) {
   impl_->must(m.get(), fmt::format("cannot create veth \"{}\" <-> \"{}\"", local.label, peer.label));
 }
 
-int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label, std::optional<MacAddress> mac) {
+int Netlink::create_bridge(std::string_view name, int mtu, std::string_view label, std::optional<MacAddress> mac,
+                           const BridgeOptions* options) {
   if (auto why = interface_name_problem(name))
     throw ConfigError(fmt::format("cannot create bridge \"{}\": {}", label, *why));
   Msg m = new_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
@@ -245,8 +246,14 @@ int Netlink::create_bridge(std::string_view name, int mtu, std::string_view labe
   if (mtu > 0) put_u32(m.get(), IFLA_MTU, static_cast<std::uint32_t>(mtu));
   nlattr* linkinfo = nest(m.get(), IFLA_LINKINFO);
   put_str(m.get(), IFLA_INFO_KIND, "bridge");
+  if (options) put_bridge_data(m.get(), *options);  // netlink_bridge.cpp
   nla_nest_end(m.get(), linkinfo);
-  impl_->must(m.get(), fmt::format("cannot create bridge \"{}\"", label));
+  if (int err = impl_->transact(m.get()); err != 0) {
+    const std::string what = fmt::format("cannot create bridge \"{}\"", label);
+    if (auto lack = options ? bridge_refusal(*options, err) : std::string(); !lack.empty())
+      throw EnvironmentError(fmt::format("{}: {}", what, lack));
+    throw NetlinkError(what, err);
+  }
   return link(name).index;
 }
 

@@ -22,6 +22,8 @@
 namespace nslab {
 
 struct NodeInterface;  // nslab/link_kinds.h
+struct BridgeOptions;  // nslab/bridge_options.h
+struct BridgePort;
 
 // The tc parent under a netem root qdisc (1:1), for a rate limit below it.
 inline constexpr std::uint32_t kNetemChildHandle = (1u << 16) | 1u;
@@ -94,6 +96,20 @@ struct RouteRequest {
     bool onlink = false;
   };
   std::vector<Hop> nexthops;
+  std::uint32_t nhid = 0;  // a nexthop object instead of gateway, oif and nexthops
+};
+
+// A nexthop object (`ip nexthop add`; nslab/nexthop.h): a gateway on a
+// device, a device, a blackhole, or a group of other objects with weights.
+struct NexthopRequest {
+  std::uint32_t id = 0;
+  Family family = Family::ipv4;
+  std::optional<IpAddress> gateway;
+  int oif = 0;
+  bool onlink = false;
+  bool blackhole = false;
+  std::vector<std::pair<std::uint32_t, int>> group;  // id, weight 1..256
+  std::string label;                                 // for messages: "r: id 1 via 10.0.1.254 dev eth0"
 };
 
 // A policy rule (`ip rule add`), as RuleSpec describes it.
@@ -151,8 +167,15 @@ class Netlink {
   // has carrier at once and its queue is activated on the spot. Brought up
   // empty, its activation would wait for the kernel's link watcher, which
   // handles a bridge's carrier change at most once a second.
+  // With options that set something (bridge_options.h), they go in the same
+  // message; vlan_filtering on a kernel without it is an EnvironmentError.
   int create_bridge(std::string_view name, int mtu, std::string_view label,
-                    std::optional<MacAddress> mac = std::nullopt);
+                    std::optional<MacAddress> mac = std::nullopt, const BridgeOptions* options = nullptr);
+  // A bridge port's flags and VLANs (netlink_bridge.cpp), and with
+  // drop_default_vlan the kernel's VLAN 1 taken off it.
+  void set_bridge_port(int index, const BridgePort& port, bool drop_default_vlan, std::string_view label);
+  // Every bridge port's STP state (ifindex, BR_STATE_*).
+  std::vector<std::pair<int, int>> bridge_port_states() const;
   void set_up(int index, bool up, std::string_view label);
   // Enslaves (master > 0) and sets up/down the link called name, in one message.
   void configure(std::string_view name, int master, bool up, std::string_view label);
@@ -163,6 +186,7 @@ class Netlink {
   void add_route(const RouteRequest& route);  // netlink_routing.cpp
   void delete_route(const RouteRequest& route);
   void add_rule(const RuleRequest& rule);
+  void add_nexthop(const NexthopRequest& nexthop);  // netlink_nexthops.cpp
   // Link kinds (netlink_kinds.cpp): creates `spec` down and unenslaved,
   // standing on `parent` (an ifindex; 0: none), and returns its ifindex. A
   // kind this kernel lacks throws EnvironmentError naming the kernel option.

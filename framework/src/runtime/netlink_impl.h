@@ -54,6 +54,12 @@ inline nlattr* nest(nl_msg* m, int type) {
   return a;
 }
 
+// A bridge's IFLA_INFO_DATA from its options, and why the kernel refused
+// them (err) when that is this kernel's lack; empty otherwise
+// (netlink_bridge.cpp).
+void put_bridge_data(nl_msg* m, const BridgeOptions& o);
+std::string bridge_refusal(const BridgeOptions& o, int err);
+
 // A route-netlink socket in the calling thread's namespace, with nslab's
 // settings. Throws naming `owner`; out of descriptors, it says which limit.
 nl_sock* open_socket(const std::string& owner);

@@ -89,6 +89,7 @@ void Netlink::route_message(const RouteRequest& r, bool add) {
   if (r.metric > 0) put_u32(m.get(), RTA_PRIORITY, static_cast<std::uint32_t>(r.metric));
   if (r.src) put(m.get(), RTA_PREFSRC, r.src->data(), r.src->size());
   if (!r.nexthops.empty()) put_nexthops(m.get(), r);
+  if (r.nhid) put_u32(m.get(), RTA_NH_ID, r.nhid);
   impl_->must(m.get(), fmt::format("cannot {} route \"{}\"", add ? "add" : "delete", r.label));
 }
 

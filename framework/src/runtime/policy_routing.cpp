@@ -26,6 +26,7 @@ RouteRequest route_request(const NodeSpec& node, const RouteSpec& r, const Index
   if (r.protocol) req.protocol = *r.protocol;
   req.scope = r.scope;
   for (const auto& h : r.nexthops) req.nexthops.push_back({h.via, oif(h.dev), h.weight, h.onlink});
+  req.nhid = r.nhid;
   return req;
 }
 
@@ -44,6 +45,29 @@ const AddressOptions* find_options(const AddressOptionsMap& all, const std::stri
   for (const auto& o : it->second)
     if (o.prefix == p) return &o;
   return nullptr;
+}
+
+void add_nexthops(Netlink& nl, const NodeSpec& node, const IndexOf& index_of) {
+  // Single nexthops before the groups made of them.
+  for (bool groups : {false, true})
+    for (const auto& h : node.nexthops) {
+      if (h.is_group() != groups) continue;
+      NexthopRequest req;
+      req.id = h.id;
+      req.family = h.family;
+      req.gateway = h.via;
+      req.oif = h.dev.empty() ? 0 : (h.dev == "lo" ? 1 : index_of(h.dev));
+      req.onlink = h.onlink;
+      req.blackhole = h.blackhole;
+      for (const auto& m : h.group) req.group.emplace_back(m.id, m.weight);
+      req.label = node.name + ": " + h.str();
+      try {
+        nl.add_nexthop(req);
+      } catch (const NetlinkError& e) {
+        if (h.where.known()) throw ConfigError(e.what(), h.where);
+        throw;
+      }
+    }
 }
 
 void add_rules(Netlink& nl, const NodeSpec& node) {

@@ -23,6 +23,9 @@ using AddressOptionsMap = std::map<std::string, std::vector<AddressOptions>, std
 AddressOptionsMap address_options(const Topology& t);
 const AddressOptions* find_options(const AddressOptionsMap& all, const std::string& label, const Prefix& p);
 
+// The node's nexthop objects (`nexthops`), singles before groups; a
+// nexthop the kernel refuses is reported at its own position.
+void add_nexthops(Netlink& nl, const NodeSpec& node, const IndexOf& index_of);
 // The node's `ip_rules`, in order; a rule the kernel refuses is reported at
 // the rule's own position (ConfigError).
 void add_rules(Netlink& nl, const NodeSpec& node);
