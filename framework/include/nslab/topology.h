@@ -17,6 +17,7 @@
 #include "nslab/limits.h"
 #include "nslab/link_kinds.h"
 #include "nslab/names.h"
+#include "nslab/ovs.h"
 #include "nslab/routing.h"
 #include "nslab/values.h"
 
@@ -50,6 +51,8 @@ struct BridgeSpec {
   std::vector<Prefix> addresses;
   int mtu = 0;
   SourceLocation where;
+  BridgeKind kind = BridgeKind::linux_bridge;
+  OvsOptions ovs;  // kind ovs: datapath, fail mode, flows, ports, mirrors (ovs.h)
 };
 
 struct RouteSpec {
@@ -151,6 +154,8 @@ struct NodeSpec {
   SourceLocation where;
 
   NodeSpec& bridge(std::string name, const std::vector<std::string>& addresses = {});
+  // An Open vSwitch bridge (ovs.h): ovs_bridge("br0", {.fail_mode = OvsFailMode::secure}).
+  NodeSpec& ovs_bridge(std::string name, OvsOptions options = {}, const std::vector<std::string>& addresses = {});
   // The full route text (RouteSpec::parse): route("unreachable 10.9.0.0/16"),
   // route("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5"), route("default").
   NodeSpec& route(std::string_view text);

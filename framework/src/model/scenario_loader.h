@@ -3,7 +3,8 @@
 // expectations. It collects problems rather than stopping at the first.
 // Internal to src/model; its parts follow the file's sections:
 //   scenario.cpp               the top level, options, values several sections share
-//   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
+//   scenario_nodes.cpp         nodes: sysctls, routes, services, rules, programs
+//   scenario_bridges.cpp       a node's bridges: Linux and Open vSwitch (kind: ovs)
 //   scenario_limits.cpp        a node's resource limits
 //   scenario_defaults.cpp      defaults and groups (reuse; merge keys are yaml_reader.cpp's)
 //   scenario_routing.cpp       nodes: ip rules, tables, neighbours, arp; a route's policy keys
@@ -60,9 +61,16 @@ class Loader {
   void rules(const YAML::Node& node, RulesSpec& out, std::string_view what);
   // scenario_rule_files.cpp: `iptables_file:` and the like (`inline_rules`: the node's inline key)
   void rule_file(const YAML::Node& node, const YAML::Node& inline_rules, RulesSpec& out, std::string_view what);
-  void bridges(NodeSpec& n, const YAML::Node& b);
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
+
+  // scenario_bridges.cpp
+  void bridges(NodeSpec& n, const YAML::Node& b);
+  void bridge_common(BridgeSpec& spec, const YAML::Node& value);
+  void ovs_bridge(BridgeSpec& spec, const YAML::Node& value);
+  void ovs_port(OvsOptions& o, const YAML::Node& key, const YAML::Node& body);
+  // One of `words`, or a positioned error naming the closest one.
+  std::optional<std::string> word_of(const YAML::Node& n, std::string_view what, const Keys& words);
 
   // scenario_limits.cpp
   void limits(NodeSpec& n, const YAML::Node& body);

@@ -15,6 +15,7 @@
 #include "iptables_text.h"
 #include "link_kind_problems.h"
 #include "nftables_text.h"
+#include "ovs_problems.h"
 #include "routing_problems.h"
 #include "rule_files.h"
 
@@ -354,6 +355,7 @@ std::vector<ConfigError> Topology::problems() const {
   for (auto& e : detail::link_kind_problems(*this)) problem(e.message(), e.where());
   impairment_problems(*this, problem);
   bridge_mtu_problems(*this, problem);
+  detail::ovs_problems(*this, [&](const std::string& m, const SourceLocation& w) { problem(m, w); });
   address_problems(*this, problem);
   listener_problems(*this, problem);
   firewall_problems(*this, problem);
