@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_where_written) {
                     "p-red, p-trunk"),
              e);
   e = scenario_errors(lab("        kind: ovs\n        ports: { p-red: { tag: 4096 } }\n"), "o.yaml");
-  BOOST_TEST(has(e, "o.yaml:7:30: tag must be a whole number from 0 to 4095, not \"4096\""), e);
+  BOOST_TEST(has(e, "o.yaml:7:32: tag must be a whole number from 0 to 4095, not \"4096\""), e);
   e = scenario_errors(lab("        kind: ovs\n        ports: { p-red: { vlan_mode: acces } }\n"), "o.yaml");
   BOOST_TEST(has(e, "did you mean \"access\"?"), e);
   e = scenario_errors(lab("        kind: ovs\n        ports: { p-red: { vlan_mode: access } }\n"), "o.yaml");
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(flows_are_checked_without_ovs_ofctl) {
                            "o.yaml");
   BOOST_TEST(has(e, "o.yaml:10:13: openflow: flow \"priority=2,arp\" has no actions"), e);
   e = scenario_errors(lab("        kind: ovs\n        openflow: \"priority=1 actions=drop\\x01\"\n"), "o.yaml");
-  BOOST_TEST(has(e, "o.yaml:7:19: openflow: a flow is one line of printable text; this one has the control "
+  BOOST_TEST(has(e, "o.yaml:7:43: openflow: a flow is one line of printable text; this one has the control "
                     "character 0x01"),
              e);
   e = scenario_errors(lab("        openflow: \"actions=drop\"\n"), "o.yaml");
