@@ -87,6 +87,15 @@ OvsLab::OvsLab(const Topology& t, const std::vector<Node*>& nodes) : topology_(t
             fmt::format("{}bridge \"{}:{}\" has datapath system, which needs the kernel's openvswitch module "
                         "(CONFIG_OPENVSWITCH); this kernel has none (datapath netdev works on any kernel)",
                         b.where.known() ? b.where.str() + ": " : "", n.name, b.name));
+    for (const auto& b : n.bridges)
+      // The netdev datapath's own port of a bridge is a tap device.
+      if (b.kind == BridgeKind::ovs && b.ovs.datapath == OvsDatapath::netdev &&
+          ::access("/dev/net/tun", R_OK | W_OK) != 0)
+        throw EnvironmentError(fmt::format(
+            "{}bridge \"{}:{}\": the netdev datapath makes the bridge's own port as a tap device, and /dev/net/tun "
+            "cannot be opened here ({}; rootless, it must be readable and writable by everyone, as Debian makes "
+            "it: chmod 0666 /dev/net/tun)",
+            b.where.known() ? b.where.str() + ": " : "", n.name, b.name, std::strerror(errno)));
     nodes_.push_back(nodes.at(i));
   }
   if (nodes_.empty()) return;
