@@ -24,8 +24,8 @@
 #include "text.h"
 
 using namespace std::chrono_literals;
-using nslab::testing::has;
 using nslab::Verdict;
+using nslab::testing::has;
 
 namespace {
 

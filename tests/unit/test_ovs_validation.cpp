@@ -92,8 +92,9 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_where_written) {
   e = scenario_errors(lab("        datapath: netdev\n"), "o.yaml");
   BOOST_TEST(has(e, "o.yaml:6:9: unknown key \"datapath\" in bridge \"br0\""), e);
   e = scenario_errors(lab("        kind: ovs\n        ports: { p-green: { tag: 10 } }\n"), "o.yaml");
-  BOOST_TEST(has(e, "o.yaml:7:18: bridge \"sw:br0\": \"p-green\" is not one of its ports; its ports are p-blue, "
-                    "p-red, p-trunk"),
+  BOOST_TEST(has(e,
+                 "o.yaml:7:18: bridge \"sw:br0\": \"p-green\" is not one of its ports; its ports are p-blue, "
+                 "p-red, p-trunk"),
              e);
   e = scenario_errors(lab("        kind: ovs\n        ports: { p-red: { tag: 4096 } }\n"), "o.yaml");
   BOOST_TEST(has(e, "o.yaml:7:32: tag must be a whole number from 0 to 4095, not \"4096\""), e);
@@ -111,13 +112,15 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_where_written) {
 }
 
 BOOST_AUTO_TEST_CASE(flows_are_checked_without_ovs_ofctl) {
-  auto e = scenario_errors(lab("        kind: ovs\n        openflow: |\n          # ok\n          priority=1 actions=drop\n"
-                               "            priority=2,arp\n"),
-                           "o.yaml");
+  auto e =
+      scenario_errors(lab("        kind: ovs\n        openflow: |\n          # ok\n          priority=1 actions=drop\n"
+                          "            priority=2,arp\n"),
+                      "o.yaml");
   BOOST_TEST(has(e, "o.yaml:10:13: openflow: flow \"priority=2,arp\" has no actions"), e);
   e = scenario_errors(lab("        kind: ovs\n        openflow: \"priority=1 actions=drop\\x01\"\n"), "o.yaml");
-  BOOST_TEST(has(e, "o.yaml:7:43: openflow: a flow is one line of printable text; this one has the control "
-                    "character 0x01"),
+  BOOST_TEST(has(e,
+                 "o.yaml:7:43: openflow: a flow is one line of printable text; this one has the control "
+                 "character 0x01"),
              e);
   e = scenario_errors(lab("        openflow: \"actions=drop\"\n"), "o.yaml");
   BOOST_TEST(has(e, "unknown key \"openflow\" in bridge \"br0\""), e);

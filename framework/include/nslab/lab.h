@@ -3,10 +3,9 @@
 // destructor; nothing is ever created in the caller's namespace.
 //
 // Teardown order (reverse of the members below): processes first (killed and
-// reaped), then the Open vSwitch daemons and their directories, then services and probe sockets, then each node's netlink socket,
-// then the namespace handles. Closing
-// the last handle of a namespace makes the kernel delete its links, veth peers
-// included, in the background.
+// reaped), then the Open vSwitch daemons and their directories, then services and probe sockets, then each node's
+// netlink socket, then the namespace handles. Closing the last handle of a namespace makes the kernel delete its links,
+// veth peers included, in the background.
 #pragma once
 
 #include <chrono>
@@ -30,7 +29,7 @@
 namespace nslab::detail {
 class LabCgroups;
 class OvsLab;
-}
+}  // namespace nslab::detail
 
 namespace nslab {
 

@@ -30,7 +30,7 @@ enum class OvsVlanMode { access, trunk, native_tagged, native_untagged };
 std::string_view to_string(BridgeKind k) noexcept;
 std::string_view to_string(OvsDatapath d) noexcept;
 std::string_view to_string(OvsFailMode m) noexcept;
-std::string_view to_string(OvsVlanMode m) noexcept;  // "native-tagged"
+std::string_view to_string(OvsVlanMode m) noexcept;                        // "native-tagged"
 std::optional<BridgeKind> parse_bridge_kind(std::string_view s) noexcept;  // "linux", "ovs"
 std::optional<OvsDatapath> parse_ovs_datapath(std::string_view s) noexcept;
 std::optional<OvsFailMode> parse_ovs_fail_mode(std::string_view s) noexcept;
@@ -40,8 +40,8 @@ std::optional<OvsVlanMode> parse_ovs_vlan_mode(std::string_view s) noexcept;
 // link end written "node:NAME@bridge").
 struct OvsPort {
   std::string name;
-  std::optional<std::uint16_t> tag;  // access VLAN, or native VLAN of a native-* port (0..4095)
-  std::vector<std::uint16_t> trunks;  // VLANs a trunk carries; empty: all
+  std::optional<std::uint16_t> tag;      // access VLAN, or native VLAN of a native-* port (0..4095)
+  std::vector<std::uint16_t> trunks;     // VLANs a trunk carries; empty: all
   std::optional<OvsVlanMode> vlan_mode;  // empty: access with a tag, else trunk (OVS's default)
   SourceLocation where;
 };

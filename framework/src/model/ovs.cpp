@@ -125,9 +125,9 @@ std::vector<ConfigError> openflow_problems(std::string_view text, const SourceLo
     // ovs-ofctl's own rule (ofp-flow.c): every flow to add names its actions.
     auto a = l.text.find("action");
     if (a == std::string::npos || l.text.find('=', a) == std::string::npos)
-      out.emplace_back(fmt::format("openflow: flow \"{}\" has no actions (e.g. \"actions=normal\" or \"actions=drop\")",
-                                   l.text),
-                       at_line(where, l.line, l.column));
+      out.emplace_back(
+          fmt::format("openflow: flow \"{}\" has no actions (e.g. \"actions=normal\" or \"actions=drop\")", l.text),
+          at_line(where, l.line, l.column));
   }
   return out;
 }
@@ -164,9 +164,9 @@ void ovs_problems(const Topology& t, const std::function<void(const std::string&
         if (!seen.insert(p.name).second)
           problem(fmt::format("bridge \"{}:{}\": port \"{}\" is given twice", n.name, b.name, p.name), p.where);
         if (!port_of(p.name))
-          problem(fmt::format("bridge \"{}:{}\": \"{}\" is not one of its ports; {}", n.name, b.name, p.name,
-                              hint(p.name)),
-                  p.where);
+          problem(
+              fmt::format("bridge \"{}:{}\": \"{}\" is not one of its ports; {}", n.name, b.name, p.name, hint(p.name)),
+              p.where);
         auto bad = [&](const std::string& why) {
           problem(fmt::format("bridge \"{}:{}\" port \"{}\": {}", n.name, b.name, p.name, why), p.where);
         };

@@ -242,7 +242,7 @@ MacAddress Lab::next_mac() {
 
 void Lab::create_links() {
   const auto named = by_name(nodes_);
-  std::map<std::string, int, std::less<>> bridge_index;  // "node:bridge"
+  std::map<std::string, int, std::less<>> bridge_index;     // "node:bridge"
   std::map<std::string, MacAddress, std::less<>> ovs_macs;  // Open vSwitch makes these (ovs_lab.h)
   for (const auto& spec : topology_.nodes()) {
     Node& n = *named.at(spec.name);
@@ -291,7 +291,8 @@ void Lab::create_links() {
     ovs_->configure(ovs_macs);
     for (const auto& [label, mac] : ovs_macs) {
       auto colon = label.find(':');
-      netlink_of(*named.at(std::string_view(label).substr(0, colon))).configure(label.substr(colon + 1), 0, true, label);
+      netlink_of(*named.at(std::string_view(label).substr(0, colon)))
+          .configure(label.substr(colon + 1), 0, true, label);
     }
     for (auto* p : ovs_->processes()) process_list_.push_back(p);
     times_.ovs_ms = ms_since(t0);

@@ -58,7 +58,8 @@ bool accepts(const std::string& path) {
 // directory wakes the wait (inotify); a socket bound but not yet listening
 // refuses, so look again shortly after. Throws when the daemon exits or the
 // time is up.
-void wait_socket(const std::string& dir, const std::string& socket, Process& daemon, std::chrono::milliseconds timeout) {
+void wait_socket(const std::string& dir, const std::string& socket, Process& daemon,
+                 std::chrono::milliseconds timeout) {
   Fd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (in) ::inotify_add_watch(in.get(), dir.c_str(), IN_CREATE | IN_MOVED_TO);
   const auto deadline = Clock::now() + timeout;
@@ -69,8 +70,7 @@ void wait_socket(const std::string& dir, const std::string& socket, Process& dae
     pollfd p{in.get(), POLLIN, 0};
     ::poll(&p, in ? 1 : 0, 5);
     char buf[4096];
-    while (in && ::read(in.get(), buf, sizeof buf) > 0) {
-    }
+    while (in && ::read(in.get(), buf, sizeof buf) > 0) {}
   }
 }
 
@@ -90,12 +90,12 @@ OvsDaemons::OvsDaemons(const Node& node, ProcessSpec settings) : node_(node), se
   // A short path: unix socket names have 108 bytes at most.
   char tmpl[] = "/tmp/nslab-ovs-XXXXXX";
   if (!::mkdtemp(tmpl))
-    throw SystemError(fmt::format("node \"{}\": cannot create a directory for Open vSwitch in /tmp", node.name()), errno);
+    throw SystemError(fmt::format("node \"{}\": cannot create a directory for Open vSwitch in /tmp", node.name()),
+                      errno);
   dir_ = tmpl;
   try {
-    guardian_ = std::make_unique<Subprocess>(
-        SubprocessSpec{.label = fmt::format("the Open vSwitch guardian of node \"{}\"", node.name()),
-                       .remove_trees = {dir_}});
+    guardian_ = std::make_unique<Subprocess>(SubprocessSpec{
+        .label = fmt::format("the Open vSwitch guardian of node \"{}\"", node.name()), .remove_trees = {dir_}});
   } catch (...) {
     ::rmdir(dir_.c_str());
     throw;
@@ -103,8 +103,8 @@ OvsDaemons::OvsDaemons(const Node& node, ProcessSpec settings) : node_(node), se
   auto created = run_program({ovs_program("ovsdb-tool"), "create", dir_ + "/conf.db", schema_path()}, {},
                              std::chrono::seconds(10));
   if (!created.ok())
-    throw SystemError(fmt::format("node \"{}\": ovsdb-tool cannot create the database: {}", node.name(), created.output),
-                      0);
+    throw SystemError(
+        fmt::format("node \"{}\": ovsdb-tool cannot create the database: {}", node.name(), created.output), 0);
   ProcessSpec db = settings_;
   db.argv = {ovs_program("ovsdb-server"),
              dir_ + "/conf.db",
@@ -126,8 +126,12 @@ OvsDaemons::~OvsDaemons() {
 void OvsDaemons::start_switch(std::chrono::milliseconds timeout) {
   wait_socket(dir_, dir_ + "/db.sock", *ovsdb_, timeout);
   ProcessSpec sw = settings_;
-  sw.argv = {ovs_program("ovs-vswitchd"), "unix:" + dir_ + "/db.sock", "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
-             "--no-chdir", "-vconsole:warn", "-vsyslog:off"};
+  sw.argv = {ovs_program("ovs-vswitchd"),
+             "unix:" + dir_ + "/db.sock",
+             "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
+             "--no-chdir",
+             "-vconsole:warn",
+             "-vsyslog:off"};
   sw.env = environment();
   vswitchd_ = std::make_unique<Process>(node_, std::move(sw));
   wait_socket(dir_, dir_ + "/ovs-vswitchd.ctl", *vswitchd_, timeout);

@@ -118,8 +118,8 @@ void OvsLab::start() {
   // Every ovsdb-server first, then every switch: their start-ups overlap.
   for (Node* n : nodes_) {
     const NodeSpec& spec = topology_.node(n->name());
-    auto d = std::make_unique<OvsDaemons>(*n, ProcessSpec{.hostname = spec.hostname,
-                                                          .pid_namespace = spec.pid_namespace});
+    auto d =
+        std::make_unique<OvsDaemons>(*n, ProcessSpec{.hostname = spec.hostname, .pid_namespace = spec.pid_namespace});
     daemons_.emplace(n->name(), std::move(d));
   }
   for (auto& [name, d] : daemons_) d->start_switch(kDaemonTimeout);
@@ -211,8 +211,8 @@ void OvsLab::configure_node(const NodeSpec& spec, const OvsDaemons& d,
             "{}bridge \"{}:{}\": ovs-vswitchd cannot open the kernel datapath (datapath system needs the openvswitch "
             "module, CONFIG_OPENVSWITCH, loaded or loadable here): {}",
             b.where.known() ? b.where.str() + ": " : "", spec.name, b.name, out));
-    throw SystemError(fmt::format("node \"{}\": ovs-vsctl could not make its Open vSwitch bridges ({}): {}",
-                                  spec.name, r.timed_out ? "timed out" : fmt::format("exit {}", r.status), out),
+    throw SystemError(fmt::format("node \"{}\": ovs-vsctl could not make its Open vSwitch bridges ({}): {}", spec.name,
+                                  r.timed_out ? "timed out" : fmt::format("exit {}", r.status), out),
                       0);
   }
   for (const auto& b : spec.bridges)
@@ -228,7 +228,9 @@ void OvsLab::load_flows(const NodeSpec& spec, const BridgeSpec& b, const OvsDaem
     std::ofstream f(file);
     f << b.ovs.openflow;
     if (!b.ovs.openflow.empty() && b.ovs.openflow.back() != '\n') f << '\n';
-    if (!f) throw SystemError(fmt::format("cannot write the flows of bridge \"{}:{}\" to {}", spec.name, b.name, file), errno);
+    if (!f)
+      throw SystemError(fmt::format("cannot write the flows of bridge \"{}:{}\" to {}", spec.name, b.name, file),
+                        errno);
   }
   auto r = d.run({"ovs-ofctl", "--bundle", "add-flows", b.name, file}, kDaemonTimeout);
   if (r.ok()) return;

@@ -174,7 +174,7 @@ Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) 
   State& s = *state_;
   s.label = !spec.label.empty() ? spec.label
             : guardian ? "the guardian of " + (spec.remove_dirs.empty() ? spec.remove_trees : spec.remove_dirs).front()
-                                : join(spec.argv);
+                       : join(spec.argv);
   std::string exe = guardian ? "" : find_program(spec.argv[0]);
   if (!guardian && exe.empty())
     throw EnvironmentError(fmt::format("{}: \"{}\" is not installed (not found in PATH)", s.label, spec.argv[0]));
