@@ -122,8 +122,7 @@ void Lab::build() {
     slot = ms_since(p0);
   };
   phase(times_.namespaces_ms, [&] { create_namespaces(); });
-  // Open vSwitch daemons start on a helper thread while the links are made
-  // (ovs_lab.h); create_links configures the bridges once they are up.
+  // Open vSwitch daemons start now, on a helper thread (ovs_lab.h).
   ovs_ = std::make_unique<detail::OvsLab>(topology_, node_list_);
   phase(times_.links_ms, [&] { create_links(); });
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
@@ -288,12 +287,7 @@ void Lab::create_links() {
   create_link_kinds(topology_, nodes_);  // vlan, bond, vxlan...: on what exists now
   if (!ovs_macs.empty()) {
     auto t0 = Clock::now();
-    ovs_->configure(ovs_macs);
-    for (const auto& [label, mac] : ovs_macs) {
-      auto colon = label.find(':');
-      netlink_of(*named.at(std::string_view(label).substr(0, colon)))
-          .configure(label.substr(colon + 1), 0, true, label);
-    }
+    ovs_->configure(ovs_macs);  // and sets the bridges' own interfaces up
     for (auto* p : ovs_->processes()) process_list_.push_back(p);
     times_.ovs_ms = ms_since(t0);
   }

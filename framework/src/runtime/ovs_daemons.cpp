@@ -66,7 +66,8 @@ void wait_socket(const std::string& dir, const std::string& socket, Process& dae
   while (!accepts(socket)) {
     daemon.require_running();
     if (Clock::now() >= deadline)
-      throw TimeoutError(fmt::format("{} did not accept on {} within {} ms", daemon.label(), socket, timeout.count()));
+      throw TimeoutError(fmt::format("{} did not accept on {} within {} ms; the end of its output:\n{}", daemon.label(),
+                                     socket, timeout.count(), daemon.log_tail()));
     pollfd p{in.get(), POLLIN, 0};
     ::poll(&p, in ? 1 : 0, 5);
     char buf[4096];
@@ -101,10 +102,11 @@ OvsDaemons::OvsDaemons(const Node& node, ProcessSpec settings) : node_(node), se
     throw;
   }
   auto created = run_program({ovs_program("ovsdb-tool"), "create", dir_ + "/conf.db", schema_path()}, {},
-                             std::chrono::seconds(10));
+                             std::chrono::seconds(30));
   if (!created.ok())
-    throw SystemError(
-        fmt::format("node \"{}\": ovsdb-tool cannot create the database: {}", node.name(), created.output), 0);
+    throw ProcessError(fmt::format("node \"{}\": ovsdb-tool cannot create the database ({}): {}", node.name(),
+                                   created.timed_out ? "timed out" : fmt::format("exit {}", created.status),
+                                   created.output));
   ProcessSpec db = settings_;
   db.argv = {ovs_program("ovsdb-server"),
              dir_ + "/conf.db",
@@ -159,8 +161,9 @@ ProcessResult OvsDaemons::run(std::vector<std::string> argv, std::chrono::millis
 
 std::vector<Process*> OvsDaemons::processes() const {
   std::vector<Process*> out;
-  if (ovsdb_) out.push_back(ovsdb_.get());
+  // The switch first: a probe that waits for a lab program names it.
   if (vswitchd_) out.push_back(vswitchd_.get());
+  if (ovsdb_) out.push_back(ovsdb_.get());
   return out;
 }
 

@@ -18,6 +18,7 @@
 
 #include "nslab/error.h"
 #include "nslab/fd.h"
+#include "lab_build.h"
 #include "nslab/node.h"
 #include "ovs_daemons.h"
 
@@ -25,7 +26,9 @@ namespace nslab::detail {
 
 namespace {
 
-constexpr std::chrono::milliseconds kDaemonTimeout{10000};
+// Bounds for the daemons' start-up and ovs-vsctl's wait for ovs-vswitchd;
+// they matter only when something is wrong (a slow emulated VM takes seconds).
+constexpr std::chrono::milliseconds kDaemonTimeout{30000};
 
 bool has_ovs_bridge(const NodeSpec& n) {
   for (const auto& b : n.bridges)
@@ -90,12 +93,16 @@ OvsLab::OvsLab(const Topology& t, const std::vector<Node*>& nodes) : topology_(t
     for (const auto& b : n.bridges)
       // The netdev datapath's own port of a bridge is a tap device.
       if (b.kind == BridgeKind::ovs && b.ovs.datapath == OvsDatapath::netdev &&
-          ::access("/dev/net/tun", R_OK | W_OK) != 0)
+          ::access("/dev/net/tun", R_OK | W_OK) != 0) {
+        const int err = errno;
         throw EnvironmentError(fmt::format(
             "{}bridge \"{}:{}\": the netdev datapath makes the bridge's own port as a tap device, and /dev/net/tun "
-            "cannot be opened here ({}; rootless, it must be readable and writable by everyone, as Debian makes "
-            "it: chmod 0666 /dev/net/tun)",
-            b.where.known() ? b.where.str() + ": " : "", n.name, b.name, std::strerror(errno)));
+            "cannot be opened here ({}{})",
+            b.where.known() ? b.where.str() + ": " : "", n.name, b.name, std::strerror(err),
+            err == ENOENT ? "; the tun module (CONFIG_TUN) makes it: modprobe tun"
+                          : "; rootless, it must be readable and writable by everyone, as Debian makes it: chmod "
+                            "0666 /dev/net/tun"));
+      }
     nodes_.push_back(nodes.at(i));
   }
   if (nodes_.empty()) return;
@@ -141,6 +148,10 @@ void OvsLab::configure(const std::map<std::string, MacAddress, std::less<>>& mac
   if (starter_.joinable()) starter_.join();
   if (failed_) std::rethrow_exception(failed_);
   for (Node* n : nodes_) configure_node(topology_.node(n->name()), *daemons_.at(n->name()), macs);
+  // The bridges' own interfaces (taps or internal ports), up like a Linux bridge.
+  for (Node* n : nodes_)
+    for (const auto& b : topology_.node(n->name()).bridges)
+      if (b.kind == BridgeKind::ovs) netlink_of(*n).configure(b.name, 0, true, n->name() + ":" + b.name);
   // Checksums: both ends of every link with an end on a netdev bridge.
   std::map<std::string, std::vector<std::string>> offload;
   for (const auto& l : topology_.links()) {

@@ -47,6 +47,7 @@ class OvsLab {
   // where a checksum left to the hardware is never filled in). A flow that
   // ovs-ofctl rejects is a ConfigError at its line of the scenario.
   // `macs`: the address of each bridge's own interface ("node:bridge").
+  // Last, it sets the bridges' own interfaces up.
   void configure(const std::map<std::string, MacAddress, std::less<>>& macs);
 
   const OvsDaemons* daemons(std::string_view node) const;
