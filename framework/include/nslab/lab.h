@@ -3,14 +3,14 @@
 // destructor; nothing is ever created in the caller's namespace.
 //
 // Teardown order (reverse of the members below): processes first (killed and
-// reaped), then services and probe sockets, then each node's netlink socket,
-// then the namespace handles. Closing
-// the last handle of a namespace makes the kernel delete its links, veth peers
-// included, in the background.
+// reaped), then the Open vSwitch daemons and their directories, then services and probe sockets, then each node's
+// netlink socket, then the namespace handles. Closing the last handle of a namespace makes the kernel delete its links,
+// veth peers included, in the background.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,7 +30,8 @@
 
 namespace nslab::detail {
 class LabCgroups;
-}
+class OvsLab;
+}  // namespace nslab::detail
 
 namespace nslab {
 
@@ -49,6 +50,7 @@ struct BuildTimes {
   double wait_up_ms = 0;
   double services_ms = 0;
   double processes_ms = 0;
+  double ovs_ms = 0;  // of links_ms: Open vSwitch bridges, ports and flows, with the wait for the daemons
   double total_ms = 0;
 };
 
@@ -127,6 +129,13 @@ class Lab {
   void add_route(std::string_view node, const RouteSpec& route);
   void delete_route(std::string_view node, const RouteSpec& route);
 
+  // The environment of the Open vSwitch tools for the node's own daemons
+  // (OVS_RUNDIR, OVS_DBDIR, OVS_LOGDIR, OVS_SYSCONFDIR: its private
+  // directory, with db.sock and BRIDGE.mgmt): `ovs-vsctl show` and
+  // `ovs-ofctl dump-flows BRIDGE` run inside the node with it. Empty for a
+  // node without OVS bridges.
+  std::map<std::string, std::string> ovs_environment(std::string_view node) const;
+
   // Starts a capture on "node:interface" (see capture.h).
   Capture capture(std::string_view on, const std::string& filter = {});
 
@@ -158,6 +167,7 @@ class Lab {
   std::vector<Process*> process_list_;               // processes_, for processes()
   std::unique_ptr<ServiceHost> services_;            // destroyed before the nodes: it uses their sockets
   std::unique_ptr<detail::LabCgroups> cgroups_;      // the nodes' limits; destroyed after processes_
+  std::unique_ptr<detail::OvsLab> ovs_;              // Open vSwitch daemons; destroyed after processes_
   std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
   // The `run:` programs among processes_ that must keep running.
   std::vector<std::pair<Process*, SourceLocation>> lasting_;

@@ -19,6 +19,7 @@
 #include "nslab/link_kinds.h"
 #include "nslab/names.h"
 #include "nslab/nexthop.h"
+#include "nslab/ovs.h"
 #include "nslab/routing.h"
 #include "nslab/values.h"
 
@@ -53,6 +54,8 @@ struct BridgeSpec {
   int mtu = 0;
   BridgeOptions switching;  // VLANs, STP, ageing, port flags (bridge_options.h)
   SourceLocation where;
+  BridgeKind kind = BridgeKind::linux_bridge;
+  OvsOptions ovs;  // kind ovs: datapath, fail mode, flows, ports, mirrors (ovs.h)
 };
 
 struct RouteSpec {
@@ -160,6 +163,8 @@ struct NodeSpec {
   //   bridge("br0").bridge_options("br0", {.vlan_filtering = true, .ports = {{.name = "veth-a", .pvid = 10}}})
   // Throws ConfigError when the node has no such bridge.
   NodeSpec& bridge_options(std::string_view bridge, BridgeOptions options);
+  // An Open vSwitch bridge (ovs.h): ovs_bridge("br0", {.fail_mode = OvsFailMode::secure}).
+  NodeSpec& ovs_bridge(std::string name, OvsOptions options = {}, const std::vector<std::string>& addresses = {});
   // The full route text (RouteSpec::parse): route("unreachable 10.9.0.0/16"),
   // route("10.0.0.0/8 via 10.1.1.1 dev eth0 metric 5"), route("default").
   NodeSpec& route(std::string_view text);

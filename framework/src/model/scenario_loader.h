@@ -3,8 +3,8 @@
 // expectations. It collects problems rather than stopping at the first.
 // Internal to src/model; its parts follow the file's sections:
 //   scenario.cpp               the top level, options, values several sections share
-//   scenario_nodes.cpp         nodes: bridges, sysctls, routes, services, rules, programs
-//   scenario_bridges.cpp       a bridge's switch settings: VLANs, STP, ports
+//   scenario_nodes.cpp         nodes: sysctls, routes, services, rules, programs
+//   scenario_bridges.cpp       a node's bridges: Linux (switch settings: VLANs, STP, ports) and Open vSwitch (kind: ovs)
 //   scenario_limits.cpp        a node's resource limits
 //   scenario_defaults.cpp      defaults and groups (reuse; merge keys are yaml_reader.cpp's)
 //   scenario_routing.cpp       nodes: ip rules, tables, neighbours, arp; a route's policy keys
@@ -61,14 +61,21 @@ class Loader {
   void rules(const YAML::Node& node, RulesSpec& out, std::string_view what);
   // scenario_rule_files.cpp: `iptables_file:` and the like (`inline_rules`: the node's inline key)
   void rule_file(const YAML::Node& node, const YAML::Node& inline_rules, RulesSpec& out, std::string_view what);
-  void bridges(NodeSpec& n, const YAML::Node& b);
-  // scenario_bridges.cpp: a bridge's switch settings and ports
+  // scenario_bridges.cpp: a Linux bridge's switch settings and ports
   static const Keys& bridge_switch_keys();
   void bridge_switching(BridgeSpec& b, const YAML::Node& body);
   void bridge_ports(BridgeSpec& b, const YAML::Node& map);
   void vlan_list(BridgePort& p, const YAML::Node& n);
   void route(NodeSpec& n, const YAML::Node& item);
   void service(NodeSpec& n, const YAML::Node& item);
+
+  // scenario_bridges.cpp
+  void bridges(NodeSpec& n, const YAML::Node& b);
+  void bridge_common(BridgeSpec& spec, const YAML::Node& value);
+  void ovs_bridge(BridgeSpec& spec, const YAML::Node& value);
+  void ovs_port(OvsOptions& o, const YAML::Node& key, const YAML::Node& body);
+  // One of `words`, or a positioned error naming the closest one.
+  std::optional<std::string> word_of(const YAML::Node& n, std::string_view what, const Keys& words);
 
   // scenario_limits.cpp
   void limits(NodeSpec& n, const YAML::Node& body);

@@ -1,5 +1,5 @@
-// The scenario loader's "nodes" section: each node's bridges, sysctls,
-// routes, services, firewall rules and programs.
+// The scenario loader's "nodes" section: each node's sysctls, routes,
+// services, firewall rules and programs.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -167,37 +167,6 @@ void Loader::rules(const YAML::Node& node, RulesSpec& out, std::string_view what
   if (auto v = r_.scalar(node, what)) {
     out.text = *v;
     out.where = r_.text_start(node);
-  }
-}
-
-void Loader::bridges(NodeSpec& n, const YAML::Node& b) {
-  auto add = [&](const YAML::Node& key, const YAML::Node& value) {
-    auto name = r_.scalar(key, "a bridge name");
-    if (!name) return;
-    BridgeSpec spec;
-    spec.name = *name;
-    spec.where = r_.at(key);
-    if (value && value.IsMap()) {
-      Keys allowed{"addresses", "mtu"};
-      allowed.insert(allowed.end(), bridge_switch_keys().begin(), bridge_switch_keys().end());
-      if (r_.keys(value, allowed, fmt::format("bridge \"{}\"", *name))) {
-        if (auto a = value["addresses"])
-          for (const auto& item : r_.list(a, "addresses"))
-            if (auto p = r_.prefix(item, "bridge address")) spec.addresses.push_back(*p);
-        if (auto m = value["mtu"])
-          if (auto v = r_.integer(m, "mtu", 68, 65535)) spec.mtu = static_cast<int>(*v);
-        bridge_switching(spec, value);  // scenario_bridges.cpp
-      }
-    } else if (value && !value.IsNull()) {
-      for (const auto& item : r_.list(value, "bridge addresses"))
-        if (auto p = r_.prefix(item, "bridge address")) spec.addresses.push_back(*p);
-    }
-    n.bridges.push_back(std::move(spec));
-  };
-  if (b.IsMap()) {
-    for (auto it = b.begin(); it != b.end(); ++it) add(it->first, it->second);
-  } else {
-    for (const auto& item : r_.list(b, "bridges")) add(item, YAML::Node());
   }
 }
 

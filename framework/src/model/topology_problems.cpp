@@ -17,6 +17,7 @@
 #include "link_kind_problems.h"
 #include "nexthop_problems.h"
 #include "nftables_text.h"
+#include "ovs_problems.h"
 #include "routing_problems.h"
 #include "rule_files.h"
 
@@ -357,6 +358,7 @@ std::vector<ConfigError> Topology::problems() const {
   impairment_problems(*this, problem);
   bridge_mtu_problems(*this, problem);
   for (auto& e : detail::bridge_option_problems(*this)) problem(e.message(), e.where());
+  detail::ovs_problems(*this, [&](const std::string& m, const SourceLocation& w) { problem(m, w); });
   address_problems(*this, problem);
   listener_problems(*this, problem);
   firewall_problems(*this, problem);

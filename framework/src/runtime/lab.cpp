@@ -10,6 +10,8 @@
 #include "cgroup.h"
 #include "fd_limit.h"
 #include "netlink.h"
+#include "ovs_daemons.h"
+#include "ovs_lab.h"
 #include "node_internals.h"
 #include "probe_engine.h"
 #include "nslab/error.h"
@@ -26,9 +28,16 @@ Lab::Lab(Topology topology, LabOptions options) : topology_(std::move(topology))
 Lab::~Lab() {
   lasting_.clear();
   processes_.clear();
+  ovs_.reset();
   cgroups_.reset();
   services_.reset();
   nodes_.clear();
+}
+
+std::map<std::string, std::string> Lab::ovs_environment(std::string_view node_name) const {
+  (void)node(node_name);  // throws for a node that does not exist
+  const detail::OvsDaemons* d = ovs_ ? ovs_->daemons(node_name) : nullptr;
+  return d ? d->environment() : std::map<std::string, std::string>{};
 }
 
 void Lab::start_services() {

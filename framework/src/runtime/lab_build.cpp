@@ -21,6 +21,7 @@
 #include "link_watch.h"
 #include "lab_build.h"
 #include "neighbour_plan.h"
+#include "ovs_lab.h"
 #include "netlink.h"
 #include "node_internals.h"
 #include "nslab/error.h"
@@ -122,6 +123,8 @@ void Lab::build() {
     slot = ms_since(p0);
   };
   phase(times_.namespaces_ms, [&] { create_namespaces(); });
+  // Open vSwitch daemons start now, on a helper thread (ovs_lab.h).
+  ovs_ = std::make_unique<detail::OvsLab>(topology_, node_list_);
   phase(times_.links_ms, [&] { create_links(); });
   phase(times_.addresses_ms, [&] { add_addresses_and_routes(); });
   times_.addresses_ms -= times_.routes_ms;  // the phase timed both
@@ -240,11 +243,17 @@ MacAddress Lab::next_mac() {
 
 void Lab::create_links() {
   const auto named = by_name(nodes_);
-  std::map<std::string, int, std::less<>> bridge_index;  // "node:bridge"
+  std::map<std::string, int, std::less<>> bridge_index;     // "node:bridge"
+  std::map<std::string, MacAddress, std::less<>> ovs_macs;  // Open vSwitch makes these (ovs_lab.h)
   for (const auto& spec : topology_.nodes()) {
     Node& n = *named.at(spec.name);
     for (const auto& b : spec.bridges) {
       MacAddress mac = next_mac();
+      if (b.kind == BridgeKind::ovs) {
+        ovs_macs[spec.name + ":" + b.name] = mac;
+        NodeInternals::record_interface(n, {b.name, b.addresses, mac});
+        continue;
+      }
       const BridgeOptions* options = b.switching.bridge_level() ? &b.switching : nullptr;
       int idx = netlink_of(n).create_bridge(b.name, b.mtu, spec.name + ":" + b.name, mac, options);
       bridge_index[spec.name + ":" + b.name] = idx;
@@ -261,9 +270,14 @@ void Lab::create_links() {
     Node& pn = *named.at(pe.node);
     VethEnd local{le.interface, le.label(), -1, 0, le.up, le.mtu, next_mac()};
     VethEnd peer{pe.interface, pe.label(), pn.netns().fd(), 0, pe.up, pe.mtu, next_mac()};
-    if (!le.bridge.empty()) local.master = bridge_index.at(le.node + ":" + le.bridge);
+    // A port of an Open vSwitch bridge has no master: ovs-vswitchd takes it.
+    auto master_of = [&](const Endpoint& e) {
+      auto it = e.bridge.empty() ? bridge_index.end() : bridge_index.find(e.node + ":" + e.bridge);
+      return it == bridge_index.end() ? 0 : it->second;
+    };
+    local.master = master_of(le);
     netlink_of(ln).create_veth(local, peer);
-    int master = pe.bridge.empty() ? 0 : bridge_index.at(pe.node + ":" + pe.bridge);
+    int master = master_of(pe);
     if (master || pe.up) netlink_of(pn).configure(pe.interface, master, pe.up, pe.label());
     NodeInternals::record_interface(ln, {le.interface, le.addresses, *local.mac});
     NodeInternals::record_interface(pn, {pe.interface, pe.addresses, *peer.mac});
@@ -275,6 +289,12 @@ void Lab::create_links() {
   }
   create_link_kinds(topology_, nodes_);  // vlan, bond, vxlan...: on what exists now
   set_bridge_ports(topology_, nodes_);   // VLANs and flags, once every port is enslaved
+  if (!ovs_macs.empty()) {
+    auto t0 = Clock::now();
+    ovs_->configure(ovs_macs);  // and sets the bridges' own interfaces up
+    for (auto* p : ovs_->processes()) process_list_.push_back(p);
+    times_.ovs_ms = ms_since(t0);
+  }
 }
 
 // Times the routes apart (times_.routes_ms); build() counts the rest as

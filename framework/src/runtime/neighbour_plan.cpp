@@ -64,6 +64,9 @@ std::vector<NodeNeighbours> plan_static_neighbours(const Topology& topology,
   for (const auto& l : topology.links())
     for (const auto& [port, other] : {std::pair{&l.a, &l.b}, std::pair{&l.b, &l.a}}) {
       if (port->bridge.empty()) continue;
+      // Open vSwitch learns in its own tables (its NORMAL flow), not the kernel's.
+      if (const NodeSpec* n = topology.find_node(port->node); n)
+        if (const BridgeSpec* b = n->find_bridge(port->bridge); b && b->kind == BridgeKind::ovs) continue;
       if (auto it = index.find(port->node); it != index.end())
         out[it->second].push_back({port->interface, Neighbour{0, {}, mac_of(other->label()), true}});
     }

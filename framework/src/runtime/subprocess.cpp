@@ -167,14 +167,14 @@ struct Subprocess::State {
 };
 
 Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) {
-  const bool guardian = spec.argv.empty() && !spec.remove_dirs.empty();
+  const bool guardian = spec.argv.empty() && (!spec.remove_dirs.empty() || !spec.remove_trees.empty());
   if (spec.argv.empty() && !guardian) throw ConfigError("a program needs a command");
   if (spec.cgroups.size() > static_cast<std::size_t>(supervisor::kMaxCgroups))
     throw ConfigError("a program joins at most 4 cgroups");
   State& s = *state_;
   s.label = !spec.label.empty() ? spec.label
-            : guardian          ? "the guardian of " + spec.remove_dirs.front()
-                                : join(spec.argv);
+            : guardian ? "the guardian of " + (spec.remove_dirs.empty() ? spec.remove_trees : spec.remove_dirs).front()
+                       : join(spec.argv);
   std::string exe = guardian ? "" : find_program(spec.argv[0]);
   if (!guardian && exe.empty())
     throw EnvironmentError(fmt::format("{}: \"{}\" is not installed (not found in PATH)", s.label, spec.argv[0]));
@@ -212,10 +212,15 @@ Subprocess::Subprocess(SubprocessSpec spec) : state_(std::make_unique<State>()) 
   remove_dirs.reserve(spec.remove_dirs.size() + 1);
   for (const auto& d : spec.remove_dirs) remove_dirs.push_back(d.c_str());
   remove_dirs.push_back(nullptr);
+  std::vector<const char*> remove_trees;
+  remove_trees.reserve(spec.remove_trees.size() + 1);
+  for (const auto& d : spec.remove_trees) remove_trees.push_back(d.c_str());
+  remove_trees.push_back(nullptr);
 
   Plan plan;
   plan.exe = guardian ? nullptr : exe.c_str();
   plan.remove_dirs = remove_dirs.data();
+  plan.remove_trees = remove_trees.data();
   for (std::size_t i = 0; i < spec.cgroups.size(); ++i) plan.cgroup_fds[i] = spec.cgroups[i];
   plan.argv = argv.data();
   plan.envp = envp.data();

@@ -57,6 +57,9 @@ struct SubprocessSpec {
   // these directories (deepest first, once empty) when the Subprocess goes
   // or the nslab process dies, even by SIGKILL.
   std::vector<std::string> remove_dirs;
+  // The same for directories it removes with everything in them (a lab's
+  // private Open vSwitch run directory), after remove_dirs.
+  std::vector<std::string> remove_trees;
 };
 
 class Subprocess {

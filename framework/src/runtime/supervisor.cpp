@@ -1,6 +1,7 @@
 // The supervisor of subprocess.h (supervisor.h).
 #include "supervisor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -203,6 +204,52 @@ void remove_dirs(const char* const* dirs) {
     }
 }
 
+// Removes everything inside the directory `fd` (depth-first, not
+// following symbolic links) with system calls alone (async-signal-safe).
+void remove_contents(int fd, int depth) {
+  if (depth > 16) return;
+  char dents[4096];
+  for (;;) {
+    ::lseek(fd, 0, SEEK_SET);
+    long n = ::syscall(SYS_getdents64, fd, dents, sizeof dents);
+    if (n <= 0) return;
+    bool removed = false;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<linux_dirent64*>(dents + off);
+      off += d->d_reclen;
+      const char* name = reinterpret_cast<const char*>(d) + offsetof(linux_dirent64, d_name);
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      if (d->d_type == DT_DIR) {
+        int sub = ::openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+          remove_contents(sub, depth + 1);
+          ::close(sub);
+        }
+        removed |= ::unlinkat(fd, name, AT_REMOVEDIR) == 0;
+      } else {
+        removed |= ::unlinkat(fd, name, 0) == 0;
+      }
+    }
+    if (!removed) return;  // what is left cannot be removed
+  }
+}
+
+// Removes each directory with what it holds. The programs writing there are
+// being killed at the same time (after nslab's death), and one may still
+// create a file: try again for a bounded while until the directory is gone.
+void remove_trees(const char* const* dirs) {
+  for (const char* const* d = dirs; d && *d; ++d)
+    for (int tries = 0; tries < 200; ++tries) {
+      int fd = ::open(*d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) break;
+      remove_contents(fd, 0);
+      ::close(fd);
+      if (::rmdir(*d) == 0 || errno == ENOENT) break;
+      if (errno != ENOTEMPTY && errno != EBUSY) break;
+      ::poll(nullptr, 0, 10);
+    }
+}
+
 // A guardian: no program; it waits for nslab's end (or a request) and then
 // removes its directories.
 [[noreturn]] void guard(const Plan& plan) {
@@ -219,6 +266,7 @@ void remove_dirs(const char* const* dirs) {
     if (p[0].revents != 0 || (sfd >= 0 && (p[1].revents & POLLIN))) break;
   }
   remove_dirs(plan.remove_dirs);
+  remove_trees(plan.remove_trees);
   ::_exit(0);
 }
 

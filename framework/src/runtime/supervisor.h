@@ -57,6 +57,8 @@ struct Plan {
   // A guardian: no program (exe is nullptr); when nslab goes or asks, it
   // removes these directories (cgroups, deepest first) once they are empty.
   const char* const* remove_dirs = nullptr;
+  // ... and these with everything in them (files, sockets, subdirectories).
+  const char* const* remove_trees = nullptr;
 };
 
 // Reads up to size bytes (less only at end of file).
