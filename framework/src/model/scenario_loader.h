@@ -4,7 +4,7 @@
 // Internal to src/model; its parts follow the file's sections:
 //   scenario.cpp               the top level, options, values several sections share
 //   scenario_nodes.cpp         nodes: sysctls, routes, services, rules, programs
-//   scenario_bridges.cpp       a node's bridges: Linux (switch settings: VLANs, STP, ports) and Open vSwitch (kind: ovs)
+//   scenario_bridges.cpp       a node's bridges: Linux (VLANs, STP, ports), Open vSwitch (kind: ovs)
 //   scenario_limits.cpp        a node's resource limits
 //   scenario_defaults.cpp      defaults and groups (reuse; merge keys are yaml_reader.cpp's)
 //   scenario_routing.cpp       nodes: ip rules, tables, neighbours, arp; a route's policy keys
