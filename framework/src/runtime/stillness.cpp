@@ -1,6 +1,7 @@
 #include "stillness.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -30,6 +31,31 @@ std::uint64_t machine_backlog() {
   return read ? total : kUnknownBacklog;
 }
 
+namespace {
+
+// Every look reads each node through its netlink socket. A lab too large for
+// its descriptor limit gave those back after its build (lab_build.cpp), and
+// reopening all of them would run out of descriptors (and cost a thread
+// each): its probes wait out their timeouts instead.
+std::optional<std::string> too_many_to_watch(Lab& lab) {
+  const auto& nodes = lab.nodes();
+  const auto closed = static_cast<unsigned long>(
+      std::count_if(nodes.begin(), nodes.end(), [](Node* n) { return !NodeInternals::netlink(*n).is_open(); }));
+  if (closed == 0) return std::nullopt;
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  // Held already: a namespace per node, up to two raw sockets per node
+  // that probes, and the process's own; each closed socket would be one more.
+  const unsigned long need = 2 * nodes.size() + closed + 256;
+  if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return std::nullopt;
+  return fmt::format(
+      "the lab's {} nodes are too many to watch: a look at each would reopen {} netlink sockets, beyond the "
+      "descriptor limit ({}; `ulimit -n`)",
+      nodes.size(), closed, lim.rlim_cur);
+}
+
+}  // namespace
+
 Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
   const Topology& t = lab.topology();
   std::set<std::string> shaping;
@@ -58,6 +84,8 @@ Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
   for (const auto& p : lab.processes())
     if (!blocker_ && p->running()) blocker_ = fmt::format("{} is running", p->label());
   if (std::string why; !blocker_ && someone_inside(why)) blocker_ = why;
+  if (blocker_) return;
+  if (!blocker_) blocker_ = too_many_to_watch(lab);
   if (blocker_) return;
   for (const auto& n : lab.nodes())
     for (const auto& i : n->interfaces())

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <cctype>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -301,10 +302,10 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
     for (const auto* e : {&l.a, &l.b})
       if (!e->up) down[e->node].insert(e->interface);
   auto before = LabInternals::service_sockets(lab);
+  std::unordered_map<const Node*, std::size_t> index;
+  for (std::size_t i = 0; i < nodes.size(); ++i) index.emplace(nodes[i], i);
   lab.run_in_each(all, [&](Node& n) {
-    std::size_t i = 0;
-    while (nodes[i] != &n) ++i;
-    NodeCensus& c = census[i];
+    NodeCensus& c = census[index.at(&n)];
     read_sockets(c);
     read_addresses(c, down[n.name()]);
     read_neighbour_settings(c);
