@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "lab_internals.h"
 #include "node_internals.h"
@@ -93,10 +94,25 @@ Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
         owned_.insert(p.address());
         prefixes_.push_back(p);
       }
-  if (auto why = look_at_nodes(lab)) {
+  // An IPv6 address not yet in use is in use a moment later: the kernel
+  // installs its local route from a work queue, which runs behind a build or
+  // a step on a loaded machine. Look again for a little while before giving
+  // up on stillness for the whole batch.
+  const auto owned = owned_;
+  const auto prefixes = prefixes_;
+  const auto patience = Clock::now() + kAddressPatience;
+  auto why = look_at_nodes(lab);
+  while (why && pending_addresses_ && Clock::now() < patience) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    owned_ = owned;
+    prefixes_ = prefixes;
+    why = look_at_nodes(lab);
+  }
+  if (why) {
     blocker_ = why;
     return;
   }
+  baseline_time_ = Clock::now();  // the baseline below is taken after the wait
   for (const auto& n : t.nodes())
     for (const auto& sysctl : n.sysctls)
       if (sysctl.key.find(".neigh.") != std::string::npos || sysctl.key.find("proxy_") != std::string::npos)

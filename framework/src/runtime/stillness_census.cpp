@@ -294,6 +294,7 @@ bool Stillness::someone_inside(std::string& why) const {
 }
 
 std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
+  pending_addresses_ = false;
   const auto& nodes = lab.nodes();
   std::vector<NodeCensus> census(nodes.size());
   std::vector<Node*> all(nodes.begin(), nodes.end());
@@ -333,11 +334,13 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
       if (!own.count(ino))
         return fmt::format("node \"{}\" holds a socket that is not nslab's (Node::socket, or one made in Node::run)",
                            name);
-    if (!c.pending.empty())
+    if (!c.pending.empty()) {
+      pending_addresses_ = true;
       return fmt::format(
           "node \"{}\": IPv6 address {} is not in use yet (the kernel's address configuration "
           "work is behind)",
           name, c.pending.front().str());
+    }
     if (c.legacy_iptables)
       return fmt::format("node \"{}\" has legacy iptables tables, whose rules nslab cannot read", name);
     if (!c.ruleset_error.empty()) return fmt::format("node \"{}\": {}", name, c.ruleset_error);
