@@ -141,6 +141,9 @@ BOOST_FIXTURE_TEST_CASE(an_established_only_reload_keeps_the_connection_as_it_ke
   auto cap_web = lab.capture("web:eth0", fmt::format("tcp src port {}", sport));
   auto r = check_exchange(kept, Verdict::reachable, "after the reload\n");
   BOOST_TEST(r.echo.value_or("") == "after the reload\n");
+  BOOST_TEST_MESSAGE(fmt::format("opened in {:.2f} ms, exchange after the reload in {:.3f} ms",
+                                 static_cast<double>(kept.opened().rtt.count()) / 1000,
+                                 static_cast<double>(r.rtt.count()) / 1000));
   BOOST_TEST(nc.echoes("after the reload", std::chrono::seconds(1)), nc.process().log());
   cap_web.stop();
   BOOST_TEST(cap_web.count("tcp[tcpflags] & tcp-push != 0") >= 1u);  // the data reached web

@@ -113,6 +113,7 @@ void Loader::kept_expectation(const YAML::Node& item) {
 // run would reach it first), or never.
 void Loader::check_kept_names() {
   std::vector<std::string> names;
+  names.reserve(kept_opened_.size());
   for (const auto& o : kept_opened_) names.push_back(o.name);
   for (const auto& early : kept_early_) {
     auto later =
