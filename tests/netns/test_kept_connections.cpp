@@ -188,6 +188,27 @@ BOOST_FIXTURE_TEST_CASE(a_reset_after_the_reload_is_refused_and_a_drop_all_is_bl
   check_exchange(reset, Verdict::refused);
 }
 
+// An ICMP error for a segment of an established connection: the verdict a
+// probe gets for it, read at once through IP_RECVERR (a client without it
+// retransmits until it gives up, then reports the same error). The socket
+// learns the errno only, not the sender.
+BOOST_FIXTURE_TEST_CASE(an_icmp_error_for_a_kept_connection_is_its_verdict, nslab::LabFixture) {
+  Scratch s("nslab-kept");
+  auto& lab = load(s.write("stateful.yaml", kStateful));
+  auto& port = open_connection(kWeb);
+  auto& admin = open_connection(kWeb);
+  BOOST_TEST_REQUIRE((port.is_open() && admin.is_open()));
+  reload(lab, fmt::format("-P FORWARD DROP\n"
+                          "-A FORWARD -p tcp --sport {} -j REJECT\n"
+                          "-A FORWARD -p tcp --sport {} -j REJECT --reject-with icmp-admin-prohibited\n",
+                          port.local_port(), admin.local_port())
+                  .c_str());
+  auto r = check_exchange(port, Verdict::refused);
+  BOOST_TEST(has(r.detail, "ICMP port unreachable (Connection refused)"), r.detail);
+  r = check_exchange(admin, Verdict::unreachable);
+  BOOST_TEST(has(r.detail, "ICMP host unreachable or prohibited (No route to host)"), r.detail);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_kept_udp_flow_rides_its_conntrack_entry, nslab::LabFixture) {
   Scratch s("nslab-kept");
   auto& lab = load(s.write("stateful.yaml", kStateful));

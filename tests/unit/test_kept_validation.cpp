@@ -110,6 +110,16 @@ BOOST_AUTO_TEST_CASE(misused_keeps_are_positioned_errors) {
   }
 }
 
+// One problem, one message: a payload that is not text is not also "empty".
+BOOST_AUTO_TEST_CASE(a_payload_list_is_one_error) {
+  std::string text = scenario_errors(kLab +
+                                     "expect:\n"
+                                     "  - { from: a, to: b, tcp: 80, keep: web }\n"
+                                     "  - { kept: web, verdict: reachable, payload: [1] }\n");
+  BOOST_TEST(has(text, "lab.yaml:7:47: payload must be a single value, not a list"), text);
+  BOOST_TEST(!has(text, "empty"), text);
+}
+
 // A name opened in a step is usable in later steps only: the top-level list
 // runs first, then each step in order.
 BOOST_AUTO_TEST_CASE(a_kept_name_is_opened_before_it_is_used_in_run_order) {

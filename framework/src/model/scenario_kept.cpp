@@ -93,8 +93,8 @@ void Loader::kept_expectation(const YAML::Node& item) {
                                "reachable }}",
                                *name));
   }
-  if (auto p = item["payload"]) {
-    e.payload = r_.scalar(p, "payload").value_or("");
+  if (auto p = item["payload"]; p && r_.scalar(p, "payload")) {
+    e.payload = p.Scalar();
     if (e.payload.empty()) r_.error(p, "the payload is empty (leave it out for a line of nslab's own)");
     if (e.payload.size() > Probe::kMaxUdpPayload)
       r_.error(p, fmt::format("a kept connection's payload has at most {} bytes, not {}", Probe::kMaxUdpPayload,

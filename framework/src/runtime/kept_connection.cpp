@@ -72,7 +72,14 @@ void judge_error(ProbeResult& r, int fd, int err, std::string_view when) {
   if (!v) v = detail::verdict_of_local_errno(err);
   if (!v) throw SystemError(fmt::format("kept connection {}", r.probe.str()), err);
   r.verdict = *v;
-  r.detail = fmt::format("{} {}", std::strerror(err), when);
+  // An established TCP socket learns an ICMP error as its errno only (the
+  // kernel queues no message with the sender), and a reset there is
+  // ECONNRESET: these errnos name the ICMP error's kind.
+  std::string_view kind = err == ECONNREFUSED   ? "ICMP port unreachable "
+                          : err == EHOSTUNREACH ? "ICMP host unreachable or prohibited "
+                          : err == ENETUNREACH  ? "ICMP net unreachable or prohibited "
+                                                : "";
+  r.detail = fmt::format("{}({}) {}", kind, std::strerror(err), when);
 }
 
 int socket_error(int fd) {
