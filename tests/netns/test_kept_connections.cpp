@@ -222,6 +222,10 @@ BOOST_FIXTURE_TEST_CASE(a_kept_udp_flow_rides_its_conntrack_entry, nslab::LabFix
   check_exchange(flow, Verdict::reachable, "same flow\n");
   BOOST_TEST(has(witness(lab.node("fw"), "conntrack -F 2>&1"), "emptied"));
   check_exchange(flow, Verdict::blocked);
+  // A REJECT answers the flow's next datagram: the ICMP error with its sender.
+  reload(lab, "-A FORWARD -p udp -j REJECT\n");
+  auto r = check_exchange(flow, Verdict::refused);
+  BOOST_TEST(has(r.detail, "ICMP port unreachable from 10.1.0.1"), r.detail);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_icmp_probe_cannot_be_kept_and_a_blocked_open_holds_nothing, nslab::LabFixture) {
