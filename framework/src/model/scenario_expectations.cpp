@@ -67,6 +67,8 @@ void Loader::expectation(const YAML::Node& item) {
   } else if (auto ct = item["conntrack"]) {
     if (!r_.keys(item, {"conntrack"}, "a conntrack expectation")) return;
     conntrack(ct);
+  } else if (item["kept"]) {
+    kept_expectation(item);
   } else if (item["command"]) {
     command_expectation(item);
   } else {
@@ -89,7 +91,8 @@ void Loader::probe_expectation(const YAML::Node& item) {
   }
   if (!r_.keys(item,
                {"from",   "to",    "icmp", "tcp",  "udp", "verdict", "served_by", "seen_from", "family", "payload",
-                "source", "sport", "ttl",  "size", "df",  "tos",     "dscp",      "path",      "via",    "count"},
+                "source", "sport", "ttl",  "size", "df",  "tos",     "dscp",      "path",      "via",    "count",
+                "keep"},
                "an expectation"))
     return;
   ProbeExpectation e;
@@ -128,6 +131,7 @@ void Loader::probe_expectation(const YAML::Node& item) {
     probe->want_served_by = true;
   }
   e.probe = std::move(*probe);
+  keep_key(item, e);
   s_.expectations.push_back(std::move(e));
 }
 
@@ -286,6 +290,11 @@ void Loader::capture(const YAML::Node& c) {
 }
 
 void Loader::matrix(const YAML::Node& m) {
+  if (m.IsMap() && m["keep"]) {
+    r_.error(m["keep"], "a matrix cannot keep connections; keep one with a single probe, e.g. { from: a, to: b, "
+                        "tcp: 80, keep: web }");
+    return;
+  }
   if (!r_.keys(m, {"protocol", "port", "nodes", "default", "except", "family"}, "a matrix")) return;
   MatrixSpec spec;
   spec.where = r_.at(m);
