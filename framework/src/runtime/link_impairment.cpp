@@ -89,8 +89,7 @@ void impair_link(Lab& lab, const LinkSpec& l) {
       netlink_of(sender).add_netem(index, im.delay.value_or(std::chrono::microseconds(0)),
                                    im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
                                    from->label());
-      if (im.rate)
-        netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle, from->label());
+      if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle, from->label());
       continue;
     }
     if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());

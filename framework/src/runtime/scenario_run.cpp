@@ -275,10 +275,11 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
   for (const auto& step : scenario.steps)
     for (const auto& a : step.actions)
       if (const auto* im = std::get_if<ImpairAction>(&a); im && im->impair.needs_netem() && !kernel_has_netem())
-        throw EnvironmentError(fmt::format("{}: impair \"{}\": {} needs the kernel's netem qdisc "
-                                           "(CONFIG_NET_SCH_NETEM), which this kernel lacks; rate and loss work "
-                                           "without it",
-                                           im->where.str(), im->interface, im->impair.delay ? "delay" : "jitter"));
+        throw EnvironmentError(
+            fmt::format("{}: impair \"{}\": {} needs the kernel's netem qdisc "
+                        "(CONFIG_NET_SCH_NETEM), which this kernel lacks; rate and loss work "
+                        "without it",
+                        im->where.str(), im->interface, im->impair.delay ? "delay" : "jitter"));
   ScenarioOutcome out = detail::run_list(lab, scenario, artifacts, insight, 0);
   std::size_t numbered = scenario.expectations.size();
   for (std::size_t k = 0; k < scenario.steps.size(); ++k) {

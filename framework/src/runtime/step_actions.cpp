@@ -115,8 +115,7 @@ void Lab::set_link_up(std::string_view label, bool up) {
   // at once.
   if (up)
     for (const auto& e : ends)
-      NodeInternals::netlink(*e.node).flush_unresolved_neighbours(info(e).index,
-                                                                  e.node->name() + ":" + e.interface);
+      NodeInternals::netlink(*e.node).flush_unresolved_neighbours(info(e).index, e.node->name() + ":" + e.interface);
 }
 
 namespace {
