@@ -227,6 +227,7 @@ void Loader::check_programs() {
       } else if (const auto* stop = std::get_if<StopAction>(&action)) {
         if (running.erase(stop->name) == 0) {
           std::vector<std::string> names;
+          names.reserve(running.size());
           for (const auto& [n, w] : running) names.push_back(n);
           r_.error(stop->where, fmt::format("no running program \"{}\" to stop ({})", stop->name,
                                             names.empty() ? std::string("no step has started one")
