@@ -139,6 +139,16 @@ BOOST_FIXTURE_TEST_CASE(loss_set_at_run_time_is_counted_by_ping_and_none_removes
   BOOST_TEST(lossy >= 15.0);
   BOOST_TEST(lossy <= 45.0);
   BOOST_TEST(rated == 0.0);
+  // forward from the named end: named b, the drops are at a's ingress.
+  lab.set_impairment("b:eth0",
+                     nslab::Impairment{.loss_percent = 100.0, .direction = nslab::Impairment::Direction::a_to_b});
+  const std::string at_a = nslab::run_in_node(lab.node("a"), "nft list tables").output;
+  const std::string at_b = nslab::run_in_node(lab.node("b"), "nft list tables").output;
+  BOOST_TEST((has(at_a, "nslab_loss_eth0") || has(witness(lab.node("b"), "tc qdisc show dev eth0"), "netem")), at_a);
+  BOOST_TEST(!has(at_b, "nslab_loss"), at_b);
+  BOOST_TEST(ping_loss(lab.node("a"), "10.0.0.2", 20) == 100.0);  // the replies are lost
+  lab.set_impairment("b:eth0", {});
+  BOOST_TEST(ping_loss(lab.node("a"), "10.0.0.2", 20) == 0.0);
   // The lab's own check finds no stale loss table (verify_impairments).
   check_ping("a", "b", nslab::Verdict::reachable);
   BOOST_CHECK_THROW(lab.set_impairment("a:eth9", {}), nslab::ConfigError);
@@ -290,9 +300,13 @@ BOOST_FIXTURE_TEST_CASE(a_scenario_waits_and_reports_a_wait_that_never_holds, ns
   - name: stopped
     stop: late
     wait: { from: a, to: b, tcp: 81, verdict: refused, within: 1s }
+  - name: cut
+    link: { "a:eth0": down }
+    wait: { link: "b:eth0", state: down, within: 1s }
 )"));
   auto outcome = check_expectations();
-  BOOST_REQUIRE(outcome.expectations.size() == 3u);
+  BOOST_REQUIRE(outcome.expectations.size() == 4u);
+  BOOST_TEST(outcome.expectations[3].title == "step 3 'cut': wait until link b:eth0 down (within 1000 ms)");
   BOOST_TEST(has(outcome.expectations[0].title, "step 1 'late server': wait until a -> b tcp/81"));
   BOOST_TEST(has(outcome.expectations[0].summary, "held after"), outcome.expectations[0].summary);
   BOOST_TEST(outcome.passed());

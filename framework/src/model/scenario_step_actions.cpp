@@ -33,6 +33,16 @@ YAML::Node without(const YAML::Node& map, std::initializer_list<const char*> dro
   return out;
 }
 
+// Only the keys `keep` of the mapping, their marks kept.
+YAML::Node only(const YAML::Node& map, std::initializer_list<const char*> keep) {
+  YAML::Node out(YAML::NodeType::Map);
+  for (auto it = map.begin(); it != map.end(); ++it)
+    if (it->first.IsScalar() &&
+        std::any_of(keep.begin(), keep.end(), [&](const char* k) { return it->first.Scalar() == k; }))
+      out.force_insert(it->first, it->second);
+  return out;
+}
+
 // Problems found since `before` that have no position (about the mapping
 // `without` made, which has none) are put at `where`.
 void relocate(std::vector<ConfigError>& errors, std::size_t before, const SourceLocation& where) {
@@ -102,14 +112,18 @@ void Loader::start_action(Step& step, const YAML::Node& body) {
   }
   StartAction a;
   a.where = r_.at(body);
-  a.node = r_.scalar(body["node"], "node").value_or("");
-  if (!check_node(body["node"], a.node, "node")) return;
-  a.name = r_.scalar(body["name"], "a program's name").value_or("");
+  auto node = r_.scalar(body["node"], "node");
+  if (!node || !check_node(body["node"], *node, "node")) return;
+  a.node = *node;
+  auto name = r_.scalar(body["name"], "a program's name");
+  if (!name) return;
+  a.name = *name;
   if (!plain_name(a.name)) {
     r_.error(body["name"], fmt::format("program name \"{}\" is 1 to 64 letters, digits, '-', '_' or '.'", a.name));
     return;
   }
-  YAML::Node entry = without(body, {"node", "name", "run"});
+  // (Unknown keys, "exit" among them, were reported above.)
+  YAML::Node entry = only(body, {"ready", "cwd", "env", "timeout"});
   entry.force_insert(YAML::Node("command"), body["run"]);
   NodeSpec scratch;
   auto before = r_.errors().size();
@@ -150,7 +164,9 @@ void Loader::stop_action(Step& step, const YAML::Node& body) {
         a.grace = *d;
     }
   }
-  a.name = r_.scalar(name, "a program's name").value_or("");
+  auto text = r_.scalar(name, "a program's name");
+  if (!text) return;
+  a.name = *text;
   if (!plain_name(a.name)) {
     r_.error(name, fmt::format("program name \"{}\" is 1 to 64 letters, digits, '-', '_' or '.'", a.name));
     return;
@@ -177,7 +193,9 @@ void Loader::wait_action(Step& step, const YAML::Node& body) {
   }
   if (auto l = body["link"]) {
     if (!r_.keys(body, {"link", "state", "within"}, "a link \"wait\"")) return;
-    a.link = r_.scalar(l, "an interface").value_or("");
+    auto label = r_.scalar(l, "an interface");
+    if (!label) return;
+    a.link = *label;
     if (a.link.find(':') == std::string::npos || IpAddress::parse(a.link)) {
       r_.error(l, fmt::format("\"{}\" is not node:interface", a.link));
       return;
