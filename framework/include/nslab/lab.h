@@ -133,6 +133,31 @@ class Lab {
   // "10.9.0.0/16 via 10.0.0.2").
   void add_route(std::string_view node, const RouteSpec& route);
   void delete_route(std::string_view node, const RouteSpec& route);
+  // Replaces the impairment of the link with the end "node:interface" (as a
+  // link's `impair:` at build; Direction::a_to_b is from this end to its
+  // peer); an empty Impairment removes it. Returns once the qdiscs and loss
+  // tables read back as asked. Delay or jitter on a kernel without netem
+  // throws EnvironmentError.
+  void set_impairment(std::string_view interface, const Impairment& impairment);
+  // Starts a program in a node as a `run:` entry (argv, env, cwd), waits
+  // until it is ready (its `ready_port` listens, its `ready_command` exits 0)
+  // and keeps it under `name` (unique among the running ones). Like a
+  // `run:` program, it must keep running: exited_programs() reports it if
+  // it dies, unless stop_program stopped it.
+  Process& start_program(std::string_view node, std::string name, const RunSpec& run);
+  // TERM to the named program's process group, then KILL to its whole tree
+  // after `grace` (kill: KILL at once); returns its exit code once nothing
+  // of the tree is left. Throws ConfigError for a name not running.
+  int stop_program(std::string_view name, bool kill = false,
+                   std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
+  // Probes until the verdict is `verdict` (a short backoff between tries),
+  // for at most `within`; returns the probe that held, or throws
+  // TimeoutError with the last observation.
+  ProbeResult wait_for(const Probe& probe, Verdict verdict, std::chrono::milliseconds within,
+                       const ProbeOptions& options = {});
+  // Waits until "node:interface" has operstate up (up) or not (!up), woken
+  // by link notifications; throws TimeoutError after `within`.
+  void wait_link(std::string_view interface, bool up, std::chrono::milliseconds within);
 
   // The environment of the Open vSwitch tools for the node's own daemons
   // (OVS_RUNDIR, OVS_DBDIR, OVS_LOGDIR, OVS_SYSCONFDIR: its private
@@ -176,6 +201,8 @@ class Lab {
   std::vector<std::unique_ptr<Process>> processes_;  // destroyed first
   // The `run:` programs among processes_ that must keep running.
   std::vector<std::pair<Process*, SourceLocation>> lasting_;
+  // The programs start_program started by name, while they run.
+  std::map<std::string, Process*, std::less<>> named_;
 };
 
 }  // namespace nslab

@@ -63,6 +63,9 @@ class Process {
   // SIGTERM to the program's process group, then after `grace` (or once it
   // has exited) SIGKILL to everything it started; returns its exit code.
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
+  // SIGKILL to the program and everything it started, at once; returns its
+  // exit code once none of them is left.
+  int kill();
   std::string log() const;  // stdout and stderr so far
   std::string log_tail(std::size_t lines = 15) const;
   // Why an exit with this code happened, when the lab knows more than the

@@ -112,6 +112,12 @@ struct KeptExpectation {
 using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation,
                                  CounterExpectation, ConntrackExpectation, KeptExpectation>;
 
+// What a step's `wait:` polls (nslab/step.h): a probe or command expectation.
+struct WaitCondition {
+  Expectation expectation;
+  std::string str() const;  // the expectation's own title
+};
+
 // One step of `steps:` (nslab/step.h): its actions, then its expectations.
 struct Step {
   std::string name;

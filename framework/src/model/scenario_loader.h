@@ -117,6 +117,13 @@ class Loader {
   void rules_action(Step& step, const YAML::Node& body, bool flush);
   void route_action(Step& step, const YAML::Node& body);
   void sysctl_action(Step& step, const YAML::Node& body);
+  // scenario_step_actions.cpp: impair, start, stop, wait; and the programs'
+  // names checked across the steps (a stop names a running start)
+  void impair_action(Step& step, const YAML::Node& body);
+  void start_action(Step& step, const YAML::Node& body);
+  void stop_action(Step& step, const YAML::Node& body);
+  void wait_action(Step& step, const YAML::Node& body);
+  void check_programs();
   // scenario_counters.cpp
   void counter(const YAML::Node& c);
   // scenario_conntrack.cpp

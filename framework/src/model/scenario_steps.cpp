@@ -8,9 +8,21 @@
 
 #include "iptables_text.h"
 #include "nftables_text.h"
+#include "routing_problems.h"
 #include "scenario_loader.h"
 
 namespace nslab {
+
+std::string WaitCondition::str() const {
+  return std::visit(
+      [](const auto& e) -> std::string {
+        if constexpr (requires { e.str(); })
+          return e.str();
+        else
+          return "a condition";
+      },
+      expectation);
+}
 
 std::string to_string(const StepAction& action) {
   struct Show {
@@ -28,6 +40,17 @@ std::string to_string(const StepAction& action) {
       for (const auto& x : a.sysctls) s += fmt::format(" {}={}", x.key, x.value);
       return s;
     }
+    std::string operator()(const ImpairAction& a) const {
+      return fmt::format("impair {}: {}", a.interface, a.impair.empty() ? std::string("none") : a.impair.str());
+    }
+    std::string operator()(const StartAction& a) const { return fmt::format("start {} on {}", a.name, a.node); }
+    std::string operator()(const StopAction& a) const {
+      return fmt::format("stop {}{}", a.name, a.kill ? " (KILL)" : "");
+    }
+    std::string operator()(const WaitAction& a) const {
+      std::string what = a.condition ? a.condition->str() : fmt::format("link {} {}", a.link, a.up ? "up" : "down");
+      return fmt::format("wait until {} (within {} ms)", what, a.within.count());
+    }
   };
   return std::visit(Show{}, action);
 }
@@ -35,7 +58,7 @@ std::string to_string(const StepAction& action) {
 namespace detail {
 
 namespace {
-const Keys kActionKeys{"link", "rules", "flush", "route", "sysctl"};
+const Keys kActionKeys{"link", "rules", "flush", "route", "sysctl", "impair", "start", "stop", "wait"};
 }  // namespace
 
 void Loader::steps(const YAML::Node& list) {
@@ -75,6 +98,7 @@ void Loader::steps(const YAML::Node& list) {
     }
     s_.steps.push_back(std::move(step));
   }
+  check_programs();  // scenario_step_actions.cpp
 }
 
 void Loader::step_action(Step& step, const std::string& kind, const YAML::Node& body) {
@@ -88,6 +112,14 @@ void Loader::step_action(Step& step, const std::string& kind, const YAML::Node& 
     route_action(step, body);
   else if (kind == "sysctl")
     sysctl_action(step, body);
+  else if (kind == "impair")
+    impair_action(step, body);  // scenario_step_actions.cpp, as the three below
+  else if (kind == "start")
+    start_action(step, body);
+  else if (kind == "stop")
+    stop_action(step, body);
+  else if (kind == "wait")
+    wait_action(step, body);
 }
 
 // { "a:eth0": down, "b:eth1": up }: each an action of its own, in order.
@@ -194,10 +226,23 @@ void Loader::route_action(Step& step, const YAML::Node& body) {
   }
   if (a.route.metric < 0)
     r_.error(r, fmt::format("route \"{}\": metric {} is negative (0 to 2147483647)", *text, a.route.metric));
-  if (!a.route.table.empty() || !a.route.nexthops.empty())
-    r_.error(r, fmt::format("route \"{}\": a step's route is in the main table with one next hop (tables and "
-                            "multipath routes are not supported in steps yet)",
-                            *text));
+  if (!a.route.table.empty() || !a.route.nexthops.empty()) {
+    // Checked as a node's own routes are (routing_problems.cpp: the table
+    // resolves, each next hop's device and gateway), in a copy of the lab
+    // whose one route is this one.
+    Topology t = s_.topology;
+    for (const auto& n : s_.topology.nodes()) {
+      NodeSpec& copy = t.node(n.name);
+      copy.routes.clear();
+      copy.rules.clear();
+      copy.neighbours.clear();
+      if (n.name != a.node) copy.tables.clear();
+    }
+    t.node(a.node).routes = {a.route};
+    std::vector<ConfigError> found;
+    routing_problems(t, found);
+    for (const auto& e : found) r_.error(r, e.message());
+  }
   step.actions.push_back(std::move(a));
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "firewall.h"
+#include "lab_build.h"
 #include "netlink.h"
 #include "nslab/error.h"
 #include "nslab/lab.h"
@@ -60,6 +61,41 @@ void apply_loss_without_netem(const Node& receiver, const std::string& interface
                                     : fmt::format("{} {} counter drop", kLossRule, std::lround(percent * 10000.0));
   apply_nftables(receiver, fmt::format("table netdev {} {{\n  chain ingress {{\n    {}\n    {}\n  }}\n}}\n",
                                        loss_table_name(interface), chain, rule));
+}
+
+// A link's impairment made real: a tbf rate limit on each sending interface,
+// netem where the kernel has it, else loss as nftables drops at the receiver.
+void impair_link(Lab& lab, const LinkSpec& l) {
+  const Impairment& im = l.impair;
+  if (im.empty()) return;
+  std::string link = fmt::format("link \"{}\" <-> \"{}\"", l.a.label(), l.b.label());
+  bool netem = (im.loss_percent || im.needs_netem()) && kernel_has_netem();
+  if (im.needs_netem() && !netem) {
+    std::string what = im.delay ? "delay" : "jitter";
+    std::string msg = fmt::format(
+        "{}: {} needs the kernel's netem qdisc (CONFIG_NET_SCH_NETEM), which this "
+        "kernel lacks; rate and loss work without it",
+        link, what);
+    if (l.where.known()) msg = l.where.str() + ": " + msg;
+    throw EnvironmentError(msg);
+  }
+  std::vector<std::pair<const Endpoint*, const Endpoint*>> directions;  // sender, receiver
+  if (im.direction != Impairment::Direction::b_to_a) directions.push_back({&l.a, &l.b});
+  if (im.direction != Impairment::Direction::a_to_b) directions.push_back({&l.b, &l.a});
+  for (const auto& [from, to] : directions) {
+    Node& sender = lab.node(from->node);
+    int index = netlink_of(sender).link(from->interface).index;
+    if (netem) {
+      netlink_of(sender).add_netem(index, im.delay.value_or(std::chrono::microseconds(0)),
+                                   im.jitter.value_or(std::chrono::microseconds(0)), im.loss_percent.value_or(0),
+                                   from->label());
+      if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, kNetemChildHandle, from->label());
+      continue;
+    }
+    if (im.rate) netlink_of(sender).add_rate_limit(index, im.rate->bits_per_second, 0, from->label());
+    if (im.loss_percent && *im.loss_percent > 0)
+      apply_loss_without_netem(lab.node(to->node), to->interface, *im.loss_percent, l);
+  }
 }
 
 std::vector<std::string> loss_tables_of(const Lab& lab, std::string_view node) {

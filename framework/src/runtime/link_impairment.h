@@ -26,6 +26,10 @@ bool kernel_has_netem();
 // `receiver`, at random, in a netdev table of its own (see loss_table_name).
 void apply_loss_without_netem(const Node& receiver, const std::string& interface, double percent, const LinkSpec& link);
 std::string loss_table_name(std::string_view interface);
+// Applies `link.impair` (nothing when empty) to a link whose ends have no
+// impairment yet: at build, and when a step changes it (step_impair.cpp).
+// Delay or jitter without netem throws EnvironmentError at the link.
+void impair_link(Lab& lab, const LinkSpec& link);
 // The loss tables nslab made in a node (none where the kernel has netem).
 std::vector<std::string> loss_tables_of(const Lab& lab, std::string_view node);
 // Throws Error naming the node and table when a loss table nslab made is

@@ -210,6 +210,13 @@ class Netlink {
   // True when a netem qdisc can be created on `index` (a capability check;
   // the qdisc stays, so ask in a scratch namespace).
   bool can_add_netem(int index);
+  // Deletes the root qdisc of `index` (the kernel's default comes back);
+  // none to delete is not an error (netlink_neigh_flush.cpp).
+  void delete_root_qdisc(int index, std::string_view label);
+  // Deletes the IPv4 and IPv6 neighbour entries of `index` that are
+  // INCOMPLETE or FAILED (a resolution that went unanswered); returns how
+  // many went (netlink_neigh_flush.cpp).
+  std::size_t flush_unresolved_neighbours(int index, std::string_view label);
 
  private:
   struct Impl;

@@ -86,6 +86,11 @@ int Process::stop(std::chrono::milliseconds grace) {
   return impl_->program.exit_code().value_or(128 + 9);
 }
 
+int Process::kill() {
+  impl_->program.kill_tree();
+  return impl_->program.exit_code().value_or(128 + 9);
+}
+
 std::string Process::log() const {
   return impl_->program.output();
 }

@@ -11,9 +11,11 @@
 
 #include "conntrack_check.h"
 #include "kept_check.h"
+#include "link_impairment.h"
 #include "probe_engine.h"
 #include "probe_series.h"
 #include "rule_watch.h"
+#include "step_wait.h"
 #include "subprocess.h"
 #include <fmt/format.h>
 
@@ -157,7 +159,7 @@ ExpectationOutcome run_capture(Lab& lab, const Scenario& scenario, const Capture
 
 }  // namespace
 
-namespace {
+namespace detail {
 
 // One step's expectations (scenario.expectations); `numbered_from`: the
 // number of expectations before them, so that capture files stay apart.
@@ -267,15 +269,25 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
   return out;
 }
 
-}  // namespace
+}  // namespace detail
 
 // Steps: step 0 is the top-level list; each later step's actions go
 // through the Lab and Node API (step_actions.cpp), then its expectations run
 // as a list of their own, titled with the step.
 ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
                                  const InsightOptions& insight) {
+  // A step's delay or jitter on a kernel without netem: a skip before any
+  // step runs, as a link's own is at build (link_impairment.h).
+  for (const auto& step : scenario.steps)
+    for (const auto& a : step.actions)
+      if (const auto* im = std::get_if<ImpairAction>(&a); im && im->impair.needs_netem() && !kernel_has_netem())
+        throw EnvironmentError(
+            fmt::format("{}: impair \"{}\": {} needs the kernel's netem qdisc "
+                        "(CONFIG_NET_SCH_NETEM), which this kernel lacks; rate and loss work "
+                        "without it",
+                        im->where.str(), im->interface, im->impair.delay ? "delay" : "jitter"));
   detail::KeptConnections kept;  // `keep:` connections, across steps; closed when the run ends
-  ScenarioOutcome out = run_list(lab, scenario, artifacts, insight, 0, kept);
+  ScenarioOutcome out = detail::run_list(lab, scenario, artifacts, insight, 0, kept);
   std::size_t numbered = scenario.expectations.size();
   for (std::size_t k = 0; k < scenario.steps.size(); ++k) {
     const Step& step = scenario.steps[k];
@@ -284,8 +296,22 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     // it would run against a lab in no known state, so they do not run.
     bool applied = true;
     for (const auto& a : step.actions) {
+      // A wait is an outcome of its own: held (and how long it took), or
+      // not, with what it saw last; the steps after one that never held do
+      // not run.
+      if (const auto* w = std::get_if<WaitAction>(&a)) {
+        ExpectationOutcome o = detail::wait_until(lab, scenario, *w, kept);
+        o.title = fmt::format("{}: {}", head, o.title);
+        applied = o.passed;
+        if (!applied) o.summary += "; the later steps did not run";
+        out.expectations.push_back(std::move(o));
+        if (!applied) break;
+        continue;
+      }
       try {
         apply_action(lab, a);
+      } catch (const EnvironmentError&) {
+        throw;  // a skip, as at build
       } catch (const Error& e) {
         ExpectationOutcome o;
         o.title = fmt::format("{}: {}", head, to_string(a));
@@ -300,7 +326,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     Scenario part = scenario;
     part.expectations = step.expectations;
     part.steps.clear();
-    ScenarioOutcome o = run_list(lab, part, artifacts, insight, numbered, kept);
+    ScenarioOutcome o = detail::run_list(lab, part, artifacts, insight, numbered, kept);
     numbered += step.expectations.size();
     for (auto& e : o.expectations) {
       e.title = fmt::format("{}: {}", head, e.title);

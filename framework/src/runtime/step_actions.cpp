@@ -19,6 +19,7 @@
 #include "nslab/scenario_run.h"
 #include "nslab/step.h"
 #include "policy_routing.h"
+#include "step_wait.h"
 
 namespace nslab {
 
@@ -107,6 +108,14 @@ void Lab::set_link_up(std::string_view label, bool up) {
   // the queues after setting operstate, under the RTNL lock; a request that
   // takes the lock returns after it.
   if (up) NodeInternals::netlink(self).set_up(1, true, node_name + ":lo");
+  // A probe sent while the link was down left its neighbour entry
+  // INCOMPLETE (or FAILED) at the sending end: the kernel sends the next
+  // solicitation only at its retransmit tick, up to retrans_time_ms (1 s)
+  // after the link is back. Deleted at both ends, the next packet resolves
+  // at once.
+  if (up)
+    for (const auto& e : ends)
+      NodeInternals::netlink(*e.node).flush_unresolved_neighbours(info(e).index, e.node->name() + ":" + e.interface);
 }
 
 namespace {
@@ -172,6 +181,8 @@ void apply_action(Lab& lab, const StepAction& action) {
       fn();
     } catch (const ConfigError&) {
       throw;
+    } catch (const EnvironmentError& e) {
+      throw EnvironmentError(where.known() ? where.str() + ": " + e.what() : e.what());
     } catch (const TimeoutError& e) {
       throw TimeoutError(where.known() ? where.str() + ": " + e.what() : e.what());
     } catch (const Error& e) {
@@ -197,6 +208,21 @@ void apply_action(Lab& lab, const StepAction& action) {
     });
   } else if (auto* s = std::get_if<SysctlAction>(&action)) {
     for (const auto& x : s->sysctls) at(x.where, [&] { lab.node(s->node).set_sysctl(x.key, x.value); });
+  } else if (auto* im = std::get_if<ImpairAction>(&action)) {
+    at(im->where, [&] { lab.set_impairment(im->interface, im->impair); });
+  } else if (auto* start = std::get_if<StartAction>(&action)) {
+    at(start->where, [&] { lab.start_program(start->node, start->name, start->run); });
+  } else if (auto* stop = std::get_if<StopAction>(&action)) {
+    at(stop->where, [&] { lab.stop_program(stop->name, stop->kill, stop->grace); });
+  } else if (auto* w = std::get_if<WaitAction>(&action)) {
+    // The runner reports a wait as an outcome (detail::wait_until); here one
+    // that never holds throws, with what it saw last.
+    at(w->where, [&] {
+      const Scenario defaults;          // the default probe options
+      detail::KeptConnections none;     // apply_action has no run, so no kept connections
+      ExpectationOutcome o = detail::wait_until(lab, defaults, *w, none);
+      if (!o.passed) throw TimeoutError(o.title + ": " + o.summary);
+    });
   }
 }
 
