@@ -98,7 +98,7 @@ void Loader::icmp_kind(const YAML::Node& item, Probe& probe) {
     r_.error(fam, fmt::format("{} already makes the probe {}; leave family out", v6 ? "icmpv6" : "icmp", to_string(f)));
   probe.icmp_type = kind;
   if (auto size = item["size"]; size && !kind->echo())
-    r_.error(size, fmt::format("size is an echo's data; an {} message has its own", kind->str()));
+    r_.error(size, fmt::format("size is an echo's data; the {} message has its own", kind->str()));
 }
 
 void Loader::icmp_expectation(const YAML::Node& item, ProbeExpectation& e, Probe& probe) {
@@ -121,6 +121,13 @@ void Loader::icmp_expectation(const YAML::Node& item, ProbeExpectation& e, Probe
                                 k.str()));
     }
   } else if (i) {
+    // What icmp_kind refused already (a mapping, a list, a name that is
+    // no type and too far from a verdict) is not reported again here.
+    auto verdicts = std::vector<std::string>{"reachable", "blocked", "refused", "unreachable"};
+    if (!probe.icmp_type && (!i.IsScalar() || item["icmpv6"] ||
+                             (!parse_verdict(i.Scalar()) && i.Scalar() != "echo" && i.Scalar() != "echo-request" &&
+                              !is_number(i.Scalar()) && closest(i.Scalar(), verdicts).empty())))
+      return;
     if (i.IsScalar() && (i.Scalar() == "echo" || i.Scalar() == "echo-request")) {
       if (auto v = item["verdict"]) {
         if (auto verdict = r_.verdict(v)) e.verdict = *verdict;

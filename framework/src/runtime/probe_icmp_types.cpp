@@ -47,7 +47,7 @@ void Engine::check_icmp_kind(const Probe& p, Family target) {
                                     to_string(target)));
     if (p.size && !k.echo())
       throw ConfigError(
-          fmt::format("probe \"{}\": size is the echo's data; an {} message has its own", p.str(), k.str()));
+          fmt::format("probe \"{}\": size is an echo's data; the {} message has its own", p.str(), k.str()));
   }
   if (p.broadcast) {
     if (p.protocol != Protocol::icmp || (p.icmp_type && !p.icmp_type->echo()))
