@@ -77,8 +77,9 @@ void Loader::icmp_kind(const YAML::Node& item, Probe& probe) {
       r_.error(n, hint.empty() ? fmt::format("\"{}\" is {}", s,
                                              v6 ? "not the name of an ICMPv6 type (e.g. router-advertisement, "
                                                   "neighbour-solicitation; or { type: N, code: N })"
-                                                : "neither a verdict nor the name of an ICMP type (e.g. reachable, "
-                                                  "timestamp-request, redirect; or { type: N, code: N })")
+                                                : "not a verdict (reachable, blocked, refused or unreachable) nor the "
+                                                  "name of an ICMP type (e.g. timestamp-request, redirect; or { type: "
+                                                  "N, code: N })")
                                : fmt::format("\"{}\" is not the name of an {} type; did you mean \"{}\"?", s,
                                              kind_name(f), hint));
       return;

@@ -95,6 +95,7 @@ Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& o
       throw ConfigError(fmt::format("probe \"{}\": a UDP payload has at most {} bytes, not {}", probes[i].str(),
                                     kMaxUdpPayload, t.result.probe.payload.size()));
   }
+  plan_unconnected();
 }
 
 std::vector<ProbeResult> Engine::run() {

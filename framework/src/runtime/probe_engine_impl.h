@@ -90,6 +90,7 @@ struct Task {
   std::string wait_reason;    // why stillness cannot decide it, when that is the probe's own
   int too_big = 0;            // icmp/udp without df: "packet too big" / "fragmentation needed" answers, each resent
   std::string too_big_from;   // the last of them
+  bool unconnected = false;   // udp: sent with sendto (plan_unconnected)
   Node* dst = nullptr;        // icmp judged by delivery: the target node, whose raw socket watches for it
   bool started = false;
   bool done = false;
@@ -198,14 +199,15 @@ class Engine {
   // is a broadcast, whether or not the probe says so (`ping -b` refuses
   // to guess; the address says it all).
   static void mark_broadcast(Task& t);
-  // A UDP probe with a fixed source port sends without connecting: a
-  // connected socket gets a random flow hash (sk_txhash) that its packets
-  // carry across a veth, and an ECMP router hashes on it, not on the
-  // ports. Unconnected, one 5-tuple is one path, as on a wire (README,
-  // Paths and counted probes).
-  static bool unconnected(const Task& t) {
-    return t.result.probe.protocol == Protocol::udp && t.result.probe.sport != 0;
-  }
+  // A UDP probe with a fixed source port, the only one of its batch from
+  // that node and port, sends without connecting: a connected socket gets
+  // a random flow hash (sk_txhash) that its packets carry across a veth,
+  // and an ECMP router hashes on it, not on the ports. Unconnected, one
+  // 5-tuple is one path, as on a wire (README, Paths and counted probes).
+  // Several on one port (a scan) stay connected: only the 4-tuple tells
+  // their answers and errors apart.
+  static bool unconnected(const Task& t) { return t.unconnected; }
+  void plan_unconnected();
   void make_watch_sockets();
   void on_watched(int fd);
   void on_broadcast_reply(Task& t, const IpAddress& sender);
@@ -220,7 +222,7 @@ class Engine {
   long budget_ = 0;                // descriptors this batch may hold
   std::size_t held_ = 0;           // descriptors its running probes hold
   bool admit_pending_ = false;
-  std::unordered_map<int, Family> raw_;  // shared raw sockets (owned by nodes)
+  std::unordered_map<int, Family> raw_;       // shared raw sockets (owned by nodes)
   std::vector<std::pair<Fd, Family>> watch_;  // raw sockets in delivery targets, this batch's own
   std::unordered_map<std::uint32_t, std::size_t> echo_index_;
   std::vector<char> buf_ = std::vector<char>(65536);

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <tuple>
 #include <fmt/format.h>
 
 #include "icmp_codec.h"
@@ -69,6 +71,16 @@ void Engine::mark_broadcast(Task& t) {
       for (int bit = a.length(); bit < 32; ++bit) b[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
       if (std::memcmp(b, t.result.target.data(), 4) == 0) p.broadcast = true;
     }
+}
+
+void Engine::plan_unconnected() {
+  std::map<std::tuple<const Node*, std::uint16_t, Family>, int> ports;
+  for (const auto& t : tasks_)
+    if (t.result.probe.protocol == Protocol::udp && t.result.probe.sport)
+      ++ports[{t.src, t.result.probe.sport, t.family}];
+  for (auto& t : tasks_)
+    t.unconnected = t.result.probe.protocol == Protocol::udp && t.result.probe.sport &&
+                    ports[{t.src, t.result.probe.sport, t.family}] == 1;
 }
 
 bool Engine::by_delivery(const Task& t) {
