@@ -157,7 +157,6 @@ class Engine {
   static void set_dont_fragment(int fd, Family f, const std::string& what);
   static int path_mtu(int fd, Family f);
   void too_big_here(Task& t, int mtu);
-  void make_raw_sockets();
   void own_rules_refused(Task& t);
   void local_error(Task& t, int err, std::string_view op);
   void start(std::size_t i);
@@ -192,7 +191,9 @@ class Engine {
   void on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAddress& sender);
   void expire(Task& t);
 
-  // ICMP types other than the echo, and broadcasts (probe_icmp_types.cpp).
+  // Raw ICMP sockets, ICMP types other than the echo, and broadcasts
+  // (probe_icmp_types.cpp).
+  void make_raw_sockets();
   static void check_icmp_kind(const Probe& p, Family target);
   static bool by_delivery(const Task& t);
   // An echo to the broadcast address of one of the source's own subnets

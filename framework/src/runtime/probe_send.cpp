@@ -184,51 +184,6 @@ void Engine::set_dont_fragment(int fd, Family f, const std::string& what) {
   }
 }
 
-// Each source node's raw ICMP socket is made once, by a thread inside it.
-// An echo with df has a raw socket of its own (IPv4 has no per-packet
-// "don't fragment"), made there too; it sees every ICMP message of the
-// node, as the shared one does, and an answer counts once (finish).
-void Engine::make_raw_sockets() {
-  std::vector<Node*> sources;
-  for (auto& t : tasks_)
-    if (t.result.probe.protocol == Protocol::icmp && NodeInternals::icmp_socket(*t.src, t.family) < 0 &&
-        std::find(sources.begin(), sources.end(), t.src) == sources.end())
-      sources.push_back(t.src);
-  if (!sources.empty())
-    lab_.run_in_each(sources, [&](Node& n) {
-      for (Family f : {Family::ipv4, Family::ipv6})
-        if (NodeInternals::icmp_socket(n, f) < 0 && std::any_of(tasks_.begin(), tasks_.end(), [&](const Task& t) {
-              return t.src == &n && t.family == f && t.result.probe.protocol == Protocol::icmp;
-            }))
-          NodeInternals::set_icmp_socket(n, f, raw_socket(f, n));
-    });
-  // A broadcast has one too, with SO_BROADCAST (as `ping -b`): without
-  // it, the kernel refuses a broadcast destination (EACCES).
-  auto own = [](const Task& t) { return t.result.probe.df || t.result.probe.broadcast; };
-  std::vector<Node*> df_sources;
-  for (auto& t : tasks_)
-    if (t.result.probe.protocol == Protocol::icmp && own(t) &&
-        std::find(df_sources.begin(), df_sources.end(), t.src) == df_sources.end())
-      df_sources.push_back(t.src);
-  if (!df_sources.empty())
-    lab_.run_in_each(df_sources, [&](Node& n) {
-      for (auto& t : tasks_)
-        if (t.src == &n && t.result.probe.protocol == Protocol::icmp && own(t)) {
-          t.fd = raw_socket(t.family, n);
-          std::string what = fmt::format("a raw ICMP socket in \"{}\"", n.name());
-          if (t.result.probe.df) set_dont_fragment(t.fd.get(), t.family, what);
-          int one = 1;
-          if (t.result.probe.broadcast)
-            sys::set_option(t.fd.get(), SOL_SOCKET, SO_BROADCAST, one, "SO_BROADCAST on " + what);
-        }
-    });
-  for (auto& t : tasks_)
-    if (t.result.probe.protocol == Protocol::icmp) {
-      t.icmp_fd = t.fd ? t.fd.get() : NodeInternals::icmp_socket(*t.src, t.family);
-      raw_.emplace(t.icmp_fd, t.family);
-    }
-}
-
 // The source's own OUTPUT chain refused to send (EPERM). A DROP there is
 // silence, a REJECT answers with an ICMP error that the kernel delivers
 // back to the source at once: wait a moment for it, so that a REJECT reads
