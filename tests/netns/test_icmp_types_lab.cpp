@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 
+#include "nslab/error.h"
 #include "nslab/lab_fixture.h"
 #include "nslab/path.h"
 #include "nslab/witness.h"
@@ -251,6 +252,40 @@ BOOST_AUTO_TEST_CASE(a_udp_trace_with_a_source_port_keeps_one_ecmp_path) {
   }
   BOOST_TEST(impossible >= 1);
   BOOST_TEST_MESSAGE(impossible << " of 16 traces without a source port showed a path that does not exist");
+}
+
+// What a probe made in C++ cannot be is refused with the probe's name, as
+// the scenario loader refuses it at file:line:column.
+BOOST_AUTO_TEST_CASE(api_mistakes_are_config_errors) {
+  auto& lab = load(scenario_path("firewall/icmp-types.yaml"));
+  auto refused = [&](const Probe& p, const std::string& why) {
+    try {
+      lab.probe(p, fast());
+      BOOST_ERROR(p.str() << ": not refused");
+    } catch (const nslab::ConfigError& e) {
+      BOOST_TEST(has(e.what(), why), e.what());
+    }
+  };
+  auto tcp = icmp("client", "ipt", IcmpType::timestamp());
+  tcp.protocol = Protocol::tcp;
+  tcp.port = 80;
+  refused(tcp, "an ICMP type needs an icmp probe");
+  refused(icmp("client", "10.0.1.2", named("router-advertisement", nslab::Family::ipv6)),
+          "an ICMPv6 type needs an ipv6 target");
+  auto sized = icmp("client", "ipt", IcmpType::timestamp());
+  sized.size = 100;
+  refused(sized, "size is an echo's data");
+  refused(icmp("client", "10.0.1.99", named("redirect")), "10.0.1.99 is no address of a lab node to watch for it");
+  auto bc = icmp("client", "fd00:1::2");
+  bc.broadcast = true;
+  refused(bc, "IPv6 has no broadcast");
+  Probe tcp_trace{.from = "client", .to = "ipt", .protocol = Protocol::tcp, .port = 80, .sport = 4000};
+  try {
+    lab.trace(nslab::PathTrace{.probe = tcp_trace}, fast());
+    BOOST_ERROR("a TCP trace with a sport is not refused");
+  } catch (const nslab::ConfigError& e) {
+    BOOST_TEST(has(e.what(), "needs a udp trace; each TTL of a TCP trace is a connection of its own"), e.what());
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
