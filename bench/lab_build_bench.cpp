@@ -4,7 +4,11 @@
 // peak memory, the kernel's memory per node and the kernel's time to destroy
 // the namespaces (cleanup_net, from the workqueue tracepoints).
 //
-//   sudo unshare -n build/bench/nslab_bench_build [N...] [--shell-max N] [--reps R]
+//   sudo unshare -n build/bench/nslab_bench_build [N...] [--shell-max N] [--reps R] [--probe]
+//
+// With --probe, each built lab is probed before its teardown (three single
+// pings from n1: to the host and to n2, reachable, and to an address no node
+// has, blocked), and their times and verdicts are printed under the table.
 //
 // With --alive K..., it measures instead what one namespace's sysctl writes
 // cost while K other namespaces are alive: through the shared /proc/sys and
@@ -38,7 +42,15 @@ struct Sample {
   double teardown_at = 0;  // monotonic_ms() when the teardown began
   long max_rss_kib = 0;
   long kernel_kib = 0;  // MemAvailable lost while the lab stood
+  // With --probe: n1 -> host (reachable), n1 -> n2 (reachable), n1 -> an
+  // address no node has (blocked), each probed alone, in ms; and whether
+  // each verdict was the expected one.
+  double probe_ms[3] = {0, 0, 0};
+  bool probe_ok[3] = {false, false, false};
+  char probe_detail[160] = {};  // the blocked probe's evidence
 };
+
+bool g_probe = false;  // --probe
 
 long mem_available_kib() {
   std::ifstream in("/proc/meminfo");
@@ -66,6 +78,16 @@ std::optional<Sample> measure_in_child(int n) {
       auto lab = std::make_unique<nslab::Lab>(std::move(t));
       s.build = lab->build_times();
       s.kernel_kib = before - mem_available_kib();
+      if (g_probe) {
+        const std::string targets[3] = {"host", n > 1 ? "n2" : "host", "10.0.254.254"};
+        for (int k = 0; k < 3; ++k) {
+          auto t0 = Clock::now();
+          auto result = lab->probe(nslab::Probe{.from = "n1", .to = targets[k]});
+          s.probe_ms[k] = ms_since(t0);
+          s.probe_ok[k] = result.verdict == (k < 2 ? nslab::Verdict::reachable : nslab::Verdict::blocked);
+          if (k == 2) std::snprintf(s.probe_detail, sizeof s.probe_detail, "%s", result.detail.c_str());
+        }
+      }
       s.teardown_at = monotonic_ms();
       auto t0 = Clock::now();
       lab.reset();
@@ -154,6 +176,8 @@ int main(int argc, char** argv) {
       shell_max = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc)
       reps = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--probe"))
+      g_probe = true;
     else if (!std::strcmp(argv[i], "--alive"))
       alive_mode = true;
     else
@@ -238,6 +262,12 @@ int main(int argc, char** argv) {
     std::printf("| %d | %.1f (%.1f / %.1f / %.1f / %.1f / %.1f / %.1f) | %.1f | %.1f | %.0f | %s | %s | %s | %s |\n", n,
                 total, ns, links, addr, routes, neigh, up, down, rss, kernel, destroy.c_str(), shell_build.c_str(),
                 shell_down.c_str(), ratio.c_str());
+    if (g_probe)
+      for (const auto& sm : samples)
+        std::printf("  probes of %d nodes: n1->host %.1f ms %s, n1->n2 %.1f ms %s, n1->10.0.254.254 %.1f ms %s (%s)\n",
+                    n, sm.probe_ms[0], sm.probe_ok[0] ? "reachable" : "WRONG", sm.probe_ms[1],
+                    sm.probe_ok[1] ? "reachable" : "WRONG", sm.probe_ms[2], sm.probe_ok[2] ? "blocked" : "WRONG",
+                    sm.probe_detail);
     std::fflush(stdout);
   }
   return 0;

@@ -13,7 +13,7 @@ model = os.path.join(root, "framework/src/model")
 runtime = os.path.join(root, "framework/src/runtime")
 
 # The public headers of the runtime layer; every other public header describes.
-RUNTIME_PUBLIC = {"capture.h", "environment.h", "fd.h", "lab.h", "netns.h", "node.h", "process.h", "scenario_run.h"}
+RUNTIME_PUBLIC = {"capture.h", "connection.h", "environment.h", "fd.h", "lab.h", "netns.h", "node.h", "process.h", "scenario_run.h"}
 INTERNAL_RUNTIME = {f for f in os.listdir(runtime) if f.endswith(".h")}
 INTERNAL_MODEL = {f for f in os.listdir(model) if f.endswith(".h")}
 

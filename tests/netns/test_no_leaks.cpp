@@ -38,26 +38,10 @@ using nslab::testing::take_census;
 
 namespace {
 
-// Forks a child that builds bridge_n(nodes) and then writes one byte to the
-// pipe and waits to be killed. Returns the child's pid and the read end.
 std::pair<pid_t, int> spawn_lab_child(int nodes) {
-  int p[2];
-  BOOST_REQUIRE(::pipe(p) == 0);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(p[0]);
-    try {
-      nslab::Lab lab(nslab::seed::bridge_n(nodes));
-      char ok = 'y';
-      (void)!::write(p[1], &ok, 1);
-      for (;;) ::pause();
-    } catch (...) {
-      ::_exit(3);
-    }
-  }
-  ::close(p[1]);
-  return {pid, p[0]};
+  auto child = nslab::testing::spawn_lab_child(nslab::seed::bridge_n(nodes));
+  BOOST_REQUIRE(child.pid > 0);
+  return {child.pid, child.fd};
 }
 
 void kill_and_reap(pid_t pid) {

@@ -238,27 +238,14 @@ BOOST_AUTO_TEST_CASE(nothing_of_ovs_survives_the_lab_or_a_sigkill) {
   BOOST_TEST(gone_within(dir, 0ms), dir << " or a daemon of it survived the lab");
 
   auto before = nslab::testing::take_census();
-  int p[2];
-  BOOST_REQUIRE(::pipe(p) == 0);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(p[0]);
-    try {
-      nslab::Lab lab(three(true));
-      std::string d = lab.ovs_environment("host").at("OVS_RUNDIR") + "\n";
-      (void)!::write(p[1], d.data(), d.size());
-      for (;;) ::pause();
-    } catch (...) {
-      ::_exit(3);
-    }
-  }
-  ::close(p[1]);
-  char buf[256] = {};
-  ssize_t n = ::read(p[0], buf, sizeof buf - 1);
-  ::close(p[0]);
-  BOOST_TEST_REQUIRE(n > 1, "the child did not build its lab");
-  std::string child_dir(buf, static_cast<std::size_t>(n - 1));
+  auto child = nslab::testing::spawn_lab_child(
+      three(true), [](nslab::Lab& lab) { return lab.ovs_environment("host").at("OVS_RUNDIR"); });
+  BOOST_REQUIRE(child.pid > 0);
+  pid_t pid = child.pid;
+  auto line = nslab::testing::read_child_line(child.fd);
+  ::close(child.fd);
+  BOOST_TEST_REQUIRE(line.has_value(), "the child did not build its lab");
+  const std::string child_dir = *line;
   BOOST_TEST(processes_mentioning(child_dir) == 2);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "nslab/lab.h"
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -103,6 +105,40 @@ int count_open_fds() {
   int n = 0;
   for_each_entry("/proc/self/fd", [&](const std::string&) { ++n; });
   return n - 1;  // the directory stream itself
+}
+
+LabChild spawn_lab_child(const Topology& topology, const std::function<std::string(Lab&)>& report) {
+  int p[2];
+  if (::pipe(p) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(p[0]);
+    ::close(p[1]);
+    return {};
+  }
+  if (pid == 0) {
+    ::close(p[0]);
+    try {
+      Lab lab(topology);
+      std::string line = (report ? report(lab) : std::string()) + "\n";
+      (void)!::write(p[1], line.data(), line.size());
+      for (;;) ::pause();
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  ::close(p[1]);
+  return {pid, p[0]};
+}
+
+std::optional<std::string> read_child_line(int fd) {
+  std::string line;
+  char c = 0;
+  while (::read(fd, &c, 1) == 1) {
+    if (c == '\n') return line;
+    line += c;
+  }
+  return std::nullopt;
 }
 
 }  // namespace nslab::testing

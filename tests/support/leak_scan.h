@@ -10,9 +10,16 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
+
+#include "nslab/topology.h"
+
+namespace nslab {
+class Lab;
+}
 
 namespace nslab::testing {
 
@@ -27,6 +34,18 @@ NetnsCensus take_census();
 std::set<std::uint64_t> new_namespaces(const NetnsCensus& before, const NetnsCensus& now);
 // Open descriptors of this process.
 int count_open_fds();
+
+// A forked child that builds a lab of `topology`, writes report(lab) and a
+// newline to its pipe once built, and waits to be killed (SIGKILL, to prove
+// that a killed nslab leaks nothing). A child whose build fails exits 3
+// without writing.
+struct LabChild {
+  pid_t pid = -1;
+  int fd = -1;  // the pipe's read end, the caller's to close
+};
+LabChild spawn_lab_child(const Topology& topology, const std::function<std::string(Lab&)>& report = {});
+// The child's line, without its newline; empty when it wrote none.
+std::optional<std::string> read_child_line(int fd);
 
 // Why this process cannot run a program as another user (it is not the
 // machine's real root, or setpriv is missing); empty when it can.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nslab/capture.h"
+#include "nslab/connection.h"
 #include "nslab/matrix.h"
 #include "nslab/node.h"
 #include "nslab/options.h"
@@ -100,6 +101,10 @@ class Lab {
   // `ping -c N` (probe_count.h): `count` single-shot copies of a probe, all
   // at once, and how many were answered.
   CountResult count_answers(const Probe& probe, std::size_t count, const ProbeOptions& options = {});
+  // A tcp (or udp) probe whose connection, when reachable, stays open for
+  // later exchanges (connection.h): a flow established before a change to
+  // the lab. Throws ConfigError for an icmp probe.
+  Connection open_connection(const Probe& probe, const ProbeOptions& options = {});
 
   // Starts a program inside a node (see process.h); the lab owns it and kills
   // it first at teardown. The node's hostname and PID namespace settings

@@ -42,6 +42,10 @@ struct ProbeExpectation {
   // `count: N` with `answers:` or `loss:`: N single-shot copies of the probe
   // (Lab::count_answers), their answers counted; the verdict is not checked.
   std::optional<ExpectedAnswers> answers;
+  // `keep: NAME` (a tcp or udp probe whose verdict is reachable): its
+  // connection stays open, for `kept: NAME` expectations later (README,
+  // Kept connections).
+  std::optional<std::string> keep;
   SourceLocation where;
   std::string str() const;
   PortScan scan() const;  // the scan of a port set
@@ -95,8 +99,21 @@ struct ConntrackExpectation {
   std::string str() const;
 };
 
+// `{ kept: NAME, verdict: reachable }`: data sent over the connection a
+// probe with `keep: NAME` opened earlier (in this step or one before) comes
+// back (reachable), meets silence (blocked), a reset (refused) or an ICMP
+// error (nslab/connection.h, Connection::exchange).
+struct KeptExpectation {
+  std::string name;
+  Verdict verdict = Verdict::reachable;
+  std::string payload;   // empty: a line of nslab's own
+  std::string opened;    // the opening probe, "red -> web tcp/80" (filled once the file is read)
+  SourceLocation where;  // of this expectation; the `keep:` is the opening probe's
+  std::string str() const;
+};
+
 using Expectation = std::variant<ProbeExpectation, MatrixSpec, CaptureExpectation, CommandExpectation,
-                                 CounterExpectation, ConntrackExpectation>;
+                                 CounterExpectation, ConntrackExpectation, KeptExpectation>;
 
 // One step of `steps:` (nslab/step.h): its actions, then its expectations.
 struct Step {

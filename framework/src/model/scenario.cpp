@@ -62,6 +62,7 @@ void Loader::load(const YAML::Node& root) {
   if (auto e = root["expect"])
     for (const auto& item : r_.list(e, "expect")) expectation(item);
   if (auto st = root["steps"]) steps(st);
+  check_kept_names();
   if (s_.expectations.empty() && s_.steps.empty())
     s_.warnings.push_back(fmt::format(
         "{}: warning: no expectations: `nslab check` builds this lab and checks nothing (add an \"expect:\" list)",

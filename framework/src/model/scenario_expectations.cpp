@@ -72,6 +72,8 @@ void Loader::expectation(const YAML::Node& item) {
   } else if (auto ct = item["conntrack"]) {
     if (!r_.keys(item, {"conntrack"}, "a conntrack expectation")) return;
     conntrack(ct);
+  } else if (item["kept"]) {
+    kept_expectation(item);
   } else if (item["command"]) {
     command_expectation(item);
   } else {
@@ -92,9 +94,9 @@ void Loader::probe_expectation(const YAML::Node& item) {
     count_expectation(item);
     return;
   }
-  if (!r_.keys(item, {"from",   "to",      "icmp",   "tcp",   "udp",    "verdict",    "served_by", "seen_from",
-                      "family", "payload", "source", "sport", "ttl",    "size",       "df",        "tos",
-                      "dscp",   "path",    "via",    "count", "icmpv6", "answered_by"},
+  if (!r_.keys(item, {"from",   "to",      "icmp",   "tcp",   "udp",  "verdict", "served_by",  "seen_from",
+                      "family", "payload", "source", "sport", "ttl",  "size",    "df",         "tos",
+                      "dscp",   "path",    "via",    "count", "keep", "icmpv6",  "answered_by"},
                "an expectation"))
     return;
   ProbeExpectation e;
@@ -134,6 +136,7 @@ void Loader::probe_expectation(const YAML::Node& item) {
     probe->want_served_by = true;
   }
   e.probe = std::move(*probe);
+  keep_key(item, e);
   s_.expectations.push_back(std::move(e));
 }
 
@@ -295,6 +298,12 @@ void Loader::capture(const YAML::Node& c) {
 }
 
 void Loader::matrix(const YAML::Node& m) {
+  if (m.IsMap() && m["keep"]) {
+    r_.error(m["keep"],
+             "a matrix cannot keep connections; keep one with a single probe, e.g. { from: a, to: b, "
+             "tcp: 80, keep: web }");
+    return;
+  }
   if (!r_.keys(m, {"protocol", "port", "nodes", "default", "except", "family"}, "a matrix")) return;
   MatrixSpec spec;
   spec.where = r_.at(m);

@@ -121,6 +121,11 @@ class Loader {
   void counter(const YAML::Node& c);
   // scenario_conntrack.cpp
   void conntrack(const YAML::Node& c);
+  // scenario_kept.cpp: `keep: NAME` on a probe, `kept: NAME` expectations,
+  // and (once every step is read) that each kept name is opened once, before use
+  void keep_key(const YAML::Node& item, ProbeExpectation& e);
+  void kept_expectation(const YAML::Node& item);
+  void check_kept_names();
   // A probe as an expectation or a capture's "during" writes it: from, to,
   // one of icmp, tcp: PORT, udp: PORT, family and payload, with its
   // addresses checked against the lab. Empty when from, to or the protocol
@@ -165,6 +170,14 @@ class Loader {
   Scenario& s_;
   std::optional<YAML::Node> defaults_;  // `defaults`, once read
   bool icmp_by_default_ = false;        // probe_of: no protocol key is an echo
+  // scenario_kept.cpp: each `keep:` name (in the order the run opens them)
+  // with where it is and its probe; and each `kept:` of a name not opened yet.
+  struct KeptName {
+    std::string name;
+    SourceLocation where;
+    std::string probe;
+  };
+  std::vector<KeptName> kept_opened_, kept_early_;
 };
 
 }  // namespace nslab::detail

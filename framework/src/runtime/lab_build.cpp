@@ -313,10 +313,11 @@ void Lab::add_addresses_and_routes() {
       add_rules(netlink_of(n), spec);
       continue;
     }
-    auto links = netlink_of(n).links();
+    // By name, not a dump: a hub's dump costs the kernel O(ports²).
+    std::unordered_map<std::string, int> known;
     auto index_of = [&](const std::string& name) {
-      for (const auto& l : links)
-        if (l.name == name) return l.index;
+      if (auto it = known.find(name); it != known.end()) return it->second;
+      if (auto index = netlink_of(n).index_of(name)) return known.emplace(name, *index).first->second;
       throw NetlinkError(fmt::format("no link \"{}:{}\"", spec.name, name), ENODEV);
     };
     for (const auto& i : n.interfaces()) {
@@ -362,11 +363,16 @@ void Lab::add_static_neighbours() {
     for (auto& [node_name, named_entries] : plan_static_neighbours(topology_, macs, options_.static_neighbour_limit)) {
       Netlink& nl = netlink_of(*named.at(node_name));
       std::unordered_map<std::string, int> index;
-      for (const auto& l : nl.links()) index.emplace(l.name, l.index);
       std::vector<Neighbour> entries;
       entries.reserve(named_entries.size());
       for (auto& [ifname, e] : named_entries) {
-        e.ifindex = index.at(ifname);
+        auto it = index.find(ifname);
+        if (it == index.end()) {
+          auto i = nl.index_of(ifname);
+          if (!i) throw NetlinkError(fmt::format("no link \"{}:{}\"", node_name, ifname), ENODEV);
+          it = index.emplace(ifname, *i).first;
+        }
+        e.ifindex = it->second;
         entries.push_back(e);
       }
       nl.add_neighbours(entries);
@@ -410,15 +416,14 @@ void Lab::wait_links_up() {
   auto drop_done = [&] {
     for (auto it = want.begin(); it != want.end();) it = it->second.empty() ? want.erase(it) : std::next(it);
   };
-  for (auto& [n, ifs] : want) dump(n, ifs);
-  drop_done();
-  // Subscribed first, dumped again after: no change falls between the two.
+  // A node waiting for many links is subscribed to before its dump, so that
+  // no change falls between the two and it is dumped once: each dump of a
+  // hub's N veth ports costs the kernel O(N²) (a namespace id lookup per
+  // port, README, Benchmarks).
   std::map<std::string, LinkWatch, std::less<>> watches;
   for (auto& [n, ifs] : want)
-    if (ifs.size() >= kWatchFrom) {
-      watches.emplace(n, LinkWatch::open(named.at(n)->netns().fd(), n));
-      dump(n, ifs);
-    }
+    if (ifs.size() >= kWatchFrom) watches.emplace(n, LinkWatch::open(named.at(n)->netns().fd(), n));
+  for (auto& [n, ifs] : want) dump(n, ifs);
   drop_done();
 
   // STP bridges forward only after listening and learning (bridge_setup.h).

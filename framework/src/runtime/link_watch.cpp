@@ -28,8 +28,17 @@ LinkWatch LinkWatch::open(int netns_fd, const std::string& owner) {
       throw SystemError(fmt::format("cannot open a netlink socket in \"{}\"", owner), err);
     }
     Fd fd(raw);
-    int size = 1 << 20;
-    sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, size, "the receive buffer of a link watch");
+    // A hub of thousands of ports gets a notification or more per port as
+    // they come up; a queue that overflows costs a dump of all its links,
+    // which the kernel makes in O(ports²) (README, Benchmarks). Forced past
+    // net.core.rmem_max where the namespace's owner may (CAP_NET_ADMIN over
+    // it: root, or the lab's own user namespace); memory is used only as
+    // notifications wait.
+    int forced = 32 << 20;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &forced, sizeof forced) != 0) {
+      int size = 1 << 20;
+      sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, size, "the receive buffer of a link watch");
+    }
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
     local.nl_groups = RTMGRP_LINK;

@@ -5,6 +5,8 @@
 // creating it in the caller's namespace and moving it).
 #include "netlink.h"
 
+#include <sys/ioctl.h>
+
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -177,6 +179,16 @@ std::optional<LinkInfo> Netlink::find_link(std::string_view name) const {
   if (err != 0) throw NetlinkError(fmt::format("cannot look up link \"{}:{}\"", impl_->owner, name), err);
   if (info.index == 0) return std::nullopt;
   return info;
+}
+
+std::optional<int> Netlink::index_of(std::string_view name) const {
+  if (interface_name_problem(name)) return std::nullopt;
+  ifreq ifr{};
+  name.copy(ifr.ifr_name, IFNAMSIZ - 1);
+  // A netlink socket passes interface ioctls to its namespace's devices.
+  if (::ioctl(nl_socket_get_fd(impl_->socket()), SIOCGIFINDEX, &ifr) == 0) return ifr.ifr_ifindex;
+  if (errno == ENODEV) return std::nullopt;
+  throw SystemError(fmt::format("cannot look up the index of link \"{}:{}\"", impl_->owner, name), errno);
 }
 
 LinkInfo Netlink::link(std::string_view name) const {

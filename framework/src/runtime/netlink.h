@@ -154,6 +154,11 @@ class Netlink {
   bool is_open() const noexcept;
 
   std::optional<LinkInfo> find_link(std::string_view name) const;
+  // Only the ifindex, without a link message (SIOCGIFINDEX on this socket,
+  // in its namespace): O(1) where find_link and links() cost the kernel a
+  // walk of the namespace's ids per veth whose peer is elsewhere (a hub of
+  // N ports: O(N) per lookup, O(N²) per dump). Empty when there is none.
+  std::optional<int> index_of(std::string_view name) const;
   LinkInfo link(std::string_view name) const;  // throws when missing
   std::vector<LinkInfo> links() const;
   // With qdiscs, also what every qdisc has passed, dropped and holds.

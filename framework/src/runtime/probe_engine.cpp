@@ -325,6 +325,10 @@ void Engine::finish(Task& t, Verdict v, std::string detail) {
   t.result.verdict = v;
   t.result.detail = std::move(detail);
   t.result.rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t.start);
+  if (kept_ && v == Verdict::reachable && t.result.probe.protocol != Protocol::icmp && t.fd) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t.fd.get(), nullptr);
+    kept_->at(static_cast<std::size_t>(&t - tasks_.data())) = std::move(t.fd);
+  }
   forget(t.fd);
   drop_spares(t);
   t.own.clear();

@@ -108,6 +108,10 @@ class Engine {
   Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& options);
 
   std::vector<ProbeResult> run();
+  // Lab::open_connection (kept_connection.cpp): each tcp/udp probe that ends
+  // reachable leaves its connected socket in `out` (one slot per probe)
+  // instead of closing it. Before run().
+  void keep_sockets(std::vector<Fd>* out) { kept_ = out; }
 
  private:
   static constexpr std::uint64_t kRawTag = 1ull << 63;
@@ -234,6 +238,7 @@ class Engine {
   std::optional<detail::Stillness> still_;  // empty: wait out every timeout
   std::string still_reason_;                // why, when stillness is no evidence here
   Clock::time_point next_look_ = Clock::time_point::max();
+  std::vector<Fd>* kept_ = nullptr;  // keep_sockets
 };
 
 }  // namespace probe_engine

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "conntrack_check.h"
+#include "kept_check.h"
 #include "probe_engine.h"
 #include "probe_series.h"
 #include "rule_watch.h"
@@ -161,7 +162,7 @@ namespace {
 // One step's expectations (scenario.expectations); `numbered_from`: the
 // number of expectations before them, so that capture files stay apart.
 ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
-                         const InsightOptions& insight, std::size_t numbered_from) {
+                         const InsightOptions& insight, std::size_t numbered_from, detail::KeptConnections& kept) {
   detail::RuleWatch watch(lab, scenario, insight);  // counters' baseline, when asked
   detail::count_conntrack_packets(lab, scenario);
   std::vector<Probe> probes;
@@ -171,7 +172,7 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
     if (auto* p = std::get_if<ProbeExpectation>(&e)) {
       // A port set is a scan of its own, a path a trace, a count its own
       // single-shot batch: each after the batch.
-      if (!p->ports && !p->path && !p->answers) probes.push_back(p->probe);
+      if (!p->ports && !p->path && !p->answers && !p->keep) probes.push_back(p->probe);
     } else if (auto* m = std::get_if<MatrixSpec>(&e)) {
       expected_table(*m);
       for (auto& cell : matrix_probes(*m)) probes.push_back(std::move(cell));
@@ -196,6 +197,8 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
       o = run_path_expectation(lab, *p, scenario.probe_options);
     } else if (p && p->answers) {
       o = run_count_expectation(lab, *p, scenario.probe_options);
+    } else if (p && p->keep) {
+      o = detail::open_kept(lab, *p, kept, scenario.probe_options);  // in order: held for later `kept:`
     } else if (p) {
       const ProbeResult& r = results[first];
       o.title = p->str();
@@ -229,6 +232,9 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
       watch.invalidate();
     } else if (auto* ct = std::get_if<ConntrackExpectation>(&e)) {
       o = detail::check_conntrack(lab, *ct, scenario.probe_options);
+      watch.invalidate();
+    } else if (auto* use = std::get_if<KeptExpectation>(&e)) {
+      o = detail::check_kept(*use, kept, scenario.probe_options);
       watch.invalidate();
     } else if (auto* counter = std::get_if<CounterExpectation>(&e)) {
       o = watch.check(*counter);
@@ -279,7 +285,8 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
 // as a list of their own, titled with the step.
 ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const ArtifactOptions& artifacts,
                                  const InsightOptions& insight) {
-  ScenarioOutcome out = run_list(lab, scenario, artifacts, insight, 0);
+  detail::KeptConnections kept;  // `keep:` connections, across steps; closed when the run ends
+  ScenarioOutcome out = run_list(lab, scenario, artifacts, insight, 0, kept);
   std::size_t numbered = scenario.expectations.size();
   for (std::size_t k = 0; k < scenario.steps.size(); ++k) {
     const Step& step = scenario.steps[k];
@@ -304,7 +311,7 @@ ScenarioOutcome run_expectations(Lab& lab, const Scenario& scenario, const Artif
     Scenario part = scenario;
     part.expectations = step.expectations;
     part.steps.clear();
-    ScenarioOutcome o = run_list(lab, part, artifacts, insight, numbered);
+    ScenarioOutcome o = run_list(lab, part, artifacts, insight, numbered, kept);
     numbered += step.expectations.size();
     for (auto& e : o.expectations) {
       e.title = fmt::format("{}: {}", head, e.title);

@@ -1,11 +1,13 @@
 #include "stillness.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "lab_internals.h"
 #include "node_internals.h"
@@ -29,6 +31,31 @@ std::uint64_t machine_backlog() {
   }
   return read ? total : kUnknownBacklog;
 }
+
+namespace {
+
+// Every look reads each node through its netlink socket. A lab too large for
+// its descriptor limit gave those back after its build (lab_build.cpp), and
+// reopening all of them would run out of descriptors (and cost a thread
+// each): its probes wait out their timeouts instead.
+std::optional<std::string> too_many_to_watch(Lab& lab) {
+  const auto& nodes = lab.nodes();
+  const auto closed = static_cast<unsigned long>(
+      std::count_if(nodes.begin(), nodes.end(), [](Node* n) { return !NodeInternals::netlink(*n).is_open(); }));
+  if (closed == 0) return std::nullopt;
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  // Held already: a namespace per node, up to two raw sockets per node
+  // that probes, and the process's own; each closed socket would be one more.
+  const unsigned long need = 2 * nodes.size() + closed + 256;
+  if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return std::nullopt;
+  return fmt::format(
+      "the lab's {} nodes are too many to watch: a look at each would reopen {} netlink sockets, beyond the "
+      "descriptor limit ({}; `ulimit -n`)",
+      nodes.size(), closed, lim.rlim_cur);
+}
+
+}  // namespace
 
 Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
   const Topology& t = lab.topology();
@@ -59,16 +86,33 @@ Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
     if (!blocker_ && p->running()) blocker_ = fmt::format("{} is running", p->label());
   if (std::string why; !blocker_ && someone_inside(why)) blocker_ = why;
   if (blocker_) return;
+  if (!blocker_) blocker_ = too_many_to_watch(lab);
+  if (blocker_) return;
   for (const auto& n : lab.nodes())
     for (const auto& i : n->interfaces())
       for (const auto& p : i.addresses) {
         owned_.insert(p.address());
         prefixes_.push_back(p);
       }
-  if (auto why = look_at_nodes(lab)) {
+  // An IPv6 address not yet in use is in use a moment later: the kernel
+  // installs its local route from a work queue, which runs behind a build or
+  // a step on a loaded machine. Look again for a little while before giving
+  // up on stillness for the whole batch.
+  const auto owned = owned_;
+  const auto prefixes = prefixes_;
+  const auto patience = Clock::now() + kAddressPatience;
+  auto why = look_at_nodes(lab);
+  while (why && pending_addresses_ && Clock::now() < patience) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    owned_ = owned;
+    prefixes_ = prefixes;
+    why = look_at_nodes(lab);
+  }
+  if (why) {
     blocker_ = why;
     return;
   }
+  baseline_time_ = Clock::now();  // the baseline below is taken after the wait
   for (const auto& n : t.nodes())
     for (const auto& sysctl : n.sysctls)
       if (sysctl.key.find(".neigh.") != std::string::npos || sysctl.key.find("proxy_") != std::string::npos)

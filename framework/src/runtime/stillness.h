@@ -112,6 +112,9 @@ class Stillness {
   double delivered_ = 1;                               // the chance a packet crosses every lossy link
   int min_mtu_ = 1500;
   std::optional<Look> last_;
+  bool pending_addresses_ = false;  // the last look_at_nodes gave up on an IPv6 address not yet in use
+  // How long the constructor waits for such an address to come into use.
+  static constexpr std::chrono::milliseconds kAddressPatience{100};
 };
 
 // The packets waiting in every CPU's backlog (the machine's, not one

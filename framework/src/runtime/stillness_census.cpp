@@ -21,6 +21,7 @@
 #include <fstream>
 #include <cctype>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -293,6 +294,7 @@ bool Stillness::someone_inside(std::string& why) const {
 }
 
 std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
+  pending_addresses_ = false;
   const auto& nodes = lab.nodes();
   std::vector<NodeCensus> census(nodes.size());
   std::vector<Node*> all(nodes.begin(), nodes.end());
@@ -301,10 +303,10 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
     for (const auto* e : {&l.a, &l.b})
       if (!e->up) down[e->node].insert(e->interface);
   auto before = LabInternals::service_sockets(lab);
+  std::unordered_map<const Node*, std::size_t> index;
+  for (std::size_t i = 0; i < nodes.size(); ++i) index.emplace(nodes[i], i);
   lab.run_in_each(all, [&](Node& n) {
-    std::size_t i = 0;
-    while (nodes[i] != &n) ++i;
-    NodeCensus& c = census[i];
+    NodeCensus& c = census[index.at(&n)];
     read_sockets(c);
     read_addresses(c, down[n.name()]);
     read_neighbour_settings(c);
@@ -332,11 +334,13 @@ std::optional<std::string> Stillness::look_at_nodes(Lab& lab) {
       if (!own.count(ino))
         return fmt::format("node \"{}\" holds a socket that is not nslab's (Node::socket, or one made in Node::run)",
                            name);
-    if (!c.pending.empty())
+    if (!c.pending.empty()) {
+      pending_addresses_ = true;
       return fmt::format(
           "node \"{}\": IPv6 address {} is not in use yet (the kernel's address configuration "
           "work is behind)",
           name, c.pending.front().str());
+    }
     if (c.legacy_iptables)
       return fmt::format("node \"{}\" has legacy iptables tables, whose rules nslab cannot read", name);
     if (!c.ruleset_error.empty()) return fmt::format("node \"{}\": {}", name, c.ruleset_error);
