@@ -100,7 +100,9 @@ BOOST_AUTO_TEST_CASE(path_mistakes_are_refused_where_they_stand) {
           "via names nodes the path goes through; \"*\" (a hop that does not answer) belongs in path");
   refused("via: []", "[]", "via names a node the path goes through");
   refused("path: [b], ttl: 3", "3", "ttl is not for a path: a path sets the TTL of each hop's probe itself");
-  refused("tcp: 80, path: [b], sport: 4000", "4000", "sport is not for a path");
+  refused("path: [b], sport: 4000", "4000", "sport needs a udp path (udp: PORT); an echo has no port");
+  refused("tcp: 80, path: [b], sport: 4000", "4000", "sport (one flow for every TTL) needs a udp path");
+  refused("icmp: echo, path: [b], sport: 4000", "4000", "sport needs a tcp or udp probe");
   refused("path: [b], icmp: reachable", "reachable",
           "in a path expectation, icmp names the probe, not a verdict: "
           "write icmp: echo");

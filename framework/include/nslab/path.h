@@ -19,8 +19,12 @@ struct PathTrace {
   // As traceroute's -m: the TTLs tried are 1..max_hops.
   static constexpr int kDefaultMaxHops = 30;
   // from, to, protocol, port, family, source, tos, size: as for any probe.
-  // Its ttl is set per hop; a fixed sport is refused (one 4-tuple cannot
-  // carry several probes at once).
+  // Its ttl is set per hop. Without a sport, every TTL's probe goes at once,
+  // each from its own source port (as classic traceroute varies its ports),
+  // and ECMP routers may hash them onto different paths. With a sport (udp
+  // only), every TTL's probe is one flow, the same 5-tuple from unconnected
+  // sockets, as a Paris traceroute keeps it: the TTLs go one after another,
+  // so the hops are those of the one path that flow takes.
   Probe probe;
   int max_hops = kDefaultMaxHops;
   std::string str() const;  // "office -> web icmp (path, up to 30 hops)"

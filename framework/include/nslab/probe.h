@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "nslab/icmp_type.h"
 #include "nslab/ip_address.h"
 #include "nslab/values.h"
 #include "nslab/verdict.h"
@@ -72,6 +73,18 @@ struct Probe {
   // the lower two (a scenario's `dscp: N` is `tos: N << 2`). Empty: the
   // system's default (0).
   std::optional<std::uint8_t> tos;
+  // icmp: the message sent instead of an echo request (README, ICMP types);
+  // its family is the probe's. A type with an answer (timestamp) ends as an
+  // echo does; any other is `delivered` when a raw socket in the target node
+  // saw it (after the target's INPUT chain), else `blocked`.
+  std::optional<IcmpType> icmp_type;
+  // icmp echo to an IPv4 broadcast address (`ping -b`): every answer
+  // counts, and ProbeResult::answered_by lists who answered; `reachable`
+  // when anyone did, decided once the lab is still (or at the timeout).
+  // An echo to the broadcast address of one of the source's own subnets is
+  // one without asking (its result's probe says so); set it for another
+  // (a directed broadcast through a router).
+  bool broadcast = false;
 
   std::string str() const;  // "red -> blue icmp", "external -> host:eth0 tcp/8080"
 };
@@ -120,6 +133,9 @@ struct ProbeResult {
     int code = 0;
   };
   std::optional<Icmp> icmp;
+  // A broadcast probe: the nodes that answered (an address when no node of
+  // the lab owns it), sorted, each once.
+  std::vector<std::string> answered_by;
 
   // Empty when the probe sent no payload or got it back unchanged; else what
   // came back instead. A payload that is not echoed intact fails its

@@ -28,6 +28,9 @@ struct ProbeExpectation {
   Verdict verdict = Verdict::reachable;
   std::optional<std::string> served_by;
   std::optional<IpAddress> seen_from;  // the client address the service saw
+  // `answered_by: [b, c]`: an echo to a broadcast address, answered by
+  // exactly these nodes (sorted; README, ICMP types).
+  std::optional<std::vector<std::string>> answered_by;
   // A port set (`tcp: [22, 80]`, `tcp: 1-1024`): every port of it probed
   // (Lab::scan), each with `verdict`. With `open` (`scan: tcp/1-65535,
   // open: [80, 443]`): exactly those ports count as open (README, Port scans).

@@ -115,7 +115,8 @@ std::string_view to_string(PortState s) noexcept {
 
 PortState port_state(Protocol p, Verdict v) noexcept {
   switch (v) {
-    case Verdict::reachable: return PortState::open;
+    case Verdict::reachable:
+    case Verdict::delivered: return PortState::open;
     case Verdict::refused: return PortState::closed;
     case Verdict::unreachable: return PortState::filtered;
     case Verdict::blocked: return p == Protocol::udp ? PortState::open_filtered : PortState::filtered;

@@ -6,6 +6,10 @@ namespace nslab {
 
 std::string Probe::str() const {
   std::string s = fmt::format("{} -> {} {}", from, to, nslab::to_string(protocol));
+  if (protocol == Protocol::icmp && icmp_type)
+    s = fmt::format("{} -> {} {} {}", from, to, icmp_type->family == Family::ipv6 ? "icmpv6" : "icmp",
+                    icmp_type->str());
+  if (broadcast) s += " broadcast";
   if (protocol != Protocol::icmp) s += fmt::format("/{}", port);
   if (family) s += fmt::format(" ({})", nslab::to_string(*family));
   if (source && sport)

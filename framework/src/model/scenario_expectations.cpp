@@ -31,6 +31,11 @@ std::string ProbeExpectation::str() const {
   std::string s = fmt::format("{}: {}", probe.str(), to_string(verdict));
   if (served_by) s += fmt::format(", served by {}", *served_by);
   if (seen_from) s += fmt::format(", seen from {}", seen_from->str());
+  if (answered_by) {
+    std::string who;
+    for (const auto& n : *answered_by) who += (who.empty() ? "" : ", ") + n;
+    s += answered_by->empty() ? std::string(", answered by nobody") : ", answered by " + who;
+  }
   return s;
 }
 
@@ -89,10 +94,9 @@ void Loader::probe_expectation(const YAML::Node& item) {
     count_expectation(item);
     return;
   }
-  if (!r_.keys(item,
-               {"from",   "to",    "icmp", "tcp",  "udp", "verdict", "served_by", "seen_from", "family", "payload",
-                "source", "sport", "ttl",  "size", "df",  "tos",     "dscp",      "path",      "via",    "count",
-                "keep"},
+  if (!r_.keys(item, {"from",   "to",      "icmp",   "tcp",   "udp",  "verdict", "served_by",  "seen_from",
+                      "family", "payload", "source", "sport", "ttl",  "size",    "df",         "tos",
+                      "dscp",   "path",    "via",    "count", "keep", "icmpv6",  "answered_by"},
                "an expectation"))
     return;
   ProbeExpectation e;
@@ -103,13 +107,14 @@ void Loader::probe_expectation(const YAML::Node& item) {
     for (const char* key : {"served_by", "seen_from", "payload", "ttl", "size", "df", "tos", "dscp"})
       if (item[key])
         r_.error(item[key], fmt::format("{} needs a single port; a port set checks each port's verdict only", key));
-  if (auto i = item["icmp"]) {
-    if (auto v = r_.verdict(i)) e.verdict = *v;
-    if (item["verdict"]) r_.error(item["verdict"], "with icmp, write the verdict as icmp: VERDICT");
+  if (probe->protocol == Protocol::icmp) {
+    icmp_expectation(item, e, *probe);
   } else if (auto v = item["verdict"]) {
     if (auto verdict = r_.verdict(v)) e.verdict = *verdict;
   }
   const bool icmp = probe->protocol == Protocol::icmp;
+  if (auto a = item["answered_by"]; a && !icmp)
+    r_.error(a, "answered_by needs an icmp echo to a broadcast address (icmp: reachable, to: 192.168.1.255)");
   if (auto s = item["served_by"]) {
     e.served_by = r_.scalar(s, "served_by");
     if (e.served_by) check_node(s, *e.served_by, "served_by");
@@ -175,15 +180,17 @@ std::optional<Probe> Loader::probe_of(const YAML::Node& item, std::string_view w
   check_target(to, probe.to);
   const bool ends_known = r_.errors().size() == errors_before;
   const bool scan = ports && item["scan"];
-  int protocols = (item["icmp"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0) + (scan ? 1 : 0);
+  int protocols = (item["icmp"] ? 1 : 0) + (item["icmpv6"] ? 1 : 0) + (item["tcp"] ? 1 : 0) + (item["udp"] ? 1 : 0) +
+                  (scan ? 1 : 0);
   if (protocols == 0 && icmp_by_default_) {
     // a path or a count without a protocol key: an ICMP echo
   } else if (protocols != 1) {
     r_.error(item, fmt::format("{} names exactly one of icmp, tcp: PORT, udp: PORT{}", what, scan ? ", scan" : ""));
     return std::nullopt;
   }
-  if (item["icmp"] || protocols == 0) {
+  if (item["icmp"] || item["icmpv6"] || protocols == 0) {
     probe.protocol = Protocol::icmp;
+    icmp_kind(item, probe);
   } else if (!scan) {
     auto p = item["tcp"] ? item["tcp"] : item["udp"];
     probe.protocol = item["tcp"] ? Protocol::tcp : Protocol::udp;
@@ -269,7 +276,8 @@ void Loader::capture(const YAML::Node& c) {
   }
   auto during = c["during"];
   if (!r_.keys(during,
-               {"from", "to", "icmp", "tcp", "udp", "family", "source", "sport", "ttl", "size", "df", "tos", "dscp"},
+               {"from", "to", "icmp", "tcp", "udp", "family", "source", "sport", "ttl", "size", "df", "tos", "dscp",
+                "icmpv6"},
                "a capture's probe"))
     return;
   auto probe = probe_of(during, "a probe");
@@ -291,8 +299,9 @@ void Loader::capture(const YAML::Node& c) {
 
 void Loader::matrix(const YAML::Node& m) {
   if (m.IsMap() && m["keep"]) {
-    r_.error(m["keep"], "a matrix cannot keep connections; keep one with a single probe, e.g. { from: a, to: b, "
-                        "tcp: 80, keep: web }");
+    r_.error(m["keep"],
+             "a matrix cannot keep connections; keep one with a single probe, e.g. { from: a, to: b, "
+             "tcp: 80, keep: web }");
     return;
   }
   if (!r_.keys(m, {"protocol", "port", "nodes", "default", "except", "family"}, "a matrix")) return;

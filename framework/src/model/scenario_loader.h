@@ -157,6 +157,11 @@ class Loader {
   std::string source_node(const std::string& from) const;
   void source_keys(const YAML::Node& item, Probe& probe);
   void shape_keys(const YAML::Node& item, Probe& probe);
+  // scenario_icmp.cpp: `icmp: timestamp`, `icmp: { type, code }`,
+  // `icmpv6: ...` (the probe's message), and an expectation's verdict and
+  // `answered_by` for an icmp probe.
+  void icmp_kind(const YAML::Node& item, Probe& probe);
+  void icmp_expectation(const YAML::Node& item, ProbeExpectation& e, Probe& probe);
   // What a probe's ends may name: a node (check_node) or also node:interface
   // and an address (check_target). Both report at `n`.
   // The count under `key` of `parent` ("3", ">= 1", "<= 2"); at least one

@@ -57,14 +57,20 @@ void Loader::path_expectation(const YAML::Node& item) {
   }
   if (!r_.keys(item, with(kProbeKeys, {"path", "via", "hops", "ttl", "sport", "verdict"}), "a path expectation"))
     return;
-  for (const auto& [key, why] :
-       {std::pair{"ttl", "a path sets the TTL of each hop's probe itself (1 to hops)"},
-        std::pair{"sport", "a path sends one probe per TTL at once, and one source port cannot carry them all"}})
-    if (auto n = item[key]) r_.error(n, fmt::format("{} is not for a path: {}", key, why));
+  if (auto n = item["ttl"])
+    r_.error(n, "ttl is not for a path: a path sets the TTL of each hop's probe itself (1 to hops)");
   ProbeExpectation e;
   e.where = r_.at(item);
   auto probe = series_probe(item, "a path expectation");
   if (!probe) return;
+  // sport: one flow for every TTL (a Paris traceroute), so that ECMP
+  // routers hash every probe of the trace onto one path.
+  if (auto n = item["sport"]; n && probe->protocol == Protocol::tcp)
+    r_.error(n,
+             "sport (one flow for every TTL) needs a udp path: each TTL of a TCP path is a connection of its "
+             "own, with a random flow hash that an ECMP router behind a veth hashes on instead of the ports");
+  else if (n && probe->protocol == Protocol::icmp && !item["icmp"])
+    r_.error(n, "sport needs a udp path (udp: PORT); an echo has no port");
   ExpectedPath x;
   if (auto h = item["hops"])
     if (auto v = r_.integer(h, "hops (the largest TTL tried, as traceroute -m)", 1, 255))

@@ -10,6 +10,7 @@ std::string_view to_string(Verdict v) noexcept {
     case Verdict::blocked: return "blocked";
     case Verdict::refused: return "refused";
     case Verdict::unreachable: return "unreachable";
+    case Verdict::delivered: return "delivered";
   }
   return "?";
 }
@@ -20,12 +21,13 @@ char symbol(Verdict v) noexcept {
     case Verdict::blocked: return 'X';
     case Verdict::refused: return 'R';
     case Verdict::unreachable: return 'U';
+    case Verdict::delivered: return 'D';
   }
   return '?';
 }
 
 std::optional<Verdict> parse_verdict(std::string_view t) {
-  for (Verdict v : {Verdict::reachable, Verdict::blocked, Verdict::refused, Verdict::unreachable})
+  for (Verdict v : {Verdict::reachable, Verdict::blocked, Verdict::refused, Verdict::unreachable, Verdict::delivered})
     if (t == to_string(v)) return v;
   return std::nullopt;
 }

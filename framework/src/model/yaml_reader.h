@@ -144,10 +144,19 @@ class Reader {
     return p;
   }
 
-  std::optional<Verdict> verdict(const YAML::Node& n) {
+  // `delivered` only where `delivery` says an ICMP message judged by
+  // delivery may have it (README, ICMP types).
+  std::optional<Verdict> verdict(const YAML::Node& n, bool delivery = false) {
     auto s = scalar(n, "a verdict");
     if (!s) return std::nullopt;
-    if (auto v = parse_verdict(*s)) return v;
+    if (auto v = parse_verdict(*s); v && (*v != Verdict::delivered || delivery)) return v;
+    if (*s == "delivered") {
+      error(n,
+            "\"delivered\" is the verdict of an ICMP message that gets no answer (e.g. icmp: "
+            "router-advertisement, icmp: { type: 3, code: 3 }); a probe that gets answers is reachable, blocked, "
+            "refused or unreachable");
+      return std::nullopt;
+    }
     Keys names{"reachable", "blocked", "refused", "unreachable"};
     std::string hint = closest(*s, names);
     error(n, fmt::format("\"{}\" is not a verdict{}", *s,

@@ -109,6 +109,7 @@ const char* verdict_class(Verdict v) {
     case Verdict::blocked: return "v-blocked";
     case Verdict::refused: return "v-refused";
     case Verdict::unreachable: return "v-unreachable";
+    case Verdict::delivered: return "v-delivered";
   }
   return "";
 }

@@ -58,7 +58,9 @@ std::optional<IcmpMessage> parse_icmp(Family family, const std::uint8_t* p, std:
   IcmpMessage m;
   m.type = p[0];
   m.code = p[1];
-  m.reply = family == Family::ipv4 ? m.type == ICMP_ECHOREPLY : m.type == ICMP6_ECHO_REPLY;
+  // A timestamp reply answers as an echo reply does, with the same key.
+  m.reply =
+      family == Family::ipv4 ? m.type == ICMP_ECHOREPLY || m.type == ICMP_TIMESTAMPREPLY : m.type == ICMP6_ECHO_REPLY;
   if (m.reply) {
     m.key = key_at(p);
     return m;
@@ -83,7 +85,7 @@ std::optional<IcmpMessage> parse_icmp(Family family, const std::uint8_t* p, std:
     std::size_t ihl = static_cast<std::size_t>(inner[0] & 0x0f) * 4;
     if (ihl < 20 || left < ihl + 8 || inner[9] != IPPROTO_ICMP) return std::nullopt;
     echo = inner + ihl;
-    if (echo[0] != ICMP_ECHO) return std::nullopt;
+    if (echo[0] != ICMP_ECHO && echo[0] != ICMP_TIMESTAMP) return std::nullopt;
   } else {
     if (left < 40 + 8 || inner[6] != IPPROTO_ICMPV6) return std::nullopt;
     echo = inner + 40;

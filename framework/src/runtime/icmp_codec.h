@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "nslab/icmp_type.h"
 #include "nslab/ip_address.h"
 
 namespace nslab::detail {
@@ -18,7 +19,7 @@ namespace nslab::detail {
 std::vector<std::uint8_t> make_echo_request(Family family, std::uint32_t key, std::size_t size = 64);
 
 struct IcmpMessage {
-  bool reply = false;  // an echo reply; otherwise an error quoting an echo request
+  bool reply = false;  // an echo (or timestamp) reply; otherwise an error quoting such a request
   int type = 0;
   int code = 0;
   std::uint32_t key = 0;  // of the echo it answers or quotes
@@ -31,6 +32,27 @@ struct IcmpMessage {
 // header). Empty for anything that is not an echo reply or an error about one
 // of our echo requests, and for truncated or malformed packets.
 std::optional<IcmpMessage> parse_icmp(Family family, const std::uint8_t* data, std::size_t size);
+
+// Messages other than the echo (icmp_messages.cpp). A type with an answer
+// (timestamp) carries the key where the echo does, in its identifier and
+// sequence number. Any other carries "nslab-icmp" and the key after its
+// header; an error type (destination unreachable, redirect, ...) first
+// quotes a UDP datagram from `target` to a documentation address
+// (192.0.2.1, 2001:db8::1; no packet ever goes there), as a real error
+// quotes the packet it is about, so that the target's kernel reads it as
+// an error about nothing it sent. A redirect names no gateway (0.0.0.0),
+// a too-big and a parameter problem no MTU or pointer: the target's
+// kernel has nothing to learn from them.
+std::vector<std::uint8_t> make_icmp_message(const IcmpType& type, std::uint32_t key, const IpAddress& target);
+
+// What a raw socket in the target node saw: a message carrying the mark
+// and a key (IPv4 raw sockets include the IP header).
+struct DeliveredMessage {
+  int type = 0;
+  int code = 0;
+  std::uint32_t key = 0;
+};
+std::optional<DeliveredMessage> parse_delivered(Family family, const std::uint8_t* data, std::size_t size);
 
 // The Internet checksum, in network byte order.
 std::uint16_t internet_checksum(const void* data, std::size_t size) noexcept;

@@ -72,11 +72,14 @@ Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& o
     Task& t = tasks_[i];
     const Probe& p = probes[i];
     t.result.probe = p;
-    t.result.target = resolve_target(lab, p.to, p.family, p.from, p.source);
+    auto family = p.family ? p.family : p.icmp_type ? std::optional(p.icmp_type->family) : std::nullopt;
+    t.result.target = resolve_target(lab, p.to, family, p.from, p.source);
     t.family = t.result.target.family();
     auto src = resolve_source(lab, p.from, p.source, t.family);
     t.src = src.node;
     t.bind = src.address;
+    mark_broadcast(t);
+    check_icmp_kind(t.result.probe, t.family);
     if (p.sport && p.protocol == Protocol::icmp)
       throw ConfigError(fmt::format("probe \"{}\": a source port needs a tcp or udp probe", p.str()));
     if (probes[i].protocol != Protocol::icmp && probes[i].port == 0)
@@ -92,6 +95,7 @@ Engine::Engine(Lab& lab, const std::vector<Probe>& probes, const ProbeOptions& o
       throw ConfigError(fmt::format("probe \"{}\": a UDP payload has at most {} bytes, not {}", probes[i].str(),
                                     kMaxUdpPayload, t.result.probe.payload.size()));
   }
+  plan_unconnected();
 }
 
 std::vector<ProbeResult> Engine::run() {
@@ -105,8 +109,10 @@ std::vector<ProbeResult> Engine::run() {
     }
   }
   make_raw_sockets();
+  make_watch_sockets();
   epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw SystemError("cannot create epoll for probes", errno);
+  for (auto& w : watch_) add(w.first.get(), EPOLLIN, kWatchTag | static_cast<std::uint64_t>(w.first.get()));
   for (auto& [fd, family] : raw_) {
     drain_raw(fd, family, /*dispatch=*/false);
     add(fd, EPOLLIN, kRawTag | static_cast<std::uint64_t>(fd));
@@ -313,6 +319,7 @@ void Engine::look_for_stillness(Clock::time_point now) {
 
 void Engine::finish(Task& t, Verdict v, std::string detail) {
   if (t.done) return;
+  end_broadcast(t, v, detail);
   t.done = true;
   ++finished_;
   t.result.verdict = v;
@@ -415,7 +422,9 @@ int Engine::poll_once(int timeout_ms) {
   }
   for (int k = 0; k < n; ++k) {
     std::uint64_t tag = epoll_event_buffer_[static_cast<std::size_t>(k)].data.u64;
-    if (tag & kRawTag) {
+    if (tag & kWatchTag) {
+      on_watched(static_cast<int>(tag & ~kWatchTag));
+    } else if (tag & kRawTag) {
       int fd = static_cast<int>(tag & ~kRawTag);
       drain_raw(fd, raw_.at(fd), true);
     } else {

@@ -90,6 +90,8 @@ struct Task {
   std::string wait_reason;    // why stillness cannot decide it, when that is the probe's own
   int too_big = 0;            // icmp/udp without df: "packet too big" / "fragmentation needed" answers, each resent
   std::string too_big_from;   // the last of them
+  bool unconnected = false;   // udp: sent with sendto (plan_unconnected)
+  Node* dst = nullptr;        // icmp judged by delivery: the target node, whose raw socket watches for it
   bool started = false;
   bool done = false;
   bool refused_by_own_rules = false;  // icmp/udp: send failed with EPERM
@@ -113,6 +115,7 @@ class Engine {
 
  private:
   static constexpr std::uint64_t kRawTag = 1ull << 63;
+  static constexpr std::uint64_t kWatchTag = 1ull << 62;  // a target's raw socket (delivery)
   static constexpr std::size_t kMaxUdpPayload = Probe::kMaxUdpPayload;
   static constexpr auto kOwnRejectGrace = std::chrono::milliseconds(20);
   // A UDP probe told "too big" this often has a path that cannot take it.
@@ -158,7 +161,6 @@ class Engine {
   static void set_dont_fragment(int fd, Family f, const std::string& what);
   static int path_mtu(int fd, Family f);
   void too_big_here(Task& t, int mtu);
-  void make_raw_sockets();
   void own_rules_refused(Task& t);
   void local_error(Task& t, int err, std::string_view op);
   void start(std::size_t i);
@@ -193,6 +195,31 @@ class Engine {
   void on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAddress& sender);
   void expire(Task& t);
 
+  // Raw ICMP sockets, ICMP types other than the echo, and broadcasts
+  // (probe_icmp_types.cpp).
+  void make_raw_sockets();
+  static void check_icmp_kind(const Probe& p, Family target);
+  static bool by_delivery(const Task& t);
+  // An echo to the broadcast address of one of the source's own subnets
+  // is a broadcast, whether or not the probe says so (`ping -b` refuses
+  // to guess; the address says it all).
+  static void mark_broadcast(Task& t);
+  // A UDP probe with a fixed source port, the only one of its batch from
+  // that node and port, sends without connecting: a connected socket gets
+  // a random flow hash (sk_txhash) that its packets carry across a veth,
+  // and an ECMP router hashes on it, not on the ports. Unconnected, one
+  // 5-tuple is one path, as on a wire (README, Paths and counted probes).
+  // Several on one port (a scan) stay connected: only the 4-tuple tells
+  // their answers and errors apart.
+  static bool unconnected(const Task& t) { return t.unconnected; }
+  void plan_unconnected();
+  void make_watch_sockets();
+  void on_watched(int fd);
+  void on_broadcast_reply(Task& t, const IpAddress& sender);
+  // A broadcast that ran out of attempts or time: `reachable` when anyone
+  // answered; else `blocked` as for any probe.
+  bool end_broadcast(Task& t, Verdict& v, std::string& detail) const;
+
   Lab& lab_;
   ProbeOptions options_;
   std::vector<Task> tasks_;
@@ -200,7 +227,8 @@ class Engine {
   long budget_ = 0;                // descriptors this batch may hold
   std::size_t held_ = 0;           // descriptors its running probes hold
   bool admit_pending_ = false;
-  std::unordered_map<int, Family> raw_;  // shared raw sockets (owned by nodes)
+  std::unordered_map<int, Family> raw_;       // shared raw sockets (owned by nodes)
+  std::vector<std::pair<Fd, Family>> watch_;  // raw sockets in delivery targets, this batch's own
   std::unordered_map<std::uint32_t, std::size_t> echo_index_;
   std::vector<char> buf_ = std::vector<char>(65536);
   std::vector<epoll_event> epoll_event_buffer_;

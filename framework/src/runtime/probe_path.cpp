@@ -20,6 +20,11 @@ namespace nslab {
 
 namespace {
 
+// Why a TCP trace cannot be one flow: each TTL is a connection of its own.
+constexpr const char* kTcpOneFlow =
+    "; each TTL of a TCP trace is a connection of its own, and the kernel gives each a random flow hash that its "
+    "packets carry across a veth, which an ECMP router hashes on instead of the ports";
+
 // The lab node that has `a` on one of its interfaces, or empty.
 std::string owner_of(const Lab& lab, const IpAddress& a) {
   for (const Node* n : lab.nodes())
@@ -66,23 +71,33 @@ TraceResult run_trace(Lab& lab, const PathTrace& trace, const ProbeOptions& opti
     throw ConfigError(fmt::format("trace {}: max_hops must be from 1 to 255, not {}", p.str(), trace.max_hops));
   if (p.ttl != 0)
     throw ConfigError(fmt::format("trace {}: a trace sets the TTL of each hop's probe; leave ttl unset", p.str()));
-  if (p.sport != 0)
-    throw ConfigError(fmt::format("trace {}: a fixed source port cannot carry one probe per TTL at once", p.str()));
+  if (p.sport != 0 && p.protocol != Protocol::udp)
+    throw ConfigError(fmt::format("trace {}: a source port (one flow for every TTL) needs a udp trace{}", p.str(),
+                                  p.protocol == Protocol::tcp ? kTcpOneFlow : ""));
   std::vector<Probe> probes;
   for (int ttl = 1; ttl <= trace.max_hops; ++ttl) {
     probes.push_back(p);
     probes.back().ttl = ttl;
   }
   auto t0 = std::chrono::steady_clock::now();
-  auto results = run_probes(lab, probes, options);
+  // With a fixed source port, every TTL's probe is one flow, the same
+  // 5-tuple (a Paris traceroute): the TTLs go one after another, each
+  // decided before the next is sent (its answer names it, as only one is in
+  // flight), and the trace stops where the path ends. Else all at once.
+  const bool one_flow = p.sport != 0;
+  std::vector<ProbeResult> results;
+  if (!one_flow) results = run_probes(lab, probes, options);
+  auto result = [&](std::size_t k) -> const ProbeResult& {
+    while (results.size() <= k) results.push_back(run_probes(lab, {probes[results.size()]}, options).front());
+    return results[k];
+  };
   TraceResult out;
   out.trace = trace;
-  out.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  out.target = results.front().target;
+  out.target = result(0).target;
   out.target_node = owner_of(lab, out.target);
   std::map<std::string, int> seen;  // a router on the way, and the TTL it first answered
-  for (std::size_t k = 0; k < results.size(); ++k) {
-    Hop h = hop_of(lab, results[k], static_cast<int>(k) + 1, out.target_node);
+  for (std::size_t k = 0; k < probes.size(); ++k) {
+    Hop h = hop_of(lab, result(k), static_cast<int>(k) + 1, out.target_node);
     out.hops.push_back(h);
     if (h.destination) {
       out.reached = true;
@@ -98,6 +113,7 @@ TraceResult run_trace(Lab& lab, const PathTrace& trace, const ProbeOptions& opti
       break;
     }
   }
+  out.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 

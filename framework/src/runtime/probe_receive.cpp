@@ -322,9 +322,14 @@ void Engine::on_icmp(Family f, const std::uint8_t* p, std::size_t n, const IpAdd
   if (it == echo_index_.end()) return;
   Task& t = tasks_[it->second];
   const bool decides = !t.done;  // an answer counts once (finish)
+  if (m->reply && t.result.probe.broadcast) return on_broadcast_reply(t, sender);
   if (m->reply) {
     if (decides) t.result.icmp = ProbeResult::Icmp{sender, m->type, m->code};
-    std::string d = fmt::format("echo reply from {}", sender.str());
+    const auto& kind = t.result.probe.icmp_type;
+    std::string d =
+        kind && !kind->echo()
+            ? fmt::format("ICMP {} from {}", IcmpType{f, static_cast<std::uint8_t>(m->type), 0}.str(), sender.str())
+            : fmt::format("echo reply from {}", sender.str());
     if (t.too_big > 0) d += fmt::format(" (to a resend in fragments after {})", t.too_big_from);
     finish(t, Verdict::reachable, d);
     return;

@@ -154,8 +154,8 @@ Fd Engine::raw_socket(Family f, const Node& n) {
   if (f == Family::ipv4) {
     Fd fd = sys::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP, what);
     icmp_filter filt{};
-    filt.data =
-        ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) | (1u << ICMP_PARAMETERPROB));
+    filt.data = ~((1u << ICMP_ECHOREPLY) | (1u << ICMP_DEST_UNREACH) | (1u << ICMP_TIME_EXCEEDED) |
+                  (1u << ICMP_PARAMETERPROB) | (1u << ICMP_TIMESTAMPREPLY));
     sys::set_option(fd.get(), SOL_RAW, ICMP_FILTER, filt, what);
     sys::set_option(fd.get(), SOL_SOCKET, SO_RCVBUF, buf, what);
     return fd;
@@ -182,44 +182,6 @@ void Engine::set_dont_fragment(int fd, Family f, const std::string& what) {
     sys::set_option(fd, SOL_IPV6, IPV6_MTU_DISCOVER, dont, "IPV6_MTU_DISCOVER on " + what);
     sys::set_option(fd, SOL_IPV6, IPV6_DONTFRAG, one, "IPV6_DONTFRAG on " + what);
   }
-}
-
-// Each source node's raw ICMP socket is made once, by a thread inside it.
-// An echo with df has a raw socket of its own (IPv4 has no per-packet
-// "don't fragment"), made there too; it sees every ICMP message of the
-// node, as the shared one does, and an answer counts once (finish).
-void Engine::make_raw_sockets() {
-  std::vector<Node*> sources;
-  for (auto& t : tasks_)
-    if (t.result.probe.protocol == Protocol::icmp && NodeInternals::icmp_socket(*t.src, t.family) < 0 &&
-        std::find(sources.begin(), sources.end(), t.src) == sources.end())
-      sources.push_back(t.src);
-  if (!sources.empty())
-    lab_.run_in_each(sources, [&](Node& n) {
-      for (Family f : {Family::ipv4, Family::ipv6})
-        if (NodeInternals::icmp_socket(n, f) < 0 && std::any_of(tasks_.begin(), tasks_.end(), [&](const Task& t) {
-              return t.src == &n && t.family == f && t.result.probe.protocol == Protocol::icmp;
-            }))
-          NodeInternals::set_icmp_socket(n, f, raw_socket(f, n));
-    });
-  std::vector<Node*> df_sources;
-  for (auto& t : tasks_)
-    if (t.result.probe.protocol == Protocol::icmp && t.result.probe.df &&
-        std::find(df_sources.begin(), df_sources.end(), t.src) == df_sources.end())
-      df_sources.push_back(t.src);
-  if (!df_sources.empty())
-    lab_.run_in_each(df_sources, [&](Node& n) {
-      for (auto& t : tasks_)
-        if (t.src == &n && t.result.probe.protocol == Protocol::icmp && t.result.probe.df) {
-          t.fd = raw_socket(t.family, n);
-          set_dont_fragment(t.fd.get(), t.family, fmt::format("a raw ICMP socket in \"{}\"", n.name()));
-        }
-    });
-  for (auto& t : tasks_)
-    if (t.result.probe.protocol == Protocol::icmp) {
-      t.icmp_fd = t.fd ? t.fd.get() : NodeInternals::icmp_socket(*t.src, t.family);
-      raw_.emplace(t.icmp_fd, t.family);
-    }
 }
 
 // The source's own OUTPUT chain refused to send (EPERM). A DROP there is
@@ -273,7 +235,7 @@ void Engine::start(std::size_t i) {
     case Protocol::udp: {
       sockaddr_storage ss;
       socklen_t len = make_sockaddr(t.result.target, t.result.probe.port, ss);
-      if (::connect(t.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      if (!unconnected(t) && ::connect(t.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
         local_error(t, errno, "connect");
         return;
       }
@@ -287,7 +249,10 @@ void Engine::start(std::size_t i) {
 void Engine::send_echo(Task& t) {
   sent_something();
   // `ping -s` counts the data; the 8-byte ICMP header comes on top.
-  auto pkt = detail::make_echo_request(t.family, t.echo, t.result.probe.size ? *t.result.probe.size + 8 : 64);
+  const auto& kind = t.result.probe.icmp_type;
+  auto pkt = kind && !(kind->echo() && kind->code == 0)
+                 ? detail::make_icmp_message(*kind, t.echo, t.result.target)
+                 : detail::make_echo_request(t.family, t.echo, t.result.probe.size ? *t.result.probe.size + 8 : 64);
   sockaddr_storage ss;
   socklen_t len = make_sockaddr(t.result.target, 0, ss);
   // The node's raw socket is shared: a source address goes with each
@@ -383,7 +348,14 @@ void Engine::send_udp(Task& t) {
   sent_something();
   static const std::string kDefault = "nslab-probe";
   const std::string& msg = t.result.probe.payload.empty() ? kDefault : t.result.probe.payload;
-  if (sys::retry([&] { return ::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT); }) >= 0) {
+  sockaddr_storage to;
+  socklen_t to_len = make_sockaddr(t.result.target, t.result.probe.port, to);
+  const bool by_address = unconnected(t);
+  if (sys::retry([&] {
+        return by_address ? ::sendto(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to),
+                                     to_len)
+                          : ::send(t.fd.get(), msg.data(), msg.size(), MSG_DONTWAIT);
+      }) >= 0) {
     ++t.attempts;
   } else {
     int err = errno;

@@ -208,6 +208,8 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
       o.passed = r.verdict == p->verdict;
       if (o.passed && p->served_by && r.served_by != *p->served_by) o.passed = false;
       if (o.passed && p->seen_from && r.seen_from != p->seen_from->str()) o.passed = false;
+      const bool others = p->answered_by && r.answered_by != *p->answered_by;
+      if (others) o.passed = false;
       auto payload = r.verdict == Verdict::reachable ? r.payload_problem() : std::nullopt;
       if (payload) o.passed = false;
       o.summary = fmt::format("observed {} ({})", to_string(r.verdict), r.detail);
@@ -218,6 +220,15 @@ ScenarioOutcome run_list(Lab& lab, const Scenario& scenario, const ArtifactOptio
       if (p->seen_from && r.verdict == Verdict::reachable && r.seen_from != p->seen_from->str())
         o.summary += fmt::format("; expected the service to see {}, it saw {}", p->seen_from->str(),
                                  r.seen_from.empty() ? std::string("nothing") : r.seen_from);
+      if (others) {
+        auto list = [](const std::vector<std::string>& v) {
+          std::string s;
+          for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+          return "[" + s + "]";
+        };
+        o.summary +=
+            fmt::format("; expected answers from {}, got them from {}", list(*p->answered_by), list(r.answered_by));
+      }
     } else if (auto* cap = std::get_if<CaptureExpectation>(&e)) {
       o = run_capture(lab, scenario, *cap, numbered_from + i, artifacts);
       watch.invalidate();
