@@ -218,8 +218,8 @@ void apply_action(Lab& lab, const StepAction& action) {
     // The runner reports a wait as an outcome (detail::wait_until); here one
     // that never holds throws, with what it saw last.
     at(w->where, [&] {
-      const Scenario defaults;          // the default probe options
-      detail::KeptConnections none;     // apply_action has no run, so no kept connections
+      const Scenario defaults;       // the default probe options
+      detail::KeptConnections none;  // apply_action has no run, so no kept connections
       ExpectationOutcome o = detail::wait_until(lab, defaults, *w, none);
       if (!o.passed) throw TimeoutError(o.title + ": " + o.summary);
     });
