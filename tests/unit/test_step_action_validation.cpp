@@ -123,6 +123,14 @@ BOOST_AUTO_TEST_CASE(bad_actions_are_positioned_errors) {
       {"  - { wait: { link: \"a:eth0\", state: sideways, within: 1s } }\n", "lab.yaml:8:38", "not up or down"},
       {"  - { wait: { link: \"a:eth0\", icmp: reachable, within: 1s } }\n", "lab.yaml:8:31", "unknown key \"icmp\""},
       {"  - { wait: 5s }\n", "lab.yaml:8:13", "\"wait\" is an expectation with \"within\""},
+      {"  - { rule: { node: a, add: \"from 10.0.0.0/24 table wan9\" } }\n", "lab.yaml:8:29", "no table \"wan9\""},
+      {"  - { rule: { node: a, add: \"from nowhere table main\" } }\n", "lab.yaml:8:29", "not \"nowhere\""},
+      {"  - { rule: { node: a } }\n", "lab.yaml:8:13", "one of add: RULE or del: RULE"},
+      {"  - { rule: { node: a, add: \"table main\", del: \"table main\" } }\n", "lab.yaml:8:13", "one of add"},
+      {"  - { rule: { node: z, add: \"table main\" } }\n", "lab.yaml:8:21", "no node \"z\""},
+      {"  - { rule: { node: a, add: \"iif eth7 table main\" } }\n", "lab.yaml:8:29", "no interface \"eth7\""},
+      {"  - { rule: { node: a, add: \"table main\", via: x } }\n", "lab.yaml:8:43", "unknown key \"via\""},
+      {"  - { rule: { node: a, add: [ x ] } }\n", "lab.yaml:8:29", "must be a single value"},
   };
   for (const auto& c : cases) {
     std::string errors = scenario_errors(kLab + c.step);
@@ -133,6 +141,21 @@ BOOST_AUTO_TEST_CASE(bad_actions_are_positioned_errors) {
       BOOST_TEST(!has(errors, "has no action"), errors);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_policy_rule_is_added_and_deleted_in_order) {
+  auto s = nslab::parse_scenario(kLab +
+                                     "  - rule: { node: a, add: \"from 10.0.0.0/24 table main priority 100\" }\n"  // 8
+                                     "  - rule: { node: a, del: \"from 10.0.0.0/24 table main priority 100\" }\n",
+                                 "lab.yaml");
+  BOOST_REQUIRE(s.steps.size() == 2u);
+  const auto& add = std::get<nslab::RuleAction>(s.steps[0].actions.at(0));
+  BOOST_TEST(add.add);
+  BOOST_TEST(add.node == "a");
+  BOOST_TEST(*add.rule.priority == 100u);
+  BOOST_TEST(add.rule.where.line == 8);
+  BOOST_TEST(!std::get<nslab::RuleAction>(s.steps[1].actions.at(0)).add);
+  BOOST_TEST(nslab::to_string(s.steps[1].actions.at(0)) == "rule del on a: " + add.rule.str());
 }
 
 // Hostile values never crash the loader and are refused with a position.

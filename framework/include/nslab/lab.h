@@ -133,6 +133,10 @@ class Lab {
   // "10.9.0.0/16 via 10.0.0.2").
   void add_route(std::string_view node, const RouteSpec& route);
   void delete_route(std::string_view node, const RouteSpec& route);
+  // Adds or deletes a policy rule (`ip rule`; RuleSpec::parse reads "from
+  // 10.0.1.0/24 table wan2", a table named by the node's `tables:`).
+  void add_rule(std::string_view node, const RuleSpec& rule);
+  void delete_rule(std::string_view node, const RuleSpec& rule);
   // Replaces the impairment of the link with the end "node:interface" (as a
   // link's `impair:` at build; Direction::a_to_b is from this end to its
   // peer); an empty Impairment removes it. Returns once the qdiscs and loss

@@ -100,8 +100,17 @@ struct WaitAction {
   SourceLocation where;
 };
 
-using StepAction =
-    std::variant<LinkAction, RulesAction, RouteAction, SysctlAction, ImpairAction, StartAction, StopAction, WaitAction>;
+// `rule: { node: gw, add: "from 10.0.1.0/24 table wan2" }`, or `del:`: a
+// policy rule, written as a node's `ip_rules:` entry.
+struct RuleAction {
+  std::string node;
+  RuleSpec rule;
+  bool add = true;
+  SourceLocation where;
+};
+
+using StepAction = std::variant<LinkAction, RulesAction, RouteAction, SysctlAction, ImpairAction, StartAction,
+                                StopAction, WaitAction, RuleAction>;
 
 std::string to_string(const StepAction& action);  // "link a:eth0 down"
 

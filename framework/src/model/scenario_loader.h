@@ -116,6 +116,7 @@ class Loader {
   void link_action(Step& step, const YAML::Node& body);
   void rules_action(Step& step, const YAML::Node& body, bool flush);
   void route_action(Step& step, const YAML::Node& body);
+  void rule_action(Step& step, const YAML::Node& body);
   void sysctl_action(Step& step, const YAML::Node& body);
   // scenario_step_actions.cpp: impair, start, stop, wait; and the programs'
   // names checked across the steps (a stop names a running start)

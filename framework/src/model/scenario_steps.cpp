@@ -47,6 +47,9 @@ std::string to_string(const StepAction& action) {
     std::string operator()(const StopAction& a) const {
       return fmt::format("stop {}{}", a.name, a.kill ? " (KILL)" : "");
     }
+    std::string operator()(const RuleAction& a) const {
+      return fmt::format("rule {} on {}: {}", a.add ? "add" : "del", a.node, a.rule.str());
+    }
     std::string operator()(const WaitAction& a) const {
       std::string what = a.condition ? a.condition->str() : fmt::format("link {} {}", a.link, a.up ? "up" : "down");
       return fmt::format("wait until {} (within {} ms)", what, a.within.count());
@@ -58,7 +61,7 @@ std::string to_string(const StepAction& action) {
 namespace detail {
 
 namespace {
-const Keys kActionKeys{"link", "rules", "flush", "route", "sysctl", "impair", "start", "stop", "wait"};
+const Keys kActionKeys{"link", "rules", "flush", "route", "rule", "sysctl", "impair", "start", "stop", "wait"};
 }  // namespace
 
 void Loader::steps(const YAML::Node& list) {
@@ -110,6 +113,8 @@ void Loader::step_action(Step& step, const std::string& kind, const YAML::Node& 
     rules_action(step, body, true);
   else if (kind == "route")
     route_action(step, body);
+  else if (kind == "rule")
+    rule_action(step, body);
   else if (kind == "sysctl")
     sysctl_action(step, body);
   else if (kind == "impair")
@@ -244,6 +249,45 @@ void Loader::route_action(Step& step, const YAML::Node& body) {
     for (const auto& e : found) r_.error(r, e.message());
   }
   step.actions.push_back(std::move(a));
+}
+
+// { node: gw, add: "from 10.0.1.0/24 table wan2" } or del: the same, as a
+// node's `ip_rules:` entry; checked as those are (routing_problems.cpp: its
+// devices and its table), in a copy of the lab whose one rule is this one.
+void Loader::rule_action(Step& step, const YAML::Node& body) {
+  if (!r_.keys(body, {"node", "add", "del"}, "a \"rule\" action")) return;
+  if (!body["node"] || (!body["add"] == !body["del"])) {
+    r_.error(body, "a \"rule\" action needs \"node\" and one of add: RULE or del: RULE");
+    return;
+  }
+  RuleAction a;
+  a.where = r_.at(body);
+  a.node = r_.scalar(body["node"], "node").value_or("");
+  if (!check_node(body["node"], a.node, "node")) return;
+  a.add = static_cast<bool>(body["add"]);
+  auto r = body[a.add ? "add" : "del"];
+  auto text = r_.scalar(r, "a policy rule");
+  if (!text) return;
+  try {
+    a.rule = RuleSpec::parse(*text, r_.at(r));
+  } catch (const ConfigError& e) {
+    r_.error(r, e.message());
+    return;
+  }
+  a.rule.where = r_.at(r);
+  Topology t = s_.topology;
+  for (const auto& n : s_.topology.nodes()) {
+    NodeSpec& copy = t.node(n.name);
+    copy.routes.clear();
+    copy.rules.clear();
+    copy.neighbours.clear();
+    if (n.name != a.node) copy.tables.clear();
+  }
+  t.node(a.node).rules = {a.rule};
+  std::vector<ConfigError> found;
+  routing_problems(t, found);
+  for (const auto& e : found) r_.error(r, e.message());
+  if (found.empty()) step.actions.push_back(std::move(a));
 }
 
 // { node: r1, net.ipv4.ip_forward: 0 }: the keys a node's `sysctl:` takes.

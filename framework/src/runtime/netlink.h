@@ -191,6 +191,7 @@ class Netlink {
   void add_route(const RouteRequest& route);  // netlink_routing.cpp
   void delete_route(const RouteRequest& route);
   void add_rule(const RuleRequest& rule);
+  void delete_rule(const RuleRequest& rule);
   void add_nexthop(const NexthopRequest& nexthop);  // netlink_nexthops.cpp
   // Link kinds (netlink_kinds.cpp): creates `spec` down and unenslaved,
   // standing on `parent` (an ifindex; 0: none), and returns its ifindex. A

@@ -93,8 +93,10 @@ void Netlink::route_message(const RouteRequest& r, bool add) {
   impl_->must(m.get(), fmt::format("cannot {} route \"{}\"", add ? "add" : "delete", r.label));
 }
 
-void Netlink::add_rule(const RuleRequest& r) {
-  Msg m = new_msg(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+namespace {
+
+Msg rule_message(int type, int flags, const RuleRequest& r) {
+  Msg m = new_msg(type, flags);
   fib_rule_hdr h{};
   h.family = static_cast<unsigned char>(to_af(r.family));
   h.src_len = r.from ? static_cast<unsigned char>(r.from->length()) : 0;
@@ -111,7 +113,21 @@ void Netlink::add_rule(const RuleRequest& r) {
   if (!r.oif.empty()) put_str(m.get(), FRA_OIFNAME, r.oif);
   if (r.priority) put_u32(m.get(), FRA_PRIORITY, *r.priority);
   if (r.action == FR_ACT_TO_TBL) put_u32(m.get(), FRA_TABLE, r.table);
+  return m;
+}
+
+}  // namespace
+
+void Netlink::add_rule(const RuleRequest& r) {
+  Msg m = rule_message(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, r);
   impl_->must(m.get(), fmt::format("cannot add rule \"{}\"", r.label));
+}
+
+// The kernel deletes the first rule that matches every attribute given
+// (`ip rule del` does the same): a rule without a priority matches any.
+void Netlink::delete_rule(const RuleRequest& r) {
+  Msg m = rule_message(RTM_DELRULE, NLM_F_ACK, r);
+  impl_->must(m.get(), fmt::format("cannot delete rule \"{}\"", r.label));
 }
 
 }  // namespace nslab

@@ -70,26 +70,31 @@ void add_nexthops(Netlink& nl, const NodeSpec& node, const IndexOf& index_of) {
     }
 }
 
+RuleRequest rule_request(const NodeSpec& node, const RuleSpec& r) {
+  RuleRequest req;
+  req.family = r.family;
+  req.invert = r.invert;
+  req.from = r.from;
+  req.to = r.to;
+  req.fwmark = r.fwmark;
+  req.fwmask = r.fwmask;
+  req.priority = r.priority;
+  req.iif = r.iif;
+  req.oif = r.oif;
+  switch (r.action) {
+    case RuleSpec::Action::lookup: req.action = FR_ACT_TO_TBL; break;
+    case RuleSpec::Action::blackhole: req.action = FR_ACT_BLACKHOLE; break;
+    case RuleSpec::Action::unreachable: req.action = FR_ACT_UNREACHABLE; break;
+    case RuleSpec::Action::prohibit: req.action = FR_ACT_PROHIBIT; break;
+  }
+  if (r.action == RuleSpec::Action::lookup) req.table = node.table_id(r.table).value_or(kTableMain);
+  req.label = node.name + ": " + r.str();
+  return req;
+}
+
 void add_rules(Netlink& nl, const NodeSpec& node) {
   for (const auto& r : node.rules) {
-    RuleRequest req;
-    req.family = r.family;
-    req.invert = r.invert;
-    req.from = r.from;
-    req.to = r.to;
-    req.fwmark = r.fwmark;
-    req.fwmask = r.fwmask;
-    req.priority = r.priority;
-    req.iif = r.iif;
-    req.oif = r.oif;
-    switch (r.action) {
-      case RuleSpec::Action::lookup: req.action = FR_ACT_TO_TBL; break;
-      case RuleSpec::Action::blackhole: req.action = FR_ACT_BLACKHOLE; break;
-      case RuleSpec::Action::unreachable: req.action = FR_ACT_UNREACHABLE; break;
-      case RuleSpec::Action::prohibit: req.action = FR_ACT_PROHIBIT; break;
-    }
-    if (r.action == RuleSpec::Action::lookup) req.table = node.table_id(r.table).value_or(kTableMain);
-    req.label = node.name + ": " + r.str();
+    RuleRequest req = rule_request(node, r);
     try {
       nl.add_rule(req);
     } catch (const NetlinkError& e) {

@@ -29,6 +29,8 @@ void add_nexthops(Netlink& nl, const NodeSpec& node, const IndexOf& index_of);
 // The node's `ip_rules`, in order; a rule the kernel refuses is reported at
 // the rule's own position (ConfigError).
 void add_rules(Netlink& nl, const NodeSpec& node);
+// One rule of the node as netlink takes it (its table name resolved).
+RuleRequest rule_request(const NodeSpec& node, const RuleSpec& rule);
 // The node's `neighbours`, after the lab's planned entries (they replace one
 // for the same address).
 void add_node_neighbours(Netlink& nl, const NodeSpec& node);

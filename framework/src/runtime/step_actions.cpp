@@ -140,6 +140,18 @@ void Lab::add_route(std::string_view node_name, const RouteSpec& route) {
   NodeInternals::netlink(node(node_name)).add_route(request);
 }
 
+void Lab::add_rule(std::string_view node_name, const RuleSpec& rule) {
+  const NodeSpec* spec = topology().find_node(node_name);
+  if (!spec) throw ConfigError(fmt::format("no node \"{}\"", node_name));
+  NodeInternals::netlink(node(node_name)).add_rule(rule_request(*spec, rule));
+}
+
+void Lab::delete_rule(std::string_view node_name, const RuleSpec& rule) {
+  const NodeSpec* spec = topology().find_node(node_name);
+  if (!spec) throw ConfigError(fmt::format("no node \"{}\"", node_name));
+  NodeInternals::netlink(node(node_name)).delete_rule(rule_request(*spec, rule));
+}
+
 void Lab::delete_route(std::string_view node_name, const RouteSpec& route) {
   auto request = route_in(*this, node_name, route);
   NodeInternals::netlink(node(node_name)).delete_route(request);
@@ -205,6 +217,13 @@ void apply_action(Lab& lab, const StepAction& action) {
         lab.add_route(rt->node, rt->route);
       else
         lab.delete_route(rt->node, rt->route);
+    });
+  } else if (auto* ru = std::get_if<RuleAction>(&action)) {
+    at(ru->where, [&] {
+      if (ru->add)
+        lab.add_rule(ru->node, ru->rule);
+      else
+        lab.delete_rule(ru->node, ru->rule);
     });
   } else if (auto* s = std::get_if<SysctlAction>(&action)) {
     for (const auto& x : s->sysctls) at(x.where, [&] { lab.node(s->node).set_sysctl(x.key, x.value); });
