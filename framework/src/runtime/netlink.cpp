@@ -187,8 +187,10 @@ std::optional<int> Netlink::index_of(std::string_view name) const {
   name.copy(ifr.ifr_name, IFNAMSIZ - 1);
   // A netlink socket passes interface ioctls to its namespace's devices.
   if (::ioctl(nl_socket_get_fd(impl_->socket()), SIOCGIFINDEX, &ifr) == 0) return ifr.ifr_ifindex;
-  if (errno == ENODEV) return std::nullopt;
-  throw SystemError(fmt::format("cannot look up the index of link \"{}:{}\"", impl_->owner, name), errno);
+  // Not found that way (Debian's 6.1 kernel answers ENODEV for a VLAN
+  // device "eth0.10" that rtnetlink lists): ask rtnetlink.
+  if (auto li = find_link(name)) return li->index;
+  return std::nullopt;
 }
 
 LinkInfo Netlink::link(std::string_view name) const {
