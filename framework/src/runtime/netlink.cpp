@@ -182,15 +182,15 @@ std::optional<LinkInfo> Netlink::find_link(std::string_view name) const {
 }
 
 std::optional<int> Netlink::index_of(std::string_view name) const {
-  if (interface_name_problem(name)) return std::nullopt;
+  // Any name the kernel allows, not only those of a veth (find_link's
+  // check): a VLAN device is "eth0.10".
+  if (name.empty() || name.size() >= IFNAMSIZ) return std::nullopt;
   ifreq ifr{};
   name.copy(ifr.ifr_name, IFNAMSIZ - 1);
   // A netlink socket passes interface ioctls to its namespace's devices.
   if (::ioctl(nl_socket_get_fd(impl_->socket()), SIOCGIFINDEX, &ifr) == 0) return ifr.ifr_ifindex;
-  // Not found that way (Debian's 6.1 kernel answers ENODEV for a VLAN
-  // device "eth0.10" that rtnetlink lists): ask rtnetlink.
-  if (auto li = find_link(name)) return li->index;
-  return std::nullopt;
+  if (errno == ENODEV) return std::nullopt;
+  throw SystemError(fmt::format("cannot look up the index of link \"{}:{}\"", impl_->owner, name), errno);
 }
 
 LinkInfo Netlink::link(std::string_view name) const {
