@@ -18,6 +18,8 @@
 
 #include <chrono>
 
+#include "netlink.h"
+#include "node_internals.h"
 #include "nslab/impairment.h"
 #include "nslab/lab.h"
 #include "nslab/witness.h"
@@ -81,4 +83,22 @@ BOOST_AUTO_TEST_CASE(a_connect_right_after_build_needs_no_syn_retransmission) {
       return;
     }
   }
+}
+
+// The build looks ifindexes up by name (Netlink::index_of, SIOCGIFINDEX on
+// the node's netlink socket, inside the node): any name the kernel allows,
+// a dotted VLAN-style one too, and the index iproute2 shows.
+BOOST_AUTO_TEST_CASE(ifindexes_by_name_agree_with_iproute2) {
+  nslab::Lab lab(nslab::seed::veth_pair());
+  auto made = nslab::run_in_node(lab.node("red"), "ip link add x.10 type veth peer name y.10");
+  BOOST_REQUIRE_MESSAGE(made.status == 0, made.output);
+  for (const char* name : {"x.10", "y.10", "lo"}) {
+    auto ip = nslab::run_in_node(lab.node("red"), std::string("ip -o link show ") + name);
+    BOOST_REQUIRE_MESSAGE(ip.status == 0, ip.output);
+    const int by_ip = std::stoi(ip.output.substr(0, ip.output.find(':')));
+    BOOST_TEST(nslab::NodeInternals::netlink(lab.node("red")).index_of(name).value_or(-1) == by_ip,
+               name << ": " << ip.output);
+  }
+  BOOST_TEST(!nslab::NodeInternals::netlink(lab.node("red")).index_of("nosuch.1").has_value());
+  BOOST_TEST(!nslab::NodeInternals::netlink(lab.node("blue")).index_of("x.10").has_value());  // red's, not blue's
 }
