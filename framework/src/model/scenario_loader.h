@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -117,6 +118,18 @@ class Loader {
   void rules_action(Step& step, const YAML::Node& body, bool flush);
   void route_action(Step& step, const YAML::Node& body);
   void rule_action(Step& step, const YAML::Node& body);
+  // A route or rule action's common part, { node: N, add: TEXT } or del:
+  // its node checked, the add/del value's node and text; empty after an error.
+  struct StepEdit {
+    std::string node;
+    bool add = true;
+    YAML::Node value;
+    std::string text;
+  };
+  std::optional<StepEdit> step_edit(const YAML::Node& body, const std::string& kind, const std::string& word);
+  // routing_problems over a copy of the lab whose only route, rule and
+  // neighbour is what `put` gives `node`, reported at `at`; true when none.
+  bool routing_check(const std::string& node, const std::function<void(NodeSpec&)>& put, const YAML::Node& at);
   void sysctl_action(Step& step, const YAML::Node& body);
   // scenario_step_actions.cpp: impair, start, stop, wait; and the programs'
   // names checked across the steps (a stop names a running start)

@@ -202,92 +202,90 @@ void Loader::rules_action(Step& step, const YAML::Node& body, bool flush) {
   step.actions.push_back(std::move(a));
 }
 
-// { node: r1, add: "10.9.0.0/16 via 10.0.0.2" } or del: the same.
-void Loader::route_action(Step& step, const YAML::Node& body) {
-  if (!r_.keys(body, {"node", "add", "del"}, "a \"route\" action")) return;
+std::optional<Loader::StepEdit> Loader::step_edit(const YAML::Node& body, const std::string& kind,
+                                                  const std::string& word) {
+  if (!r_.keys(body, {"node", "add", "del"}, fmt::format("a \"{}\" action", kind))) return std::nullopt;
   if (!body["node"] || (!body["add"] == !body["del"])) {
-    r_.error(body, "a \"route\" action needs \"node\" and one of add: ROUTE or del: ROUTE");
-    return;
+    r_.error(body, fmt::format("a \"{0}\" action needs \"node\" and one of add: {1} or del: {1}", kind, word));
+    return std::nullopt;
   }
-  RouteAction a;
-  a.where = r_.at(body);
-  a.node = r_.scalar(body["node"], "node").value_or("");
-  if (!check_node(body["node"], a.node, "node")) return;
-  a.add = static_cast<bool>(body["add"]);
-  auto r = body[a.add ? "add" : "del"];
-  auto text = r_.scalar(r, "a route");
-  if (!text) return;
-  try {
-    a.route = RouteSpec::parse(*text, r_.at(r));
-  } catch (const ConfigError& e) {
-    r_.error(r, e.message());
-    return;
-  }
-  a.route.where = r_.at(r);
-  if (!a.route.dev.empty() && a.route.dev != "lo") {
-    auto ifaces = s_.topology.interfaces_of(a.node);
-    if (std::none_of(ifaces.begin(), ifaces.end(), [&](auto& i) { return i.name == a.route.dev; }))
-      r_.error(r, fmt::format("route \"{}\": node \"{}\" has no interface \"{}\"", *text, a.node, a.route.dev));
-  }
-  if (a.route.metric < 0)
-    r_.error(r, fmt::format("route \"{}\": metric {} is negative (0 to 2147483647)", *text, a.route.metric));
-  if (!a.route.table.empty() || !a.route.nexthops.empty()) {
-    // Checked as a node's own routes are (routing_problems.cpp: the table
-    // resolves, each next hop's device and gateway), in a copy of the lab
-    // whose one route is this one.
-    Topology t = s_.topology;
-    for (const auto& n : s_.topology.nodes()) {
-      NodeSpec& copy = t.node(n.name);
-      copy.routes.clear();
-      copy.rules.clear();
-      copy.neighbours.clear();
-      if (n.name != a.node) copy.tables.clear();
-    }
-    t.node(a.node).routes = {a.route};
-    std::vector<ConfigError> found;
-    routing_problems(t, found);
-    for (const auto& e : found) r_.error(r, e.message());
-  }
-  step.actions.push_back(std::move(a));
+  StepEdit e;
+  e.node = r_.scalar(body["node"], "node").value_or("");
+  if (!check_node(body["node"], e.node, "node")) return std::nullopt;
+  e.add = static_cast<bool>(body["add"]);
+  e.value = body[e.add ? "add" : "del"];
+  auto text = r_.scalar(e.value, kind == "rule" ? "a policy rule" : "a route");
+  if (!text) return std::nullopt;
+  e.text = *text;
+  return e;
 }
 
-// { node: gw, add: "from 10.0.1.0/24 table wan2" } or del: the same, as a
-// node's `ip_rules:` entry; checked as those are (routing_problems.cpp: its
-// devices and its table), in a copy of the lab whose one rule is this one.
-void Loader::rule_action(Step& step, const YAML::Node& body) {
-  if (!r_.keys(body, {"node", "add", "del"}, "a \"rule\" action")) return;
-  if (!body["node"] || (!body["add"] == !body["del"])) {
-    r_.error(body, "a \"rule\" action needs \"node\" and one of add: RULE or del: RULE");
-    return;
-  }
-  RuleAction a;
-  a.where = r_.at(body);
-  a.node = r_.scalar(body["node"], "node").value_or("");
-  if (!check_node(body["node"], a.node, "node")) return;
-  a.add = static_cast<bool>(body["add"]);
-  auto r = body[a.add ? "add" : "del"];
-  auto text = r_.scalar(r, "a policy rule");
-  if (!text) return;
-  try {
-    a.rule = RuleSpec::parse(*text, r_.at(r));
-  } catch (const ConfigError& e) {
-    r_.error(r, e.message());
-    return;
-  }
-  a.rule.where = r_.at(r);
+bool Loader::routing_check(const std::string& node, const std::function<void(NodeSpec&)>& put, const YAML::Node& at) {
   Topology t = s_.topology;
   for (const auto& n : s_.topology.nodes()) {
     NodeSpec& copy = t.node(n.name);
     copy.routes.clear();
     copy.rules.clear();
     copy.neighbours.clear();
-    if (n.name != a.node) copy.tables.clear();
+    if (n.name != node) copy.tables.clear();
   }
-  t.node(a.node).rules = {a.rule};
+  put(t.node(node));
   std::vector<ConfigError> found;
   routing_problems(t, found);
-  for (const auto& e : found) r_.error(r, e.message());
-  if (found.empty()) step.actions.push_back(std::move(a));
+  for (const auto& e : found) r_.error(at, e.message());
+  return found.empty();
+}
+
+// { node: r1, add: "10.9.0.0/16 via 10.0.0.2" } or del: the same.
+void Loader::route_action(Step& step, const YAML::Node& body) {
+  auto e = step_edit(body, "route", "ROUTE");
+  if (!e) return;
+  RouteAction a;
+  a.where = r_.at(body);
+  a.node = e->node;
+  a.add = e->add;
+  const YAML::Node& r = e->value;
+  try {
+    a.route = RouteSpec::parse(e->text, r_.at(r));
+  } catch (const ConfigError& x) {
+    r_.error(r, x.message());
+    return;
+  }
+  a.route.where = r_.at(r);
+  if (!a.route.dev.empty() && a.route.dev != "lo") {
+    auto ifaces = s_.topology.interfaces_of(a.node);
+    if (std::none_of(ifaces.begin(), ifaces.end(), [&](auto& i) { return i.name == a.route.dev; }))
+      r_.error(r, fmt::format("route \"{}\": node \"{}\" has no interface \"{}\"", e->text, a.node, a.route.dev));
+  }
+  if (a.route.metric < 0)
+    r_.error(r, fmt::format("route \"{}\": metric {} is negative (0 to 2147483647)", e->text, a.route.metric));
+  // A table or next hops: checked as a node's own routes are (the table
+  // resolves, each next hop's device and gateway).
+  if (!a.route.table.empty() || !a.route.nexthops.empty())
+    routing_check(
+        a.node, [&](NodeSpec& n) { n.routes = {a.route}; }, r);
+  step.actions.push_back(std::move(a));
+}
+
+// { node: gw, add: "from 10.0.1.0/24 table wan2" } or del: the same, as a
+// node's `ip_rules:` entry, and checked as those are (its devices, its table).
+void Loader::rule_action(Step& step, const YAML::Node& body) {
+  auto e = step_edit(body, "rule", "RULE");
+  if (!e) return;
+  RuleAction a;
+  a.where = r_.at(body);
+  a.node = e->node;
+  a.add = e->add;
+  try {
+    a.rule = RuleSpec::parse(e->text, r_.at(e->value));
+  } catch (const ConfigError& x) {
+    r_.error(e->value, x.message());
+    return;
+  }
+  a.rule.where = r_.at(e->value);
+  if (routing_check(
+          a.node, [&](NodeSpec& n) { n.rules = {a.rule}; }, e->value))
+    step.actions.push_back(std::move(a));
 }
 
 // { node: r1, net.ipv4.ip_forward: 0 }: the keys a node's `sysctl:` takes.
