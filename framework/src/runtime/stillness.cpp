@@ -45,8 +45,8 @@ std::optional<std::string> too_many_to_watch(Lab& lab) {
   if (closed == 0) return std::nullopt;
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
-  // Held already: a namespace per node, up to two raw sockets per node
-  // that probes, and the process's own; each closed socket would be one more.
+  // Held already: a namespace per node, about as many again for the probes'
+  // raw sockets, and the process's own; each closed socket would be one more.
   const unsigned long need = 2 * nodes.size() + closed + 256;
   if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return std::nullopt;
   return fmt::format(
