@@ -253,4 +253,45 @@ BOOST_AUTO_TEST_CASE(nothing_of_ovs_survives_the_lab_or_a_sigkill) {
   BOOST_TEST(nslab::testing::new_namespaces(before, nslab::testing::take_census()).empty());
 }
 
+// nslab's own switch, without flows, is watched rather than waited out: a
+// switch that holds frames (stopped, its packet sockets filling) is not
+// silence, and the echo it forwards once it runs again is answered; an
+// address nobody has is `blocked` as soon as the lab is still (ping agrees).
+BOOST_AUTO_TEST_CASE(a_switch_without_flows_is_watched_for_stillness) {
+  auto& lab = build(three(true));
+  int pid = 0;
+  for (auto* p : lab.processes())
+    if (has(p->label(), "ovs-vswitchd")) pid = p->pid();
+  BOOST_TEST_REQUIRE(pid > 0);
+  BOOST_TEST_REQUIRE(::kill(pid, SIGSTOP) == 0);
+  std::thread resume([pid] {
+    std::this_thread::sleep_for(400ms);
+    ::kill(pid, SIGCONT);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto late = lab.probe(nslab::Probe{.from = "red", .to = "blue"}, {.timeout = 3s});
+  auto waited = std::chrono::steady_clock::now() - t0;
+  resume.join();
+  BOOST_TEST(late.verdict == Verdict::reachable, late.detail);
+  BOOST_TEST(waited >= 350ms);
+
+  auto nobody = lab.probe(nslab::Probe{.from = "red", .to = "192.168.1.254"}, {.timeout = 1500ms});
+  BOOST_TEST(nobody.verdict == Verdict::blocked);
+  BOOST_TEST(has(nobody.detail, "the lab was still after each"), nobody.detail);
+  auto ping = nslab::run_in_node(lab.node("red"), "ping -c1 -W1 192.168.1.254");
+  BOOST_TEST(!ping.ok(), ping.output);
+}
+
+// Flows may answer for addresses no node has or hold packets: a blocked
+// probe then waits out its timeout, and says why.
+BOOST_AUTO_TEST_CASE(a_switch_with_flows_makes_probes_wait) {
+  nslab::OvsOptions o;
+  o.flows("priority=0 actions=NORMAL\n");
+  auto& lab = build(three(true, o));
+  auto r = lab.probe(nslab::Probe{.from = "red", .to = "192.168.1.254"}, {.timeout = 300ms});
+  BOOST_TEST(r.verdict == Verdict::blocked);
+  BOOST_TEST(has(r.detail, "no answer within 300 ms (waited it out: Open vSwitch bridge \"host:v-net-0\" has flows"),
+             r.detail);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
+#include <fstream>
+#include <iterator>
 #include <poll.h>
 
 #include "nslab/error.h"
@@ -164,6 +166,24 @@ std::vector<Process*> OvsDaemons::processes() const {
   // The switch first: a probe that waits for a lab program names it.
   if (vswitchd_) out.push_back(vswitchd_.get());
   if (ovsdb_) out.push_back(ovsdb_.get());
+  return out;
+}
+
+std::vector<int> OvsDaemons::pids() const {
+  // A process's parent, from "pid (comm) state ppid ..." (the comm may hold
+  // any byte); 0 when it is gone.
+  auto parent_of = [](int pid) {
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    return close == std::string::npos || close + 4 >= stat.size() ? 0 : std::atoi(stat.c_str() + close + 4);
+  };
+  std::vector<int> out;
+  for (const Process* p : processes()) {
+    out.push_back(p->pid());
+    int supervisor = parent_of(p->pid());
+    if (supervisor > 0 && parent_of(supervisor) == ::getpid()) out.push_back(supervisor);
+  }
   return out;
 }
 

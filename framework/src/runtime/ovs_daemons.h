@@ -51,6 +51,12 @@ class OvsDaemons {
   ProcessResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout) const;
   // The daemons, for reports of their output.
   std::vector<Process*> processes() const;
+  // The pids of the daemons and of their supervisors (subprocess.h; each
+  // the parent of its daemon, a child of this process, inside the node
+  // too): every process of nslab's there.
+  std::vector<int> pids() const;
+  // ovs-vswitchd, once start_switch() started it (else null).
+  const Process* vswitchd() const noexcept { return vswitchd_.get(); }
 
  private:
   const Node& node_;

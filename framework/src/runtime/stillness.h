@@ -13,7 +13,9 @@
 //  - any process or thread is inside one of its nodes (a `run:` program, a
 //    daemon a program or command left behind, user code in Node::run), or a
 //    node holds an IP socket that is not nslab's own (Node::socket, a socket
-//    made in Node::run);
+//    made in Node::run). nslab's own Open vSwitch daemons are the exception
+//    where their bridges have no flows and forward in userspace: each look
+//    then asks whether ovs-vswitchd holds a frame (stillness_ovs.h);
 //  - the ruleset a node's kernel holds (read back through libnftables, so
 //    iptables-nft rules count too) has anything not known to be a pure
 //    function of the packet: limit, numgen, quota, meta time/hour/day/cpu,
@@ -112,6 +114,8 @@ class Stillness {
   double delivered_ = 1;                               // the chance a packet crosses every lossy link
   int min_mtu_ = 1500;
   std::optional<Look> last_;
+  std::set<int> daemons_;     // pids of nslab's Open vSwitch daemons, not "someone inside"
+  std::vector<int> switches_;  // their ovs-vswitchd pids, idle or not at each look
   bool pending_addresses_ = false;  // the last look_at_nodes gave up on an IPv6 address not yet in use
   // How long the constructor waits for such an address to come into use.
   static constexpr std::chrono::milliseconds kAddressPatience{100};

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <fstream>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <unordered_map>
 #include <mutex>
@@ -266,6 +267,7 @@ bool Stillness::someone_inside(std::string& why) const {
   const std::string me = std::to_string(::getpid());
   for (const auto& pid : entries("/proc")) {
     if (pid.find_first_not_of("0123456789") != std::string::npos || pid == me) continue;
+    if (daemons_.count(std::atoi(pid.c_str()))) continue;
     auto it = nets.find(net_of("/proc/" + pid + "/ns/net"));
     if (it == nets.end()) continue;
     why = fmt::format("a process runs in node \"{}\" (pid {}, {})", it->second, pid, comm_of("/proc/" + pid));
