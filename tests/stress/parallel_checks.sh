@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Many labs at once: six `nslab check` processes over every seed scenario, in
-# two rounds, beside two busy loops that keep the CPUs loaded. Same node
+# Many labs at once: six `nslab check` processes over every seed scenario,
+# beside two busy loops that keep the CPUs loaded. Same node
 # names, same addresses, same interface names in all of them: nothing may
 # collide, and every check must pass every time — on a loaded machine an
 # answer that comes late must still not read as `blocked`.
@@ -10,7 +10,7 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/nslab-stress-XXXXXX")
 hogs=()
 for _ in 1 2; do (while :; do :; done) & hogs+=($!); done
 trap 'kill "${hogs[@]}" 2>/dev/null; rm -rf "$logs"' EXIT
-for round in 1 2; do
+for round in 1; do
   pids=()
   for i in 1 2 3 4 5 6; do
     "$nslab" check --quiet "$scenarios"/seed/*.yaml > "$logs/$round-$i.log" 2>&1 &
@@ -25,4 +25,4 @@ for round in 1 2; do
     fi
   done
 done
-echo "12 concurrent checks of every seed scenario passed"
+echo "6 concurrent checks of every seed scenario passed"
