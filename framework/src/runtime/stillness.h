@@ -114,8 +114,8 @@ class Stillness {
   double delivered_ = 1;                               // the chance a packet crosses every lossy link
   int min_mtu_ = 1500;
   std::optional<Look> last_;
-  std::set<int> daemons_;     // pids of nslab's Open vSwitch daemons, not "someone inside"
-  std::vector<int> switches_;  // their ovs-vswitchd pids, idle or not at each look
+  std::set<int> daemons_;           // pids of nslab's Open vSwitch daemons, not "someone inside"
+  std::vector<int> switches_;       // their ovs-vswitchd pids, idle or not at each look
   bool pending_addresses_ = false;  // the last look_at_nodes gave up on an IPv6 address not yet in use
   // How long the constructor waits for such an address to come into use.
   static constexpr std::chrono::milliseconds kAddressPatience{100};

@@ -50,7 +50,7 @@ bool waits_for_descriptors(long nr) {
 #ifdef SYS_epoll_pwait2
       SYS_epoll_pwait2,
 #endif
-      SYS_ppoll, SYS_pselect6, SYS_epoll_pwait,
+      SYS_ppoll,        SYS_pselect6, SYS_epoll_pwait,
   };
   return calls.count(nr) > 0;
 }
