@@ -37,22 +37,24 @@ std::vector<std::string> entries(const std::string& dir) {
 
 // The system calls a thread sleeps in while it waits for its descriptors.
 bool waits_for_descriptors(long nr) {
-  static const std::set<long> calls = {
+  switch (nr) {
 #ifdef SYS_poll
-      SYS_poll,
+    case SYS_poll:
 #endif
 #ifdef SYS_select
-      SYS_select,
+    case SYS_select:
 #endif
 #ifdef SYS_epoll_wait
-      SYS_epoll_wait,
+    case SYS_epoll_wait:
 #endif
 #ifdef SYS_epoll_pwait2
-      SYS_epoll_pwait2,
+    case SYS_epoll_pwait2:
 #endif
-      SYS_ppoll,        SYS_pselect6, SYS_epoll_pwait,
-  };
-  return calls.count(nr) > 0;
+    case SYS_ppoll:
+    case SYS_pselect6:
+    case SYS_epoll_pwait: return true;
+    default: return false;
+  }
 }
 
 // A poll that a signal interrupted (SIGSTOP, then SIGCONT) goes on as
