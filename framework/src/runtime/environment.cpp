@@ -1,6 +1,7 @@
 #include "nslab/environment.h"
 
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <fmt/format.h>
@@ -10,7 +11,6 @@
 #include "netlink.h"
 #include "nslab/error.h"
 #include "nslab/netns.h"
-#include "subprocess.h"
 #include "sys.h"
 
 namespace nslab {
@@ -57,18 +57,20 @@ std::optional<bool> kernel_has_veth_and_bridge() {
   };
   bool veth = loaded("veth"), bridge = loaded("bridge");
   if (veth && bridge) return true;
-  struct stat st {};
-  if (::stat("/proc/config.gz", &st) != 0 || find_program("gzip").empty()) return std::nullopt;
-  ProcessResult config;
-  try {
-    config = run_program({"gzip", "-dc", "/proc/config.gz"}, {}, std::chrono::seconds(5));
-  } catch (const Error&) {
-    return std::nullopt;
-  }
-  if (!config.ok()) return std::nullopt;
+  // Read in this process (zlib): a gzip process per check cost 25-40 ms of
+  // every `nslab check`.
+  gzFile gz = ::gzopen("/proc/config.gz", "rb");
+  if (!gz) return std::nullopt;
+  std::string config = "\n";
+  char buf[16384];
+  int n = 0;
+  while ((n = ::gzread(gz, buf, sizeof buf)) > 0) config.append(buf, static_cast<std::size_t>(n));
+  bool whole = n == 0;
+  ::gzclose(gz);
+  if (!whole) return std::nullopt;
   auto setting = [&](const std::string& key) {
-    auto at = config.output.find("\n" + key + "=");
-    return at == std::string::npos ? 'n' : config.output[at + key.size() + 2];
+    auto at = config.find("\n" + key + "=");
+    return at == std::string::npos ? 'n' : config[at + key.size() + 2];
   };
   // A module (=m) that is not loaded may still be missing from this
   // machine's disk: only the probe can tell.
