@@ -6,14 +6,22 @@
 # the whole process, and the median sum of the files' own times ("total"
 # of each PASS line) with the part of it spent building labs.
 #
-#   unshare -n bench/seed_suite.sh [-n RUNS] NSLAB [NSLAB...]
+#   unshare -n bench/seed_suite.sh [-n RUNS] [-j JOBS] NSLAB [NSLAB...]
+#
+# -j JOBS passes `-j JOBS` to every check (files checked in parallel).
 #
 # As root in a namespace of its own (unshare -n); a binary that fails a
 # check stops the benchmark.
 set -euo pipefail
-runs=5
-if [ "${1:-}" = -n ]; then runs=$2; shift 2; fi
-[ $# -ge 1 ] || { echo "usage: $0 [-n RUNS] NSLAB [NSLAB...]" >&2; exit 2; }
+runs=5 jobs=()
+while [ $# -ge 2 ]; do
+  case $1 in
+    -n) runs=$2; shift 2 ;;
+    -j) jobs=(-j "$2"); shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: $0 [-n RUNS] [-j JOBS] NSLAB [NSLAB...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/nslab-seed-bench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -24,7 +32,7 @@ for r in $(seq 1 "$runs"); do
   for i in $(seq 1 $#); do
     bin=${!i}
     out=$work/$i.$r
-    /usr/bin/time -f "%e %U %S %M" -o "$out.time" "$bin" check --quiet "$here"/scenarios/seed/*.yaml >"$out.log" 2>&1 || {
+    /usr/bin/time -f "%e %U %S %M" -o "$out.time" "$bin" check --quiet "${jobs[@]}" "$here"/scenarios/seed/*.yaml >"$out.log" 2>&1 || {
       echo "$bin failed:"; cat "$out.log"; exit 1
     }
     # "PASS FILE: ... (build 12.3 ms, total 45 ms)": the files' own times.
