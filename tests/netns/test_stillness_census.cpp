@@ -1,10 +1,11 @@
 // The stillness census's own readers: the neighbour settings read through
-// rtnetlink agree with the sysctl files they replace, and a ruleset read
-// once per nftables generation is read again after every change, by nft
-// or iptables-nft.
+// rtnetlink agree with the sysctl files they replace, a ruleset read once
+// per nftables generation is read again after every change, by nft or
+// iptables-nft, and the TCP tables it walks are the node's own.
 #include <boost/test/unit_test.hpp>
 
 #include <fmt/format.h>
+#include <sstream>
 
 #include "nslab/lab_fixture.h"
 #include "nslab/witness.h"
@@ -164,6 +165,37 @@ BOOST_AUTO_TEST_CASE(an_address_about_to_come_into_use_is_waited_for) {
   r = lab.probe(Probe{.from = "a", .to = "10.0.0.99"}, kShort);
   BOOST_TEST(r.verdict == Verdict::blocked);
   BOOST_TEST(has(r.detail, "waited it out: node \"b\": IPv6 address fd00:1::4 is not in use yet"), r.detail);
+}
+
+// A lab that serves TCP makes its nodes from a nursery (lab_build.cpp):
+// each has a TCP hash of its own (a walk of /proc/net/tcp meets 1,024
+// buckets, not the machine's), with the TIME_WAIT and SYN backlog limits of
+// a namespace that shares the machine's; `ss` still lists what listens. A
+// lab that serves no TCP shares the machine's hash (the kernel shows it
+// negative).
+BOOST_AUTO_TEST_CASE(a_node_that_serves_tcp_has_a_tcp_hash_of_its_own) {
+  const char* keys = "net.ipv4.tcp_ehash_entries net.ipv4.tcp_max_tw_buckets net.ipv4.tcp_max_syn_backlog";
+  auto plain = nslab::run_in_node(build(pair_lab()).node("a"), fmt::format("sysctl -n {}", keys));
+  BOOST_REQUIRE_MESSAGE(plain.ok(), plain.output);
+  destroy_lab();
+  auto t = pair_lab();
+  t.node("b").service(nslab::Protocol::tcp, 80);
+  auto& lab = build(std::move(t));
+  for (const char* node : {"a", "b"}) {
+    auto own = nslab::run_in_node(lab.node(node), fmt::format("sysctl -n {}", keys));
+    BOOST_REQUIRE_MESSAGE(own.ok(), own.output);
+    std::istringstream p(plain.output), o(own.output);
+    long shared = 0, buckets = 0, tw_shared = 0, tw = 0, syn_shared = 0, syn = 0;
+    p >> shared >> tw_shared >> syn_shared;
+    o >> buckets >> tw >> syn;
+    BOOST_TEST(shared < 0, plain.output);
+    BOOST_TEST(buckets == 1024, own.output);
+    BOOST_TEST(tw == tw_shared, own.output << " vs " << plain.output);
+    BOOST_TEST(syn == syn_shared, own.output << " vs " << plain.output);
+  }
+  auto ss = nslab::run_in_node(lab.node("b"), "ss -Htln");
+  BOOST_TEST(has(ss.output, ":80 "), ss.output);
+  check_probe({.from = "a", .to = "b", .protocol = nslab::Protocol::tcp, .port = 80}, Verdict::reachable);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
