@@ -174,6 +174,24 @@ BOOST_AUTO_TEST_CASE(stp_ageing_snooping_and_port_flags_match_the_spec) {
   BOOST_TEST(has(p, "\"stp_state\":0"), p);
 }
 
+// A bridge of 64 ports or more is brought up without multicast snooping
+// (its O(ports²) timers, lab_build.cpp) and has it once built, as the
+// kernel's default says; one whose scenario turns it off keeps it off.
+BOOST_AUTO_TEST_CASE(a_large_bridge_has_snooping_once_built) {
+  std::vector<std::pair<std::string, std::string>> hosts;
+  for (int i = 1; i <= 64; ++i) hosts.emplace_back(fmt::format("h{}", i), fmt::format("10.0.0.{}/24", i));
+  auto& lab = build(switch_with(hosts));
+  auto link = in_node(lab, "sw", "ip -d -j link show dev br0");
+  BOOST_TEST(has(link, "\"mcast_snooping\":1"), link);
+  BOOST_TEST(lab.ping("h1", "h64") == Verdict::reachable);
+  destroy_lab();
+  auto t = switch_with(hosts);
+  t.node("sw").bridge_options("br0", {.mcast_snooping = false});
+  auto& off = build(std::move(t));
+  auto kept = in_node(off, "sw", "ip -d -j link show dev br0");
+  BOOST_TEST(has(kept, "\"mcast_snooping\":0"), kept);
+}
+
 // Bridged traffic meets the node's FORWARD chain on br0 (nf_call_iptables)
 // and not on br1, though the node-wide sysctl stays 0.
 BOOST_AUTO_TEST_CASE(nf_call_iptables_per_bridge) {

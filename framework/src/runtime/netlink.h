@@ -179,6 +179,8 @@ class Netlink {
   // A bridge port's flags and VLANs (netlink_bridge.cpp), and with
   // drop_default_vlan the kernel's VLAN 1 taken off it.
   void set_bridge_port(int index, const BridgePort& port, bool drop_default_vlan, std::string_view label);
+  // Changes a bridge's own options (those set in `o`) after its creation.
+  void set_bridge_options(int index, const BridgeOptions& o, std::string_view label);
   // Every bridge port's STP state (ifindex, BR_STATE_*).
   std::vector<std::pair<int, int>> bridge_port_states() const;
   void set_up(int index, bool up, std::string_view label);

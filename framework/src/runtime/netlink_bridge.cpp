@@ -131,6 +131,20 @@ void Netlink::set_bridge_port(int index, const BridgePort& p, bool drop_default_
   }
 }
 
+void Netlink::set_bridge_options(int index, const BridgeOptions& o, std::string_view label) {
+  Msg m = new_msg(RTM_NEWLINK, NLM_F_ACK);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = index;
+  append(m.get(), ifi);
+  nlattr* linkinfo = nest(m.get(), IFLA_LINKINFO);
+  put_str(m.get(), IFLA_INFO_KIND, "bridge");
+  put_bridge_data(m.get(), o);
+  nla_nest_end(m.get(), linkinfo);
+  if (int err = impl_->transact(m.get()); err != 0)
+    throw NetlinkError(fmt::format("cannot set the options of bridge \"{}\"", label), err);
+}
+
 std::vector<std::pair<int, int>> Netlink::bridge_port_states() const {
   Msg m = new_msg(RTM_GETLINK, NLM_F_DUMP);
   ifinfomsg ifi{};
