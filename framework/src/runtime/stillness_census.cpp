@@ -42,20 +42,7 @@ namespace nslab::detail {
 namespace {
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-    ::closedir(d);
-  }
-  return out;
+  return sys::read_file_if(path).value_or("");
 }
 
 // "net:[4026532281]" -> 4026532281; 0 when the link cannot be read (the
@@ -265,7 +252,7 @@ bool Stillness::someone_inside(std::string& why) const {
     return true;
   }
   const std::string me = std::to_string(::getpid());
-  for (const auto& pid : entries("/proc")) {
+  for (const auto& pid : sys::entries("/proc")) {
     if (pid.find_first_not_of("0123456789") != std::string::npos || pid == me) continue;
     if (daemons_.count(std::atoi(pid.c_str()))) continue;
     auto it = nets.find(net_of("/proc/" + pid + "/ns/net"));
@@ -281,7 +268,7 @@ bool Stillness::someone_inside(std::string& why) const {
   // gone within microseconds; give it 20 ms before calling it the caller's.
   for (int wait = 0;; ++wait) {
     std::string inside;
-    for (const auto& t : entries("/proc/self/task")) {
+    for (const auto& t : sys::entries("/proc/self/task")) {
       if (t == tid) continue;
       auto it = nets.find(net_of("/proc/self/task/" + t + "/ns/net"));
       if (it != nets.end()) inside = it->second;

@@ -1,13 +1,12 @@
 #include "stillness_ovs.h"
+#include "sys.h"
 
-#include <dirent.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -16,24 +15,6 @@
 namespace nslab::detail {
 
 namespace {
-
-std::optional<std::string> read_all(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-    ::closedir(d);
-  }
-  return out;
-}
 
 // The system calls a thread sleeps in while it waits for its descriptors.
 bool waits_for_descriptors(long nr) {
@@ -62,7 +43,7 @@ bool waits_for_descriptors(long nr) {
 // sleeps in says what.
 bool restarted_poll(long nr, const std::string& task) {
   if (nr != SYS_restart_syscall) return false;
-  auto wchan = read_all(task + "/wchan");
+  auto wchan = sys::read_file_if(task + "/wchan");
   if (!wchan) return false;
   for (std::string_view f : {"poll_schedule_timeout", "do_select", "ep_poll", "do_epoll_wait"})
     if (wchan->rfind(f, 0) == 0) return true;
@@ -95,16 +76,16 @@ std::optional<std::string> ovs_blocker(const NodeSpec& node) {
 
 std::optional<std::string> switch_busy(int pid) {
   const std::string dir = fmt::format("/proc/{}", pid);
-  auto tasks = entries(dir + "/task");
+  auto tasks = sys::entries(dir + "/task");
   if (tasks.empty()) return fmt::format("ovs-vswitchd (pid {}) cannot be looked at", pid);
   for (const auto& t : tasks) {
     const std::string task = dir + "/task/" + t;
-    auto stat = read_all(task + "/stat");
+    auto stat = sys::read_file_if(task + "/stat");
     if (!stat) return fmt::format("ovs-vswitchd (pid {}) cannot be looked at", pid);
     if (state_of(*stat) != 'S') return fmt::format("a thread of ovs-vswitchd (tid {}) is not asleep", t);
     // "NR args... sp pc" while blocked in a system call; "running", or -1
     // outside one (a page fault), otherwise. Needs ptrace access.
-    auto call = read_all(task + "/syscall");
+    auto call = sys::read_file_if(task + "/syscall");
     char* end = nullptr;
     long nr = call ? std::strtol(call->c_str(), &end, 10) : -1;
     if (!call || end == call->c_str() || !(waits_for_descriptors(nr) || restarted_poll(nr, task)))
@@ -112,14 +93,14 @@ std::optional<std::string> switch_busy(int pid) {
   }
   // Its packet sockets, by inode, and what each holds unread.
   std::set<std::string> own;
-  for (const auto& fd : entries(dir + "/fd")) {
+  for (const auto& fd : sys::entries(dir + "/fd")) {
     char link[64];
     ssize_t n = ::readlink((dir + "/fd/" + fd).c_str(), link, sizeof link - 1);
     if (n <= 0) continue;
     std::string_view l(link, static_cast<std::size_t>(n));
     if (l.rfind("socket:[", 0) == 0 && l.back() == ']') own.emplace(l.substr(8, l.size() - 9));
   }
-  auto packet = read_all(dir + "/net/packet");
+  auto packet = sys::read_file_if(dir + "/net/packet");
   if (!packet) return fmt::format("the packet sockets of ovs-vswitchd (pid {}) cannot be read", pid);
   std::istringstream lines(*packet);
   std::string line;

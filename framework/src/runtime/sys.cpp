@@ -1,5 +1,6 @@
 #include "sys.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +46,24 @@ std::string read_file(const std::string& path) {
     if (n < 0) throw SystemError(fmt::format("cannot read {}", path), errno);
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::optional<std::string> read_file_if(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (std::string_view name = e->d_name; name != "." && name != "..") out.emplace_back(name);
+    ::closedir(d);
   }
   return out;
 }

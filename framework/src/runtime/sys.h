@@ -4,8 +4,10 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nslab/fd.h"
 
@@ -30,6 +32,12 @@ Fd socket(int domain, int type, int protocol, std::string_view what);
 void write_all(int fd, std::string_view data, std::string_view what);
 // Reads a whole small file (procfs, sysfs).
 std::string read_file(const std::string& path);
+// The same, or empty when it cannot be opened or read (a process that is
+// gone, a file this process may not read).
+std::optional<std::string> read_file_if(const std::string& path);
+// The names in a directory, without "." and "..", in no order; none when
+// it cannot be read.
+std::vector<std::string> entries(const std::string& dir);
 // Writes a whole small file (procfs, sysfs) opened O_WRONLY.
 void write_file(const std::string& path, std::string_view data);
 // setsockopt(2), throwing SystemError("cannot set <what>").
