@@ -196,9 +196,10 @@ Nursery make_nursery() {
 
 }  // namespace
 
-// Helper threads create the namespaces: each moves into the nursery (above)
-// and unshares from there, once per node, where it opens the node's netlink socket and applies
-// nslab's per-node defaults. The caller's thread never changes namespace.
+// Helper threads create the namespaces: for each node a thread moves into
+// the nursery (above), if there is one, and unshares; inside the new
+// namespace it opens the node's netlink socket and applies nslab's per-node
+// defaults. The caller's thread never changes namespace.
 // Creating a namespace is mostly per-namespace kernel work, so two threads
 // (each with its own share of the nodes) finish sooner on several cores.
 void Lab::create_namespaces() {
