@@ -89,7 +89,8 @@ Stillness::Stillness(Lab& lab) : lab_(lab), baseline_time_(Clock::now()) {
   for (const auto& n : t.nodes()) {
     const OvsDaemons* d = LabInternals::ovs_daemons(lab, n.name);
     if (!d || blocker_) continue;
-    if ((blocker_ = ovs_blocker(n))) break;
+    blocker_ = ovs_blocker(n);
+    if (blocker_) break;
     for (int pid : d->pids()) daemons_.insert(pid);
     if (d->vswitchd()) switches_.push_back(d->vswitchd()->pid());
   }
