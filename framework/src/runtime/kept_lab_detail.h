@@ -12,6 +12,7 @@
 
 #include "kept_lab.h"
 #include "nslab/fd.h"
+#include "sys.h"
 
 namespace nslab::kept_detail {
 
@@ -23,13 +24,9 @@ std::uint64_t own_ns(const char* which);
 // ancestor PID namespace.
 long pid_in_proc();
 
-// State and start time of /proc/PID/stat, read through dirfd (a /proc/PID
-// directory) or from path; empty when the process is gone.
-struct ProcStat {
-  char state = 0;
-  unsigned long long start = 0;
-};
-std::optional<ProcStat> read_stat(int dirfd, const char* path);
+// /proc/PID/stat's state and start time (sys.h).
+using sys::ProcStat;
+using sys::read_stat;
 
 // The state directory (kept_lab_root()), checked; an empty Fd when it does
 // not exist and create is false.

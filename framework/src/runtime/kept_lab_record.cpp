@@ -166,25 +166,6 @@ long pid_in_proc() {
   return v;
 }
 
-std::optional<ProcStat> read_stat(int dirfd, const char* path) {
-  int fd = ::openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[1024];
-  ssize_t n = sys::retry([&] { return ::read(fd, buf, sizeof buf - 1); });
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  std::string_view line(buf, static_cast<std::size_t>(n));
-  auto close = line.rfind(')');
-  if (close == std::string_view::npos || close + 2 >= line.size()) return std::nullopt;
-  ProcStat st;
-  st.state = line[close + 2];
-  std::istringstream rest(std::string(line.substr(close + 2)));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i)
-    if (i == 22) st.start = std::stoull(field);
-  return st;
-}
-
 Fd open_root(bool create) {
   const std::string root = kept_lab_root();
   bool made = false;

@@ -186,8 +186,6 @@ Nursery make_nursery() {
     if (!sysctl.exists("net.ipv4.tcp_child_ehash_entries")) return n;
     n.tw_buckets = read_sysctl_here("net.ipv4.tcp_max_tw_buckets");
     n.syn_backlog = read_sysctl_here("net.ipv4.tcp_max_syn_backlog");
-    while (!n.tw_buckets.empty() && n.tw_buckets.back() == '\n') n.tw_buckets.pop_back();
-    while (!n.syn_backlog.empty() && n.syn_backlog.back() == '\n') n.syn_backlog.pop_back();
     sysctl.write("net.ipv4.tcp_child_ehash_entries", std::to_string(kNodeTcpHash));
     n.ns = std::move(ns);
     return n;

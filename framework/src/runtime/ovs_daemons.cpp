@@ -1,6 +1,7 @@
 // One node's Open vSwitch daemons (ovs_daemons.h).
 #include "ovs_daemons.h"
 
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,14 +11,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 #include <poll.h>
 
 #include "nslab/error.h"
 #include "nslab/fd.h"
 #include "nslab/node.h"
 #include "subprocess.h"
+#include "sys.h"
 
 namespace nslab::detail {
 
@@ -170,13 +170,9 @@ std::vector<Process*> OvsDaemons::processes() const {
 }
 
 std::vector<int> OvsDaemons::pids() const {
-  // A process's parent, from "pid (comm) state ppid ..." (the comm may hold
-  // any byte); 0 when it is gone.
   auto parent_of = [](int pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = stat.rfind(')');
-    return close == std::string::npos || close + 4 >= stat.size() ? 0 : std::atoi(stat.c_str() + close + 4);
+    auto st = sys::read_stat(AT_FDCWD, fmt::format("/proc/{}/stat", pid).c_str());
+    return st ? st->ppid : 0;
   };
   std::vector<int> out;
   for (const Process* p : processes()) {

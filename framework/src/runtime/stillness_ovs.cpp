@@ -1,6 +1,7 @@
 #include "stillness_ovs.h"
 #include "sys.h"
 
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,13 +51,6 @@ bool restarted_poll(long nr, const std::string& task) {
   return false;
 }
 
-// A thread's state letter from /proc/.../stat: the field after the
-// command's closing parenthesis (the command itself may hold any byte).
-char state_of(const std::string& stat) {
-  auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
-}
-
 }  // namespace
 
 std::optional<std::string> ovs_blocker(const NodeSpec& node) {
@@ -80,9 +74,9 @@ std::optional<std::string> switch_busy(int pid) {
   if (tasks.empty()) return fmt::format("ovs-vswitchd (pid {}) cannot be looked at", pid);
   for (const auto& t : tasks) {
     const std::string task = dir + "/task/" + t;
-    auto stat = sys::read_file_if(task + "/stat");
+    auto stat = sys::read_stat(AT_FDCWD, (task + "/stat").c_str());
     if (!stat) return fmt::format("ovs-vswitchd (pid {}) cannot be looked at", pid);
-    if (state_of(*stat) != 'S') return fmt::format("a thread of ovs-vswitchd (tid {}) is not asleep", t);
+    if (stat->state != 'S') return fmt::format("a thread of ovs-vswitchd (tid {}) is not asleep", t);
     // "NR args... sp pc" while blocked in a system call; "running", or -1
     // outside one (a page fault), otherwise. Needs ptrace access.
     auto call = sys::read_file_if(task + "/syscall");

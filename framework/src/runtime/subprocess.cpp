@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
 #include <mutex>
 
 #include "nslab/error.h"
@@ -113,11 +112,8 @@ std::string join(const std::vector<std::string>& argv) {
 bool dead(pid_t pid) {
   static const bool proc_is_ours = pid_in_proc() == ::getpid();
   if (!proc_is_ours) return false;
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  if (!std::getline(in, line)) return true;
-  auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  auto st = sys::read_stat(AT_FDCWD, fmt::format("/proc/{}/stat", pid).c_str());
+  return !st || st->state == 'Z';
 }
 
 }  // namespace

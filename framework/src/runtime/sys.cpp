@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <sstream>
 #include <fmt/format.h>
 
 #include "nslab/error.h"
@@ -56,6 +58,28 @@ std::optional<std::string> read_file_if(const std::string& path) {
   } catch (const Error&) {
     return std::nullopt;
   }
+}
+
+std::optional<ProcStat> read_stat(int dirfd, const char* path) {
+  int fd = ::openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  ssize_t n = retry([&] { return ::read(fd, buf, sizeof buf - 1); });
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  // "pid (comm) state ppid ...": the command may hold any byte, ')' too.
+  std::string_view line(buf, static_cast<std::size_t>(n));
+  auto close = line.rfind(')');
+  if (close == std::string_view::npos || close + 2 >= line.size()) return std::nullopt;
+  ProcStat st;
+  st.state = line[close + 2];
+  std::istringstream rest(std::string(line.substr(close + 2)));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 4) st.ppid = std::atoi(field.c_str());
+    if (i == 22) st.start = std::stoull(field);
+  }
+  return st;
 }
 
 std::vector<std::string> entries(const std::string& dir) {

@@ -35,6 +35,15 @@ std::string read_file(const std::string& path);
 // The same, or empty when it cannot be opened or read (a process that is
 // gone, a file this process may not read).
 std::optional<std::string> read_file_if(const std::string& path);
+// What /proc/PID/stat says of a process: its state letter, its parent and
+// its start time (clock ticks after boot). Read through dirfd (a /proc/PID
+// directory) or from path (dirfd AT_FDCWD); empty when the process is gone.
+struct ProcStat {
+  char state = 0;
+  int ppid = 0;
+  unsigned long long start = 0;
+};
+std::optional<ProcStat> read_stat(int dirfd, const char* path);
 // The names in a directory, without "." and "..", in no order; none when
 // it cannot be read.
 std::vector<std::string> entries(const std::string& dir);
